@@ -1,0 +1,340 @@
+"""The backend selector: the one place that knows which array libraries exist.
+
+Every other module of portable_dnn works on an Array API namespace ``xp`` it is
+handed or infers from its arguments. This package is the only one that imports
+numpy, cupy, torch, jax or dask by name: it picks a namespace and a device, moves
+host (NumPy) arrays there and brings them back.
+
+>>> from portable_dnn import get_backend
+>>> be = get_backend("numpy")
+>>> be.name, be.device
+('numpy', 'cpu')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import importlib
+import importlib.util
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "Backend",
+    "BACKEND_NAMES",
+    "available_backends",
+    "get_backend",
+    "use_backend",
+    "prefer_gpu",
+    "require_gpu",
+    "to_numpy",
+    "namespace_of",
+    "resolve_dtype",
+    "host_random_state",
+]
+
+ENV_VAR = "PORTABLE_DNN_BACKEND"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    module: str  # what must import for the backend to exist
+    namespace: str  # the Array API namespace to use
+    needs_cuda: bool = False
+    extra: str = ""  # the pip extra that installs it
+
+
+_SPECS: dict[str, _Spec] = {
+    "numpy": _Spec("numpy", "array_api_compat.numpy"),
+    "cupy": _Spec("cupy", "array_api_compat.cupy", needs_cuda=True, extra="cupy"),
+    "torch": _Spec("torch", "array_api_compat.torch", extra="torch"),
+    "array_api_strict": _Spec("array_api_strict", "array_api_strict", extra="strict"),
+    "jax": _Spec("jax", "jax.numpy", extra="jax"),
+    "dask": _Spec("dask", "array_api_compat.dask.array", extra="dask"),
+}
+
+#: Every name :func:`get_backend` understands.
+BACKEND_NAMES: tuple[str, ...] = ("auto", *_SPECS)
+
+_selected: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "portable_dnn_backend", default=None
+)
+_global_default: str | None = None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array library and a device to compute on.
+
+    ``xp`` is the Array API namespace; ``device`` is what ``xp.asarray(...,
+    device=...)`` takes. Use :func:`get_backend` rather than building one.
+
+    >>> import numpy as np
+    >>> be = get_backend("numpy")
+    >>> be.asarray(np.ones((2, 1)), dtype="float32").dtype
+    dtype('float32')
+    """
+
+    name: str
+    xp: Any
+    device: Any
+
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        """Move ``x`` (host data or an array of this backend) here, as ``dtype``."""
+        target = resolve_dtype(self.xp, dtype) if dtype is not None else None
+        if self.name != "numpy" and isinstance(x, np.ndarray) and target is not None:
+            # Cast on the host first so every backend sees the same rounded values.
+            x = x.astype(_numpy_dtype(target), copy=False)
+        return self.xp.asarray(x, dtype=target, device=self.device)
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        return self.xp.zeros(shape, dtype=resolve_dtype(self.xp, dtype), device=self.device)
+
+    @property
+    def is_gpu(self) -> bool:
+        return _device_is_gpu(self.name, self.device)
+
+    def __repr__(self) -> str:
+        return f"Backend(name={self.name!r}, device={self.device!r})"
+
+
+def _numpy_dtype(dtype: Any) -> Any:
+    return np.dtype(_dtype_name(dtype))
+
+
+def _dtype_name(dtype: Any) -> str:
+    for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"):
+        if str(dtype).endswith(name):
+            return name
+    raise ValueError(f"unsupported dtype {dtype!r}")
+
+
+def resolve_dtype(xp: Any, dtype: Any) -> Any:
+    """The floating dtype of namespace ``xp`` that ``dtype`` names.
+
+    ``dtype`` may be ``None`` (float64), a string such as ``"float32"``, or a
+    dtype object of any library.
+
+    >>> import array_api_compat.numpy as xp
+    >>> resolve_dtype(xp, "float32")
+    dtype('float32')
+    """
+    if dtype is None:
+        return xp.float64
+    name = dtype if isinstance(dtype, str) else _dtype_name_or_none(dtype)
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return getattr(xp, name)
+
+
+def _dtype_name_or_none(dtype: Any) -> str | None:
+    try:
+        return _dtype_name(dtype)
+    except ValueError:
+        return None
+
+
+def _device_is_gpu(name: str, device: Any) -> bool:
+    if name == "cupy":
+        return True
+    return "cuda" in str(device).lower() or "gpu" in str(device).lower()
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def _unavailable_reason(name: str) -> str | None:
+    """Why backend ``name`` cannot run here, or None when it can."""
+    spec = _SPECS[name]
+    if importlib.util.find_spec(spec.module) is None:
+        hint = f" (pip install 'portable_dnn[{spec.extra}]')" if spec.extra else ""
+        return f"{spec.module} is not installed{hint}"
+    if spec.needs_cuda and not _cuda_device_present():
+        return "no CUDA device is visible to CuPy"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _cuda_device_present() -> bool:
+    try:
+        cupy = importlib.import_module("cupy")
+        return bool(cupy.cuda.runtime.getDeviceCount() > 0)
+    except Exception:  # an import or driver error both mean: no usable GPU
+        return False
+
+
+def available_backends() -> list[str]:
+    """Names of the backends that can run on this machine.
+
+    >>> "numpy" in available_backends()
+    True
+    """
+    return [name for name in _SPECS if _unavailable_reason(name) is None]
+
+
+def _auto_name() -> str:
+    return "cupy" if _unavailable_reason("cupy") is None else "numpy"
+
+
+def _default_name() -> str:
+    chosen = _selected.get() or _global_default or os.environ.get(ENV_VAR) or "auto"
+    return chosen.strip().lower().replace("-", "_")
+
+
+def get_backend(name: str | Backend | None = None, device: Any = None) -> Backend:
+    """The backend called ``name``, ready to use.
+
+    ``None`` means the selected default: the innermost :func:`use_backend`, then
+    :func:`prefer_gpu`/:func:`require_gpu`, then the ``PORTABLE_DNN_BACKEND``
+    environment variable, then ``"auto"`` (CuPy when it imports and sees a CUDA
+    device, else NumPy). ``device`` picks a device where the library has several
+    (``get_backend("torch", device="cuda")``).
+
+    >>> get_backend("numpy").name
+    'numpy'
+    >>> get_backend("fortran")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown backend 'fortran'; valid names: auto, numpy, cupy, torch, array_api_strict, jax, dask
+    """
+    if isinstance(name, Backend):
+        return name if device is None else _make(name.name, str(device))
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"backend must be a name or a Backend, got {type(name).__name__}")
+    key = _default_name() if name is None else name.strip().lower().replace("-", "_")
+    if key == "auto":
+        key = _auto_name()
+    if key not in _SPECS:
+        raise ValueError(f"unknown backend {key!r}; valid names: {', '.join(BACKEND_NAMES)}")
+    reason = _unavailable_reason(key)
+    if reason is not None:
+        raise ValueError(
+            f"backend {key!r} cannot run here: {reason}; "
+            f"backends that can: {', '.join(available_backends())}"
+        )
+    return _make(key, None if device is None else str(device))
+
+
+@functools.lru_cache(maxsize=None)
+def _make(name: str, device: str | None) -> Backend:
+    xp = importlib.import_module(_SPECS[name].namespace)
+    if name == "numpy":
+        dev: Any = "cpu"
+    elif name == "torch":
+        dev = importlib.import_module("torch").device(device or "cpu")
+    elif name == "cupy":
+        cupy = importlib.import_module("cupy")
+        dev = cupy.cuda.Device(int(device.split(":")[-1]) if device else 0)
+    else:
+        dev = array_api_compat.device(xp.asarray(0.0))
+    return Backend(name=name, xp=xp, device=dev)
+
+
+@contextlib.contextmanager
+def use_backend(name: str | Backend) -> Iterator[Backend]:
+    """Make ``name`` the default backend inside a ``with`` block.
+
+    >>> with use_backend("numpy") as be:
+    ...     get_backend().name
+    'numpy'
+    """
+    backend = get_backend(name)
+    token = _selected.set(backend.name)
+    try:
+        yield backend
+    finally:
+        _selected.reset(token)
+
+
+def prefer_gpu() -> bool:
+    """Use CuPy by default when a CUDA GPU is usable; return whether one is.
+
+    >>> isinstance(prefer_gpu(), bool)
+    True
+    """
+    global _global_default
+    if _unavailable_reason("cupy") is None:
+        _global_default = "cupy"
+        return True
+    return False
+
+
+def require_gpu() -> Backend:
+    """Use CuPy by default, or raise ``ValueError`` saying why it cannot run."""
+    global _global_default
+    backend = get_backend("cupy")
+    _global_default = "cupy"
+    return backend
+
+
+# ----------------------------------------------------------- array helpers
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Bring an array of any supported library to the host as a NumPy array.
+
+    >>> to_numpy(get_backend("numpy").asarray([[1.0, 2.0]]))
+    array([[1., 2.]])
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_cupy_array(x):
+        return x.get()  # type: ignore[no-any-return]
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()  # type: ignore[no-any-return]
+    if array_api_compat.is_dask_array(x):
+        return np.asarray(x.compute())
+    if array_api_compat.is_array_api_obj(x):
+        return np.from_dlpack(x)
+    return np.asarray(x)
+
+
+def namespace_of(*arrays: Any, func: str = "portable_dnn") -> Any:
+    """The Array API namespace of ``arrays``, all of which must share one library and device.
+
+    Raises ``TypeError`` naming the libraries (or ``ValueError`` naming the
+    devices) when they are mixed.
+
+    >>> import numpy as np
+    >>> namespace_of(np.ones(2), np.zeros(2)).__name__
+    'array_api_compat.numpy'
+    """
+    arrays = tuple(a for a in arrays if a is not None)
+    try:
+        xp = array_api_compat.array_namespace(*arrays)
+    except TypeError:
+        libs = sorted({_library_name(a) for a in arrays})
+        raise TypeError(
+            f"{func}: arrays from different libraries were mixed ({', '.join(libs)}); "
+            "move them to one backend first (Backend.asarray or to_numpy)"
+        ) from None
+    devices = {str(array_api_compat.device(a)) for a in arrays if not _is_scalar(a)}
+    if len(devices) > 1:
+        raise ValueError(
+            f"{func}: arrays on different devices were mixed ({', '.join(sorted(devices))}); "
+            "move them to one device first"
+        )
+    return xp
+
+
+def _is_scalar(a: Any) -> bool:
+    return isinstance(a, (int, float, bool, complex))
+
+
+def _library_name(a: Any) -> str:
+    module = type(a).__module__.split(".")[0]
+    return f"{module}.{type(a).__name__}"
+
+
+def host_random_state(seed: int) -> np.random.RandomState:
+    """A private legacy NumPy generator: the stream ``numpy.random.seed(seed)`` gives,
+    without touching NumPy's global random state."""
+    return np.random.RandomState(seed)

@@ -1,0 +1,76 @@
+"""The cross-entropy cost of a sigmoid output, beside its gradient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import check_array, check_float, shape_of
+from .backend import namespace_of
+
+
+def _check_labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
+    """Y as AL's dtype and shape; raises unless Y holds as many labels as AL."""
+    check_array(func, "AL", AL)
+    check_array(func, "Y", Y)
+    check_float(func, "AL", xp, AL)
+    if shape_of(Y) != shape_of(AL):
+        if xp_size(Y) != xp_size(AL) or shape_of(AL)[0] != 1:
+            raise ValueError(
+                f"{func}: Y has shape {shape_of(Y)}, expected {shape_of(AL)} (one label per column of AL)"
+            )
+        Y = xp.reshape(Y, shape_of(AL))
+    if Y.dtype != AL.dtype:
+        Y = xp.astype(Y, AL.dtype)
+    return Y
+
+
+def xp_size(x: Any) -> int:
+    n = 1
+    for d in x.shape:
+        n *= int(d)
+    return n
+
+
+def check_binary_labels(func: str, xp: Any, Y: Any, name: str = "Y") -> None:
+    """Raise unless every label is 0 or 1 (one host synchronisation)."""
+    ok = xp.all((Y == 0) | (Y == 1))
+    if not bool(ok):
+        bad = xp.reshape(Y[~((Y == 0) | (Y == 1))], (-1,))
+        raise ValueError(f"{func}: {name} must hold labels 0 or 1 only, found {float(bad[0])!r}")
+
+
+def compute_cost(AL: Any, Y: Any) -> float:
+    """Cross-entropy ``-1/m * sum(Y log AL + (1 - Y) log(1 - AL))`` as a Python float.
+
+    ``AL`` is clipped to ``[eps, 1 - eps]`` (eps of its dtype) before the logs, so
+    an output that saturates at exactly 0 or 1 gives a large finite cost instead
+    of ``inf`` or ``nan``; outputs inside that range are untouched.
+
+    >>> import numpy as np
+    >>> round(compute_cost(np.array([[0.8, 0.9, 0.4]]), np.array([[1, 1, 1]])), 6)
+    0.414932
+    """
+    func = "compute_cost"
+    xp = namespace_of(AL, Y, func=func)
+    Y = _check_labels(func, xp, AL, Y)
+    check_binary_labels(func, xp, Y)
+    m = shape_of(Y)[1]
+    eps = float(xp.finfo(AL.dtype).eps)
+    AL = xp.clip(AL, eps, 1 - eps)
+    cost = -1 / m * xp.sum(Y * xp.log(AL) + (1 - Y) * xp.log(1 - AL))
+    return float(cost)
+
+
+def compute_cost_backward(AL: Any, Y: Any) -> Any:
+    """Gradient of :func:`compute_cost` with respect to AL: ``-(Y/AL - (1-Y)/(1-AL))``.
+
+    This is the course's ``dAL``; it is not clipped, so it is exact for any AL.
+
+    >>> import numpy as np
+    >>> compute_cost_backward(np.array([[0.5]]), np.array([[1]]))
+    array([[-2.]])
+    """
+    func = "compute_cost_backward"
+    xp = namespace_of(AL, Y, func=func)
+    Y = _check_labels(func, xp, AL, Y)
+    return -(Y / AL - (1 - Y) / (1 - AL))

@@ -1,0 +1,91 @@
+"""Parameter initialization, drawn on the host and moved to the backend.
+
+Weights come from a private ``numpy.random.RandomState(seed)`` (the stream the
+course gets from ``np.random.seed``), so a seed gives the same weights on every
+backend and NumPy's global random state is never touched.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from ._checks import check_count, check_layer_dims
+from .backend import Backend, get_backend, host_random_state
+
+INITS = ("random", "xavier", "he", "zeros")
+
+
+def initialize_parameters(
+    n_x: int,
+    n_h: int,
+    n_y: int,
+    *,
+    backend: str | Backend | None = None,
+    dtype: Any = None,
+    seed: int = 1,
+) -> dict[str, Any]:
+    """Parameters of a LINEAR -> RELU -> LINEAR -> SIGMOID network, as the course draws them.
+
+    ``W1`` and ``W2`` are ``randn * 0.01`` from ``RandomState(seed)``, biases zeros.
+
+    >>> p = initialize_parameters(3, 2, 1, backend="numpy")
+    >>> p["W1"].shape, p["b2"].shape
+    ((2, 3), (1, 1))
+    >>> round(float(p["W1"][0, 0]), 8)
+    0.01624345
+    """
+    dims = check_layer_dims("initialize_parameters", [n_x, n_h, n_y], name="(n_x, n_h, n_y)")
+    return _draw(dims, "random", 0.01, seed, backend, dtype, "initialize_parameters")
+
+
+def initialize_parameters_deep(
+    layer_dims: Sequence[int],
+    *,
+    init: str = "random",
+    scale: float = 0.01,
+    seed: int = 3,
+    backend: str | Backend | None = None,
+    dtype: Any = None,
+) -> dict[str, Any]:
+    """Parameters ``W1, b1, ..., WL, bL`` for the sizes in ``layer_dims``.
+
+    ``init`` picks the weights' scale: ``"random"`` (``randn * scale``, the
+    step-by-step course's default with scale 0.01), ``"xavier"`` (``randn /
+    sqrt(n[l-1])``, the course's application), ``"he"`` (``randn * sqrt(2 /
+    n[l-1])``) or ``"zeros"``. Biases are zeros.
+
+    >>> p = initialize_parameters_deep([5, 4, 3], backend="numpy")
+    >>> [p[k].shape for k in ("W1", "b1", "W2", "b2")]
+    [(4, 5), (4, 1), (3, 4), (3, 1)]
+    """
+    func = "initialize_parameters_deep"
+    dims = check_layer_dims(func, layer_dims)
+    if init not in INITS:
+        raise ValueError(f"{func}: init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+    return _draw(dims, init, scale, seed, backend, dtype, func)
+
+
+def _draw(
+    dims: list[int], init: str, scale: float, seed: Any, backend: Any, dtype: Any, func: str
+) -> dict[str, Any]:
+    seed = check_count(func, "seed", seed)
+    be = get_backend(backend)
+    rng = host_random_state(seed)
+    parameters: dict[str, Any] = {}
+    for l in range(1, len(dims)):
+        n, n_prev = dims[l], dims[l - 1]
+        if init == "zeros":
+            W = be.zeros((n, n_prev), dtype=dtype)
+        else:
+            w = rng.randn(n, n_prev)
+            if init == "random":
+                w = w * scale
+            elif init == "xavier":
+                w = w / math.sqrt(n_prev)
+            else:
+                w = w * math.sqrt(2.0 / n_prev)
+            W = be.asarray(w, dtype=dtype)
+        parameters[f"W{l}"] = W
+        parameters[f"b{l}"] = be.zeros((n, 1), dtype=dtype)
+    return parameters

@@ -1,0 +1,47 @@
+"""One LINEAR -> ACTIVATION layer, forward beside backward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import check_activation
+from .activations import ACTIVATIONS
+from .linear import _unpack, linear_backward, linear_forward
+
+LinearCache = tuple[Any, Any, Any]
+LayerCache = tuple[LinearCache, Any]
+
+
+def linear_activation_forward(
+    A_prev: Any, W: Any, b: Any, activation: str
+) -> tuple[Any, LayerCache]:
+    """``A = g(W @ A_prev + b)`` and the cache ``((A_prev, W, b), Z)``.
+
+    ``activation`` is ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"leaky_relu"``.
+
+    >>> import numpy as np
+    >>> A, cache = linear_activation_forward(np.ones((2, 1)), np.ones((1, 2)), np.zeros((1, 1)), "relu")
+    >>> A
+    array([[2.]])
+    """
+    forward, _ = ACTIVATIONS[check_activation("linear_activation_forward", activation, tuple(ACTIVATIONS))]
+    Z, linear_cache = linear_forward(A_prev, W, b)
+    A, activation_cache = forward(Z)
+    return A, (linear_cache, activation_cache)
+
+
+def linear_activation_backward(
+    dA: Any, cache: LayerCache, activation: str
+) -> tuple[Any, Any, Any]:
+    """Gradients ``(dA_prev, dW, db)`` of one LINEAR -> ACTIVATION layer.
+
+    >>> import numpy as np
+    >>> cache = ((np.ones((2, 1)), np.ones((1, 2)), np.zeros((1, 1))), np.array([[2.0]]))
+    >>> linear_activation_backward(np.array([[1.0]]), cache, "relu")[1]
+    array([[1., 1.]])
+    """
+    func = "linear_activation_backward"
+    _, backward = ACTIVATIONS[check_activation(func, activation, tuple(ACTIVATIONS))]
+    linear_cache, activation_cache = _unpack(func, cache, 2, "((A_prev, W, b), Z)")
+    dZ = backward(dA, activation_cache)
+    return linear_backward(dZ, linear_cache)

@@ -1,0 +1,65 @@
+"""One suite for every backend: ``pytest --backend NAME`` (or PORTABLE_DNN_BACKEND) picks it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import portable_dnn as dnn
+
+CAT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "catvnoncat"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        default=os.environ.get("PORTABLE_DNN_BACKEND", "numpy"),
+        help="array backend the suite runs on (numpy, array_api_strict, torch, cupy, ...)",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"portable_dnn backend: {config.getoption('--backend')}"
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> dnn.Backend:
+    name = request.config.getoption("--backend")
+    try:
+        return dnn.get_backend(name)
+    except ValueError as exc:
+        pytest.exit(f"cannot run the suite on backend {name!r}: {exc}", returncode=4)
+
+
+@pytest.fixture(scope="session")
+def xp(backend: dnn.Backend):
+    return backend.xp
+
+
+@pytest.fixture(scope="session")
+def to_backend(backend: dnn.Backend):
+    """Move host arrays (or nested tuples/dicts of them) to the backend, keeping dtypes."""
+
+    def move(obj):
+        if isinstance(obj, np.ndarray):
+            return backend.xp.asarray(obj, device=backend.device)
+        if isinstance(obj, tuple):
+            return tuple(move(o) for o in obj)
+        if isinstance(obj, list):
+            return [move(o) for o in obj]
+        if isinstance(obj, dict):
+            return {k: move(v) for k, v in obj.items()}
+        return obj
+
+    return move
+
+
+@pytest.fixture(scope="session")
+def cat_paths() -> tuple[Path, Path]:
+    train, test = CAT_DIR / "train_catvnoncat.h5", CAT_DIR / "test_catvnoncat.h5"
+    if not (train.exists() and test.exists()):
+        pytest.skip(f"course cat data not found in {CAT_DIR} (it lives in ../shared/data/catvnoncat)")
+    return train, test
