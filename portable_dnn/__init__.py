@@ -33,6 +33,15 @@ from .initialization import initialize_parameters, initialize_parameters_deep
 from .layer import linear_activation_backward, linear_activation_forward
 from .linear import linear_backward, linear_forward
 from .model import L_model_backward, L_model_forward
+from .training import (
+    TrainingDiverged,
+    TrainingInterrupted,
+    TrainingState,
+    L_layer_model,
+    accuracy,
+    predict,
+    two_layer_model,
+)
 from .update import update_parameters
 
 __version__ = "0.1.0"
@@ -42,6 +51,13 @@ __all__ = [
     "Backend",
     "L_model_backward",
     "L_model_forward",
+    "L_layer_model",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "TrainingState",
+    "accuracy",
+    "predict",
+    "two_layer_model",
     "available_backends",
     "compute_cost",
     "compute_cost_backward",

@@ -10,6 +10,8 @@ import math
 from typing import Any
 
 from ._checks import check_array, check_float, check_same_dtype, check_shape, shape_of
+from array_api_compat import device
+
 from .backend import namespace_of
 
 
@@ -37,8 +39,8 @@ def _exp_bound(xp: Any, dtype: Any) -> float:
 
 
 def _sigmoid(xp: Any, Z: Any) -> Any:
-    Zc = xp.clip(Z, -_exp_bound(xp, Z.dtype), None)
-    return 1 / (1 + xp.exp(-Zc))
+    lower = xp.asarray(-_exp_bound(xp, Z.dtype), dtype=Z.dtype, device=device(Z))
+    return 1 / (1 + xp.exp(-xp.maximum(Z, lower)))
 
 
 def sigmoid(Z: Any) -> tuple[Any, Any]:

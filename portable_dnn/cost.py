@@ -54,11 +54,15 @@ def compute_cost(AL: Any, Y: Any) -> float:
     xp = namespace_of(AL, Y, func=func)
     Y = _check_labels(func, xp, AL, Y)
     check_binary_labels(func, xp, Y)
+    return float(cross_entropy(xp, AL, Y))
+
+
+def cross_entropy(xp: Any, AL: Any, Y: Any) -> Any:
+    """The cost as a 0-d array, unchecked (Y already of AL's dtype and shape)."""
     m = shape_of(Y)[1]
     eps = float(xp.finfo(AL.dtype).eps)
     AL = xp.clip(AL, eps, 1 - eps)
-    cost = -1 / m * xp.sum(Y * xp.log(AL) + (1 - Y) * xp.log(1 - AL))
-    return float(cost)
+    return -1 / m * xp.sum(Y * xp.log(AL) + (1 - Y) * xp.log(1 - AL))
 
 
 def compute_cost_backward(AL: Any, Y: Any) -> Any:

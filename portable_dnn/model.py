@@ -6,7 +6,10 @@ from typing import Any, Mapping, Sequence
 
 from ._checks import check_activation, check_array, check_shape, num_layers, shape_of
 from .cost import compute_cost_backward
+from .activations import sigmoid_backward
+from .backend import namespace_of
 from .layer import LayerCache, linear_activation_backward, linear_activation_forward
+from .linear import _unpack, linear_backward
 
 HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
 
@@ -55,10 +58,29 @@ def L_model_backward(
         raise ValueError(f"{func}: caches must be the non-empty list L_model_forward returned")
     L = len(caches)
     grads: dict[str, Any] = {}
-    dAL = compute_cost_backward(AL, Y)
-    dA_prev, dW, db = linear_activation_backward(dAL, caches[L - 1], "sigmoid")
+    dA_prev, dW, db = _output_layer_backward(AL, Y, caches[L - 1])
     grads[f"dA{L - 1}"], grads[f"dW{L}"], grads[f"db{L}"] = dA_prev, dW, db
     for l in reversed(range(L - 1)):
         dA_prev, dW, db = linear_activation_backward(grads[f"dA{l + 1}"], caches[l], hidden_activation)
         grads[f"dA{l}"], grads[f"dW{l + 1}"], grads[f"db{l + 1}"] = dA_prev, dW, db
     return grads
+
+
+def _output_layer_backward(AL: Any, Y: Any, cache: LayerCache) -> tuple[Any, Any, Any]:
+    """The course's ``dAL`` through the sigmoid, finite even where AL saturates.
+
+    Where AL is exactly 0 or 1 (float rounding of a large |Z|), ``dAL * s * (1 - s)``
+    is ``inf * 0``; its limit there is ``AL - Y``, which is used instead. Elsewhere
+    the course's formula is applied unchanged, whatever caches are handed in.
+    """
+    func = "L_model_backward"
+    xp = namespace_of(AL, Y, func=func)
+    check_array(func, "AL", AL)
+    saturated = (AL == 0) | (AL == 1)
+    safe_AL = xp.where(saturated, xp.full_like(AL, 0.5), AL)
+    dAL = compute_cost_backward(safe_AL, Y)
+    linear_cache, Z = _unpack(func, cache, 2, "((A_prev, W, b), Z)")
+    dZ = sigmoid_backward(dAL, Z)
+    Y = xp.reshape(xp.astype(Y, AL.dtype), tuple(AL.shape))
+    dZ = xp.where(saturated, AL - Y, dZ)
+    return linear_backward(dZ, linear_cache)

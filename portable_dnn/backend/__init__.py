@@ -19,6 +19,7 @@ import functools
 import importlib
 import importlib.util
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -39,6 +40,13 @@ __all__ = [
     "namespace_of",
     "resolve_dtype",
     "host_random_state",
+    "backend_of",
+    "training_ops",
+    "prepare_features",
+    "step_runner",
+    "matmul_precision",
+    "synchronize",
+    "quiet_float_errors",
 ]
 
 ENV_VAR = "PORTABLE_DNN_BACKEND"
@@ -64,9 +72,7 @@ _SPECS: dict[str, _Spec] = {
 #: Every name :func:`get_backend` understands.
 BACKEND_NAMES: tuple[str, ...] = ("auto", *_SPECS)
 
-_selected: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "portable_dnn_backend", default=None
-)
+_selected: contextvars.ContextVar[str | None] = contextvars.ContextVar("portable_dnn_backend", default=None)
 _global_default: str | None = None
 
 
@@ -110,11 +116,15 @@ def _numpy_dtype(dtype: Any) -> Any:
     return np.dtype(_dtype_name(dtype))
 
 
+_DTYPE_NAME = re.compile(r"\b(float16|float32|float64|u?int8|u?int16|u?int32|u?int64|bool)\b")
+
+
 def _dtype_name(dtype: Any) -> str:
-    for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"):
-        if str(dtype).endswith(name):
-            return name
-    raise ValueError(f"unsupported dtype {dtype!r}")
+    # str() of a dtype: 'float64', 'torch.float64', "<class 'numpy.float64'>", ...
+    match = _DTYPE_NAME.search(str(dtype))
+    if match is None:
+        raise ValueError(f"unsupported dtype {dtype!r}")
+    return match.group(1)
 
 
 def resolve_dtype(xp: Any, dtype: Any) -> Any:
@@ -217,8 +227,7 @@ def get_backend(name: str | Backend | None = None, device: Any = None) -> Backen
     reason = _unavailable_reason(key)
     if reason is not None:
         raise ValueError(
-            f"backend {key!r} cannot run here: {reason}; "
-            f"backends that can: {', '.join(available_backends())}"
+            f"backend {key!r} cannot run here: {reason}; backends that can: {', '.join(available_backends())}"
         )
     return _make(key, None if device is None else str(device))
 
@@ -338,3 +347,112 @@ def host_random_state(seed: int) -> np.random.RandomState:
     """A private legacy NumPy generator: the stream ``numpy.random.seed(seed)`` gives,
     without touching NumPy's global random state."""
     return np.random.RandomState(seed)
+
+
+# ------------------------------------------------- training-loop execution
+# The training loop asks here how to run its step on a backend: which
+# implementation of the step's arithmetic, how to lay out the data, whether to
+# replay a captured CUDA graph, and the matrix-product precision.
+
+PRECISIONS = ("strict", "tf32")
+
+
+def backend_of(x: Any) -> Backend:
+    """The backend an array belongs to (NumPy for host data and Python lists).
+
+    >>> import numpy as np
+    >>> backend_of(np.ones(2)).name
+    'numpy'
+    """
+    if isinstance(x, np.ndarray) or not array_api_compat.is_array_api_obj(x):
+        return get_backend("numpy")
+    dev = array_api_compat.device(x)
+    for name, test in (
+        ("cupy", array_api_compat.is_cupy_array),
+        ("torch", array_api_compat.is_torch_array),
+        ("jax", array_api_compat.is_jax_array),
+        ("dask", array_api_compat.is_dask_array),
+    ):
+        if test(x):
+            return get_backend(name, device=dev if name in ("torch", "cupy") else None)
+    if array_api_compat.is_array_api_strict_namespace(array_api_compat.array_namespace(x)):
+        return get_backend("array_api_strict")
+    raise TypeError(f"unsupported array type {type(x).__module__}.{type(x).__name__}")
+
+
+def training_ops(backend: Backend, dtype: Any) -> Any:
+    """The step arithmetic for ``backend``: fused kernels on CuPy, Array API calls elsewhere."""
+    from ..train_step import ArrayAPIOps
+
+    if backend.name == "cupy":
+        from ._cupy import CupyOps
+
+        return CupyOps(backend.xp, dtype, backend.device)
+    # JAX and Dask arrays are immutable: their step rebinds instead of updating.
+    inplace = backend.name not in ("jax", "dask")
+    return ArrayAPIOps(backend.xp, dtype, backend.device, inplace=inplace)
+
+
+def prepare_features(backend: Backend, X: Any) -> Any:
+    """X laid out for fast products: on NumPy, examples along the slow axis (Fortran order).
+
+    ``W @ X`` and ``dZ @ X.T`` both read X with its examples contiguous per
+    feature row in this layout, which OpenBLAS multiplies markedly faster.
+    """
+    if backend.name == "numpy":
+        return np.asfortranarray(X)
+    return X
+
+
+def step_runner(backend: Backend, step: Any, cuda_graph: bool | str = "auto") -> Any:
+    """``step`` itself, or a CUDA-graph replay of it where the backend can capture one."""
+    capturable = backend.name == "torch" and backend.is_gpu
+    if cuda_graph is True and not capturable:
+        raise ValueError(
+            f"cuda_graph=True needs the torch backend on a CUDA device, not {backend!r} "
+            "(CuPy 14 cannot capture cuBLAS calls)"
+        )
+    if cuda_graph not in (True, False, "auto"):
+        raise ValueError(f"cuda_graph must be True, False or 'auto', got {cuda_graph!r}")
+    if capturable and cuda_graph:
+        from ._torch import GraphRunner
+
+        return GraphRunner(step)
+    return step
+
+
+def matmul_precision(backend: Backend, precision: str, dtype: Any) -> Any:
+    """A context manager in which float32 products use ``precision`` (``"strict"`` or ``"tf32"``)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"matmul_precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "strict":
+        return contextlib.nullcontext()
+    if backend.name == "cupy":
+        from ._cupy import matmul_precision as cupy_precision
+
+        return cupy_precision(precision, dtype)
+    if backend.name == "torch" and backend.is_gpu:
+        from ._torch import matmul_precision as torch_precision
+
+        return torch_precision(precision, dtype)
+    raise ValueError(f"matmul_precision='tf32' needs a CUDA GPU (cupy, or torch on cuda), not {backend!r}")
+
+
+def quiet_float_errors(backend: Backend) -> Any:
+    """Silence NumPy's overflow/invalid warnings inside the training loop, which
+    checks the cost itself and raises :class:`~portable_dnn.TrainingDiverged`."""
+    if backend.name in ("numpy", "array_api_strict"):
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    return contextlib.nullcontext()
+
+
+def synchronize(backend: Backend) -> None:
+    """Wait until the backend's device has finished its queued work (for timing)."""
+    if backend.name == "cupy":
+        from ._cupy import synchronize as cupy_sync
+
+        cupy_sync()
+    elif backend.name == "torch" and backend.is_gpu:
+        from ._torch import synchronize as torch_sync
+
+        torch_sync()

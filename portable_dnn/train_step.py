@@ -1,0 +1,86 @@
+"""One full-batch gradient-descent iteration of the course network, written for speed.
+
+The course's functions (``L_model_forward`` ... ``update_parameters``) are kept
+exactly as the course writes them; this module is the training loop's version of
+the same math, which differs only where the result is the same:
+
+- the output layer's gradient is ``dZ[L] = AL - Y`` (sigmoid with cross-entropy),
+  instead of dividing by ``AL`` and ``1 - AL`` and multiplying back;
+- ``dA0``, the gradient with respect to X, is never computed: no parameter needs it;
+- the ReLU mask is read from ``A > 0`` (equal to ``Z > 0``), so Z is not kept;
+- the parameters are buffers the loop owns, updated in place where the library
+  allows it (CUDA-graph replay needs fixed addresses).
+
+:class:`ArrayAPIOps` is the definition of the math, in Array API calls only.
+A backend may substitute fused kernels with the same semantics
+(:func:`portable_dnn.backend.training_ops`); tests check they agree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class ArrayAPIOps:
+    """The step's arithmetic, on any Array API namespace ``xp``."""
+
+    def __init__(self, xp: Any, dtype: Any, device: Any, inplace: bool = True) -> None:
+        self.xp = xp
+        bound = math.floor(math.log(float(xp.finfo(dtype).max))) - 1.0
+        # A 0-d array, not xp.clip: some wrapped libraries implement clip with
+        # boolean indexing, which synchronises a GPU.
+        self.lower = xp.asarray(-bound, dtype=dtype, device=device)
+        self.inplace = inplace
+
+    def linear_relu(self, W: Any, A: Any, b: Any) -> Any:
+        Z = W @ A + b
+        return self.xp.where(Z > 0, Z, self.xp.zeros_like(Z))
+
+    def linear_sigmoid(self, W: Any, A: Any, b: Any, Y: Any) -> tuple[Any, Any]:
+        """``AL = sigmoid(W A + b)`` and the output gradient ``dZ = AL - Y``."""
+        Z = self.xp.maximum(W @ A + b, self.lower)
+        AL = 1 / (1 + self.xp.exp(-Z))
+        return AL, AL - Y
+
+    def relu_grad(self, W: Any, dZ: Any, A_prev: Any) -> Any:
+        """``dZ`` of the layer below: ``W.T dZ`` where that layer's ReLU was active."""
+        dA = W.T @ dZ
+        return self.xp.where(A_prev > 0, dA, self.xp.zeros_like(dA))
+
+    def sgd(self, W: Any, b: Any, dZ: Any, A_prev: Any, lr: float) -> tuple[Any, Any]:
+        """``W - lr dW`` and ``b - lr db`` with the course's ``dW = 1/m dZ A_prev.T``."""
+        m = A_prev.shape[1]
+        dW = 1 / m * (dZ @ A_prev.T)
+        db = 1 / m * self.xp.sum(dZ, axis=1, keepdims=True)
+        if self.inplace:
+            W -= lr * dW
+            b -= lr * db
+            return W, b
+        return W - lr * dW, b - lr * db
+
+
+class TrainStep:
+    """A callable that runs one iteration on parameter buffers it owns.
+
+    ``step()`` updates ``self.Ws`` and ``self.bs`` and returns ``AL``, the output
+    of that iteration's forward pass (before the update), from which the cost of
+    the iteration is computed when it is recorded.
+    """
+
+    def __init__(self, ops: Any, X: Any, Y: Any, Ws: list[Any], bs: list[Any], lr: float) -> None:
+        self.ops, self.X, self.Y, self.Ws, self.bs, self.lr = ops, X, Y, Ws, bs, lr
+
+    def __call__(self) -> Any:
+        ops, Ws, bs = self.ops, self.Ws, self.bs
+        L = len(Ws)
+        activations = [self.X]
+        for l in range(L - 1):
+            activations.append(ops.linear_relu(Ws[l], activations[-1], bs[l]))
+        AL, dZ = ops.linear_sigmoid(Ws[-1], activations[-1], bs[-1], self.Y)
+        for l in reversed(range(L)):
+            A_prev = activations[l]
+            dZ_prev = ops.relu_grad(Ws[l], dZ, A_prev) if l > 0 else None
+            Ws[l], bs[l] = ops.sgd(Ws[l], bs[l], dZ, A_prev, self.lr)
+            dZ = dZ_prev
+        return AL
