@@ -9,10 +9,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import nox
+import tomllib
 
 ROOT = Path(__file__).parent
 nox.options.reuse_existing_virtualenvs = False
@@ -53,7 +53,8 @@ def _make_test_session(spec: dict) -> None:
         if spec.get("coverage"):
             args += ["--cov=portable_dnn", "--cov-report=term-missing", "--cov-fail-under=90"]
         if spec.get("doctests"):
-            args += ["--doctest-modules", "portable_dnn", "tests"]
+            # The GPU-only execution modules import cupy/torch.cuda: not doctested here.
+            args += ["--doctest-modules", "portable_dnn", "tests", "--ignore-glob=*/backend/_*.py"]
         session.run(_python(session), *args, *session.posargs, env={"PORTABLE_DNN_BACKEND": name})
 
     tests.__doc__ = f"Run the test suite on {spec.get('description', name)}."
@@ -62,6 +63,13 @@ def _make_test_session(spec: dict) -> None:
 
 for _spec in _backend_specs():
     _make_test_session(_spec)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not run by default): ``nox -s bench -- --device cpu|gpu`` or ``-- --quick``."""
+    session.install("-e", ".[cli,plot]", "torch==2.13.0")
+    session.run(_python(session), "-m", "benchmarks", *session.posargs)
 
 
 @nox.session

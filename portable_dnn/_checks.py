@@ -27,9 +27,7 @@ def check_array(func: str, name: str, x: Any, ndim: int | None = 2) -> None:
     if not is_array(x):
         raise TypeError(f"{func}: {name} must be an array, got {type(x).__name__}")
     if ndim is not None and len(x.shape) != ndim:
-        raise ValueError(
-            f"{func}: {name} must be {ndim}-D, got shape {shape_of(x)}"
-        )
+        raise ValueError(f"{func}: {name} must be {ndim}-D, got shape {shape_of(x)}")
 
 
 def check_float(func: str, name: str, xp: Any, x: Any) -> None:
@@ -57,8 +55,7 @@ def check_same_dtype(func: str, names: Sequence[str], arrays: Sequence[Any]) -> 
 def check_activation(func: str, activation: Any, allowed: Sequence[str]) -> str:
     if not isinstance(activation, str) or activation not in allowed:
         raise ValueError(
-            f"{func}: activation must be one of {', '.join(repr(a) for a in allowed)}, "
-            f"got {activation!r}"
+            f"{func}: activation must be one of {', '.join(repr(a) for a in allowed)}, got {activation!r}"
         )
     return activation
 
@@ -116,7 +113,10 @@ def num_layers(func: str, parameters: Any, name: str = "parameters") -> int:
         if l > 1:
             prev = shape_of(parameters[f"W{l - 1}"])[0]
             check_shape(
-                func, f"{name}['W{l}']", W, (None, prev),
+                func,
+                f"{name}['W{l}']",
+                W,
+                (None, prev),
                 f"(its columns must equal the rows of W{l - 1}, {prev})",
             )
     return L

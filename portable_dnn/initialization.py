@@ -8,7 +8,8 @@ backend and NumPy's global random state is never touched.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ._checks import check_count, check_layer_dims
 from .backend import Backend, get_backend, host_random_state

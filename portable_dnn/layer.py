@@ -12,9 +12,7 @@ LinearCache = tuple[Any, Any, Any]
 LayerCache = tuple[LinearCache, Any]
 
 
-def linear_activation_forward(
-    A_prev: Any, W: Any, b: Any, activation: str
-) -> tuple[Any, LayerCache]:
+def linear_activation_forward(A_prev: Any, W: Any, b: Any, activation: str) -> tuple[Any, LayerCache]:
     """``A = g(W @ A_prev + b)`` and the cache ``((A_prev, W, b), Z)``.
 
     ``activation`` is ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"leaky_relu"``.
@@ -30,9 +28,7 @@ def linear_activation_forward(
     return A, (linear_cache, activation_cache)
 
 
-def linear_activation_backward(
-    dA: Any, cache: LayerCache, activation: str
-) -> tuple[Any, Any, Any]:
+def linear_activation_backward(dA: Any, cache: LayerCache, activation: str) -> tuple[Any, Any, Any]:
     """Gradients ``(dA_prev, dW, db)`` of one LINEAR -> ACTIVATION layer.
 
     >>> import numpy as np

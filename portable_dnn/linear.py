@@ -39,7 +39,8 @@ def linear_backward(dZ: Any, cache: tuple[Any, Any, Any]) -> tuple[Any, Any, Any
     """Gradients ``(dA_prev, dW, db)`` of the linear part, from ``dZ`` and its cache.
 
     >>> import numpy as np
-    >>> dA_prev, dW, db = linear_backward(np.ones((1, 2)), (np.ones((3, 2)), np.ones((1, 3)), np.zeros((1, 1))))
+    >>> cache = (np.ones((3, 2)), np.ones((1, 3)), np.zeros((1, 1)))
+    >>> dA_prev, dW, db = linear_backward(np.ones((1, 2)), cache)
     >>> dW, db
     (array([[1., 1., 1.]]), array([[1.]]))
     """
@@ -59,6 +60,8 @@ def linear_backward(dZ: Any, cache: tuple[Any, Any, Any]) -> tuple[Any, Any, Any
 
 def _unpack(func: str, cache: Any, n: int, layout: str) -> tuple[Any, ...]:
     if not isinstance(cache, (tuple, list)) or len(cache) != n:
-        raise ValueError(f"{func}: cache must be a tuple {layout}, got {type(cache).__name__}"
-                         + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else ""))
+        raise ValueError(
+            f"{func}: cache must be a tuple {layout}, got {type(cache).__name__}"
+            + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "")
+        )
     return tuple(cache)

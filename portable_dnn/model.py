@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._checks import check_activation, check_array, check_shape, num_layers, shape_of
-from .cost import compute_cost_backward
 from .activations import sigmoid_backward
 from .backend import namespace_of
+from .cost import compute_cost_backward
 from .layer import LayerCache, linear_activation_backward, linear_activation_forward
 from .linear import _unpack, linear_backward
 
@@ -20,7 +21,8 @@ def L_model_forward(
     """Forward pass: ``(AL, caches)`` with one ``((A_prev, W, b), Z)`` cache per layer.
 
     >>> import numpy as np
-    >>> params = {"W1": np.ones((2, 3)), "b1": np.zeros((2, 1)), "W2": np.ones((1, 2)), "b2": np.zeros((1, 1))}
+    >>> params = {"W1": np.ones((2, 3)), "b1": np.zeros((2, 1)),
+    ...           "W2": np.ones((1, 2)), "b2": np.zeros((1, 1))}
     >>> AL, caches = L_model_forward(np.zeros((3, 4)), params)
     >>> AL.shape, len(caches)
     ((1, 4), 2)

@@ -101,7 +101,7 @@ def two_layer_model(
     >>> X, Y, _, _ = default_dataset()
     >>> params, costs = two_layer_model(X, Y, (2, 4, 1), num_iterations=1, backend="numpy")
     >>> round(costs[0], 6)
-    0.693147
+    0.693132
     """
     func = "two_layer_model"
     dims = check_layer_dims(func, layers_dims, name="layers_dims")

@@ -10,7 +10,11 @@ import pytest
 
 import portable_dnn as dnn
 
-CAT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "catvnoncat"
+# The course's data stays in ../shared; PORTABLE_DNN_CAT_DIR points elsewhere (e.g. on a GPU machine).
+CAT_DIR = Path(
+    os.environ.get("PORTABLE_DNN_CAT_DIR")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "catvnoncat"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,7 +15,10 @@ def test_initialize_parameters(backend):
     assert_printed(p["W2"], "[[ 0.01744812 -0.00761207]]")
     assert_printed(p["b2"], "[[ 0.]]")
     assert {k: tuple(v.shape) for k, v in p.items()} == {
-        "W1": (2, 3), "b1": (2, 1), "W2": (1, 2), "b2": (1, 1)
+        "W1": (2, 3),
+        "b1": (2, 1),
+        "W2": (1, 2),
+        "b2": (1, 1),
     }
 
 
@@ -116,13 +119,16 @@ def test_L_model_backward(to_backend):
         " [ 0.05283652  0.01005865  0.01777766  0.0135308 ]]",
     )
     assert_printed(grads["db1"], "[[-0.22007063] [ 0.        ] [-0.02835349]]")
-    assert_printed(grads["dA1"], "[[ 0.12913162 -0.44014127] [-0.14175655  0.48317296] [ 0.01663708 -0.05670698]]")
+    assert_printed(
+        grads["dA1"], "[[ 0.12913162 -0.44014127] [-0.14175655  0.48317296] [ 0.01663708 -0.05670698]]"
+    )
     # dA0, dW2 and db2 follow from the same formulas; the course prints them in later versions.
     assert_printed(grads["dW2"], "[[-0.39202432 -0.13325855 -0.04601089]]")
     assert_printed(grads["db2"], "[[ 0.15187861]]")
     assert_printed(
         grads["dA0"],
-        "[[ 0.          0.52257901] [ 0.         -0.3269206 ] [ 0.         -0.32070404] [ 0.         -0.74079187]]",
+        "[[ 0.          0.52257901] [ 0.         -0.3269206 ]"
+        " [ 0.         -0.32070404] [ 0.         -0.74079187]]",
     )
 
 

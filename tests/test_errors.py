@@ -19,7 +19,9 @@ def arrays(backend):
 
 def test_linear_forward_shape_mismatch(arrays):
     A, W, b = arrays((3, 2), (1, 4), (1, 1))
-    with pytest.raises(ValueError, match=r"linear_forward: W has shape \(1, 4\), expected \(any, 3\).*rows of A, 3"):
+    with pytest.raises(
+        ValueError, match=r"linear_forward: W has shape \(1, 4\), expected \(any, 3\).*rows of A, 3"
+    ):
         dnn.linear_forward(A, W, b)
     A, W, b = arrays((3, 2), (2, 3), (3, 1))
     with pytest.raises(ValueError, match=r"linear_forward: b has shape \(3, 1\), expected \(2, 1\)"):
@@ -44,7 +46,9 @@ def test_integer_inputs_to_building_blocks_are_refused_with_the_rule(backend):
 def test_mixed_dtypes_are_named(arrays):
     (A,) = arrays((3, 2), dtype="float32")
     W, b = arrays((1, 3), (1, 1))
-    with pytest.raises(TypeError, match=r"linear_forward: arrays must share one floating dtype, got A: .*float32"):
+    with pytest.raises(
+        TypeError, match=r"linear_forward: arrays must share one floating dtype, got A: .*float32"
+    ):
         dnn.linear_forward(A, W, b)
 
 
@@ -52,7 +56,9 @@ def test_linear_backward_cache_that_does_not_fit(arrays):
     dZ, A, W, b = arrays((2, 2), (3, 2), (1, 3), (1, 1))
     with pytest.raises(ValueError, match=r"linear_backward: dZ has shape \(2, 2\), expected \(1, 2\)"):
         dnn.linear_backward(dZ, (A, W, b))
-    with pytest.raises(ValueError, match=r"linear_backward: cache must be a tuple \(A_prev, W, b\), got tuple of length 2"):
+    with pytest.raises(
+        ValueError, match=r"linear_backward: cache must be a tuple \(A_prev, W, b\), got tuple of length 2"
+    ):
         dnn.linear_backward(dZ, (A, W))
 
 
@@ -86,13 +92,17 @@ def test_parameters_dict_missing_or_misshaped(arrays):
     with pytest.raises(ValueError, match=r"L_model_forward: X has shape \(5, 3\), expected \(4, any\)"):
         dnn.L_model_forward(X5, {"W1": W1, "b1": b1, "W2": W2, "b2": b2})
     with pytest.raises(ValueError, match=r"update_parameters: grads has no 'db2'"):
-        dnn.update_parameters({"W1": W1, "b1": b1, "W2": W2, "b2": b2}, {"dW1": W1, "db1": b1, "dW2": W2}, 0.1)
+        dnn.update_parameters(
+            {"W1": W1, "b1": b1, "W2": W2, "b2": b2}, {"dW1": W1, "db1": b1, "dW2": W2}, 0.1
+        )
 
 
 @pytest.mark.parametrize("activation", ["softplus", "RELU", None])
 def test_unknown_activation_lists_supported(arrays, activation):
     A, W, b = arrays((3, 2), (1, 3), (1, 1))
-    with pytest.raises(ValueError, match=r"linear_activation_forward: activation must be one of 'relu', 'sigmoid'"):
+    with pytest.raises(
+        ValueError, match=r"linear_activation_forward: activation must be one of 'relu', 'sigmoid'"
+    ):
         dnn.linear_activation_forward(A, W, b, activation)
     with pytest.raises(ValueError, match="L_model_forward: activation must be one of"):
         dnn.L_model_forward(A, {"W1": W, "b1": b}, hidden_activation=activation)
@@ -106,7 +116,9 @@ def _data(backend, m=6):
 def test_training_data_errors(backend):
     X, Y = _data(backend)
     train = dnn.L_layer_model
-    with pytest.raises(ValueError, match=r"L_layer_model: X has shape \(3, 6\), expected \(4, any\) \(layers_dims\[0\] = 4"):
+    with pytest.raises(
+        ValueError, match=r"L_layer_model: X has shape \(3, 6\), expected \(4, any\) \(layers_dims\[0\] = 4"
+    ):
         train(X, Y, [4, 2, 1], num_iterations=1, backend=backend)
     with pytest.raises(ValueError, match=r"L_layer_model: Y has shape \(1, 5\), expected \(1, 6\)"):
         train(X, Y[:, :5], [3, 2, 1], num_iterations=1, backend=backend)
@@ -166,18 +178,24 @@ def test_layer_size_errors(backend, dims, message):
     with pytest.raises(ValueError, match="L_layer_model: " + message):
         dnn.L_layer_model(X, Y, dims, num_iterations=1, backend=backend)
     if len(dims) > 1:
-        with pytest.raises(ValueError, match="initialize_parameters_deep: " + message.replace("layers_", "layer_")):
+        with pytest.raises(
+            ValueError, match="initialize_parameters_deep: " + message.replace("layers_", "layer_")
+        ):
             dnn.initialize_parameters_deep(dims, backend=backend)
     with pytest.raises(TypeError, match="layers_dims must be a list of layer sizes, got 'abc'"):
         dnn.L_layer_model(X, Y, "abc", num_iterations=1, backend=backend)
 
 
 def test_init_and_seed_errors(backend):
-    with pytest.raises(ValueError, match="initialize_parameters_deep: init must be one of 'random', 'xavier'"):
+    with pytest.raises(
+        ValueError, match="initialize_parameters_deep: init must be one of 'random', 'xavier'"
+    ):
         dnn.initialize_parameters_deep([3, 1], init="glorot", backend=backend)
     with pytest.raises(ValueError, match="initialize_parameters_deep: seed must be an integer >= 0, got -3"):
         dnn.initialize_parameters_deep([3, 1], seed=-3, backend=backend)
-    with pytest.raises(ValueError, match=r"initialize_parameters: \(n_x, n_h, n_y\)\[1\] must be a positive integer"):
+    with pytest.raises(
+        ValueError, match=r"initialize_parameters: \(n_x, n_h, n_y\)\[1\] must be a positive integer"
+    ):
         dnn.initialize_parameters(3, 0, 1, backend=backend)
 
 
@@ -187,7 +205,9 @@ def test_mixed_libraries_in_training(backend):
     X_other = dnn.get_backend(other).asarray(X)
     if other == "numpy":
         pytest.skip("host NumPy data is always accepted and moved")
-    with pytest.raises(TypeError, match=f"L_layer_model: X is a {other} array but training runs on {backend.name}"):
+    with pytest.raises(
+        TypeError, match=f"L_layer_model: X is a {other} array but training runs on {backend.name}"
+    ):
         dnn.L_layer_model(X_other, Y, [3, 2, 1], num_iterations=1, backend=backend)
 
 
@@ -195,7 +215,9 @@ def test_mixed_devices_are_named():
     strict = pytest.importorskip("array_api_strict")
     a = strict.asarray([[1.0]], device=strict.Device("CPU_DEVICE"))
     b = strict.asarray([[1.0]], device=strict.Device("device1"))
-    with pytest.raises(ValueError, match=r"linear_forward: arrays on different devices were mixed \(.*CPU_DEVICE.*device1"):
+    with pytest.raises(
+        ValueError, match=r"linear_forward: arrays on different devices were mixed \(.*CPU_DEVICE.*device1"
+    ):
         namespace_of(a, b, func="linear_forward")
 
 

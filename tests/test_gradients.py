@@ -39,7 +39,9 @@ def test_backward_matches_finite_differences(backend, seed, hidden):
             minus = {k: v.copy() for k, v in host.items()}
             plus[key][idx] += eps
             minus[key][idx] -= eps
-            numeric.append((_cost(backend, X, Y, plus, hidden) - _cost(backend, X, Y, minus, hidden)) / (2 * eps))
+            numeric.append(
+                (_cost(backend, X, Y, plus, hidden) - _cost(backend, X, Y, minus, hidden)) / (2 * eps)
+            )
             analytic.append(g[idx])
     analytic, numeric = np.array(analytic), np.array(numeric)
     difference = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric))

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 import portable_dnn as dnn
 from portable_dnn.backend import backend_of
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 layer_dims = st.lists(st.integers(1, 7), min_size=2, max_size=5).map(lambda dims: [*dims, 1])
 batch = st.integers(1, 9)
@@ -89,7 +91,9 @@ def test_activations_keep_shape_dtype_and_inputs(backend, shape, dtype, seed):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_same_seed_same_weights_on_every_backend(backend, dtype):
-    reference = dnn.initialize_parameters_deep([6, 4, 3, 1], init="xavier", seed=11, backend="numpy", dtype=dtype)
+    reference = dnn.initialize_parameters_deep(
+        [6, 4, 3, 1], init="xavier", seed=11, backend="numpy", dtype=dtype
+    )
     here = dnn.initialize_parameters_deep([6, 4, 3, 1], init="xavier", seed=11, backend=backend, dtype=dtype)
     for key in reference:
         np.testing.assert_array_equal(dnn.to_numpy(here[key]), reference[key])

@@ -32,15 +32,19 @@ def _assert_cost(backend, value, printed):
 @pytest.mark.parametrize(
     "model, dims, published",
     [
-        ("two_layer_model", (12288, 7, 1),
-         ("0.693049735659989", "0.048554785628770", "1.0", "0.72")),
-        ("L_layer_model", [12288, 20, 7, 5, 1],
-         ("0.771749328424", "0.092878215265", "0.985645933014", "0.80")),
+        ("two_layer_model", (12288, 7, 1), ("0.693049735659989", "0.048554785628770", "1.0", "0.72")),
+        (
+            "L_layer_model",
+            [12288, 20, 7, 5, 1],
+            ("0.771749328424", "0.092878215265", "0.985645933014", "0.80"),
+        ),
     ],
 )
 def test_cat_results_as_published(backend, cat_paths, capsys, model, dims, published):
     X, Y, Xt, Yt = _load_cat(cat_paths)
-    params, costs = getattr(dnn, model)(X, Y, dims, learning_rate=0.0075, num_iterations=2500, backend=backend)
+    params, costs = getattr(dnn, model)(
+        X, Y, dims, learning_rate=0.0075, num_iterations=2500, backend=backend
+    )
     assert len(costs) == 25
     _assert_cost(backend, costs[0], published[0])
     _assert_cost(backend, costs[24], published[1])
@@ -86,13 +90,16 @@ def test_training_loop_equals_course_loop(backend, seed):
 def test_dtype_follows_X_and_integer_X_is_cast(backend):
     rng = np.random.RandomState(3)
     Y = (rng.rand(1, 20) > 0.5).astype(np.int64)
-    params32, costs32 = dnn.L_layer_model(rng.randn(4, 20).astype(np.float32), Y, [4, 3, 1],
-                                          num_iterations=101, backend=backend)
+    params32, costs32 = dnn.L_layer_model(
+        rng.randn(4, 20).astype(np.float32), Y, [4, 3, 1], num_iterations=101, backend=backend
+    )
     assert all(str(v.dtype).endswith("float32") for v in params32.values())
     images = rng.randint(0, 256, size=(4, 20)).astype(np.uint8)
     params_u8, costs_u8 = dnn.L_layer_model(images, Y, [4, 3, 1], num_iterations=2, backend=backend)
     assert all(str(v.dtype).endswith("float64") for v in params_u8.values())
-    reference, _ = dnn.L_layer_model(images.astype(np.float64), Y, [4, 3, 1], num_iterations=2, backend=backend)
+    reference, _ = dnn.L_layer_model(
+        images.astype(np.float64), Y, [4, 3, 1], num_iterations=2, backend=backend
+    )
     for key in reference:
         np.testing.assert_array_equal(dnn.to_numpy(params_u8[key]), dnn.to_numpy(reference[key]))
     forced, _ = dnn.L_layer_model(images, Y, [4, 3, 1], num_iterations=2, backend=backend, dtype="float32")
@@ -120,8 +127,15 @@ def test_resume_gives_the_uninterrupted_result(backend):
     full, full_costs = dnn.L_layer_model(X, Y, dims, learning_rate=0.1, num_iterations=230, backend=backend)
     first, first_costs = dnn.L_layer_model(X, Y, dims, learning_rate=0.1, num_iterations=117, backend=backend)
     resumed, resumed_costs = dnn.L_layer_model(
-        X, Y, dims, learning_rate=0.1, num_iterations=230, backend=backend,
-        initial_parameters=first, start_iteration=117, costs=first_costs,
+        X,
+        Y,
+        dims,
+        learning_rate=0.1,
+        num_iterations=230,
+        backend=backend,
+        initial_parameters=first,
+        start_iteration=117,
+        costs=first_costs,
     )
     assert resumed_costs == full_costs and len(full_costs) == 3
     for key in full:
@@ -155,7 +169,9 @@ def test_divergence_names_the_iteration(backend):
     X, Y = rng.randn(3, 20) * 1e150, (rng.rand(1, 20) > 0.5).astype(np.int64)
     expected = "at iteration 100 \\(it was finite at iteration 0\\)" if backend.is_gpu else "at iteration 2;"
     with pytest.raises(dnn.TrainingDiverged, match=r"the cost became NaN or infinite " + expected):
-        dnn.L_layer_model(X, Y, [3, 50, 50, 1], learning_rate=1e10, num_iterations=300, backend=backend, init="he")
+        dnn.L_layer_model(
+            X, Y, [3, 50, 50, 1], learning_rate=1e10, num_iterations=300, backend=backend, init="he"
+        )
 
 
 def test_print_cost_prints_course_lines(backend, capsys):

@@ -22,7 +22,6 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import array_api_compat
@@ -172,7 +171,7 @@ def _unavailable_reason(name: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cuda_device_present() -> bool:
     try:
         cupy = importlib.import_module("cupy")
@@ -232,7 +231,7 @@ def get_backend(name: str | Backend | None = None, device: Any = None) -> Backen
     return _make(key, None if device is None else str(device))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _make(name: str, device: str | None) -> Backend:
     xp = importlib.import_module(_SPECS[name].namespace)
     if name == "numpy":
@@ -241,7 +240,9 @@ def _make(name: str, device: str | None) -> Backend:
         dev = importlib.import_module("torch").device(device or "cpu")
     elif name == "cupy":
         cupy = importlib.import_module("cupy")
-        dev = cupy.cuda.Device(int(device.split(":")[-1]) if device else 0)
+        # Accepts "cuda:1", "1" or str(cupy.cuda.Device(1)) == "<CUDA Device 1>".
+        found = re.search(r"\d+", device or "")
+        dev = cupy.cuda.Device(int(found.group()) if found else 0)
     else:
         dev = array_api_compat.device(xp.asarray(0.0))
     return Backend(name=name, xp=xp, device=dev)

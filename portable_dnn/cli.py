@@ -1,0 +1,444 @@
+"""The ``portable-dnn`` command: train a network, predict with a saved one, show the backends.
+
+::
+
+    portable-dnn train                                   # the embedded flower data, a few seconds
+    portable-dnn train --data train_catvnoncat.h5 test_catvnoncat.h5 --out cat.npz --plot cost.png
+    portable-dnn predict cat.npz --data train_catvnoncat.h5 test_catvnoncat.h5
+    portable-dnn info
+
+``--layers`` gives the HIDDEN layer sizes only (``20,7,5``); the input size comes
+from the data's features and the output layer is one sigmoid unit, so
+``--layers 20,7,5`` on the cat data is the course's 12288-20-7-5-1 network.
+Errors print one line ``portable-dnn: error: ...`` on stderr and exit with 1
+(2 for a malformed command line); Ctrl-C during training saves a checkpoint
+and exits with 130.
+
+>>> main(["predict", "no_such_model.npz"])  # prints the one-line error on stderr
+1
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import numpy as np
+
+from .backend import ENV_VAR, available_backends, get_backend, to_numpy
+from .datasets import default_dataset, flatten_images, load_dataset, load_npz_dataset
+from .serialization import load_metadata, load_parameters, save_parameters
+
+PROG = "portable-dnn"
+
+#: Defaults per data source: (hidden layer sizes, learning rate, iterations).
+DEFAULTS = {
+    "default": ((10, 5), 0.3, 10000),
+    "file": ((20, 7, 5), 0.0075, 2500),
+}
+
+
+class CLIError(Exception):
+    """A problem to report as one line, with the exit status to use."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(f"{message} (see '{self.prog} --help')", status=2)
+
+
+@dataclass
+class Data:
+    name: str
+    X: np.ndarray
+    Y: np.ndarray | None
+    X_test: np.ndarray | None
+    Y_test: np.ndarray | None
+
+
+# -------------------------------------------------------------------- data
+
+
+def _load_data(paths: Sequence[str] | None) -> Data:
+    if not paths:
+        X, Y, Xt, Yt = default_dataset()
+        return Data("default", X, Y, Xt, Yt)
+    if len(paths) == 1:
+        if paths[0].endswith((".h5", ".hdf5")):
+            raise CLIError("--data needs both HDF5 files of the course: --data TRAIN.h5 TEST.h5")
+        X, Y, X_test, Y_test = load_npz_dataset(paths[0])
+        return Data(os.path.basename(paths[0]), X, Y, X_test, Y_test)
+    if len(paths) == 2:
+        train_x, train_y, test_x, test_y, _ = load_dataset(paths[0], paths[1])
+        name = f"{os.path.basename(paths[0])} {os.path.basename(paths[1])}"
+        return Data(name, flatten_images(train_x), train_y, flatten_images(test_x), test_y)
+    raise CLIError(f"--data takes FILE.npz or TRAIN.h5 TEST.h5, got {len(paths)} files")
+
+
+def _fingerprint(data: Data) -> str:
+    h = hashlib.sha256()
+    for a in (data.X, data.Y):
+        if a is not None:
+            h.update(str((a.shape, a.dtype.str)).encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _parse_layers(text: str) -> tuple[int, ...]:
+    text = text.strip()
+    if text in ("", "none"):
+        return ()
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        sizes = (0,)
+    if any(s <= 0 for s in sizes):
+        raise CLIError(
+            f"--layers must be comma-separated positive integers (hidden layer sizes), got {text!r}"
+        )
+    return sizes
+
+
+def _accuracy(predictions: Any, Y: np.ndarray) -> float:
+    p = to_numpy(predictions).reshape(-1)
+    return float(np.mean(p == Y.reshape(-1)))
+
+
+def _checkpoint_path(out: str) -> str:
+    return (out[: -len(".npz")] if out.endswith(".npz") else out) + ".ckpt.npz"
+
+
+# ------------------------------------------------------------------- train
+
+
+def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .training import L_layer_model, TrainingInterrupted, TrainingState
+
+    data = _load_data(args.data)
+    defaults = DEFAULTS["default" if data.name == "default" else "file"]
+    hidden = _parse_layers(args.layers) if args.layers is not None else defaults[0]
+    lr = args.learning_rate if args.learning_rate is not None else defaults[1]
+    iterations = args.iterations if args.iterations is not None else defaults[2]
+    if not (lr > 0 and np.isfinite(lr)):
+        raise CLIError(f"--learning-rate must be a positive number, got {lr!r}")
+    if iterations < 1:
+        raise CLIError(f"--iterations must be a positive integer, got {iterations}")
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise CLIError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
+    if data.Y is None:
+        raise CLIError("training needs labels Y")
+    be = get_backend(args.backend)
+    layers_dims = [int(data.X.shape[0]), *hidden, 1]
+    out = args.out
+    ckpt = _checkpoint_path(out)
+    fingerprint = _fingerprint(data)
+
+    def metadata(done: int, costs: list[float]) -> dict[str, Any]:
+        return {
+            "iterations": done,
+            "num_iterations": iterations,
+            "costs": [float(c) for c in costs],
+            "learning_rate": lr,
+            "seed": args.seed,
+            "init": "xavier",
+            "data": data.name,
+            "data_sha256": fingerprint,
+        }
+
+    initial, start, costs = None, 0, None
+    if args.resume:
+        if not os.path.exists(ckpt):
+            raise CLIError(f"--resume: no checkpoint {ckpt!r} to resume from")
+        meta = load_metadata(ckpt)
+        extra = meta["metadata"]
+        checks = [
+            ("layer sizes", meta["layer_dims"], layers_dims),
+            ("learning rate", extra.get("learning_rate"), lr),
+            ("seed", extra.get("seed"), args.seed),
+            ("data", extra.get("data_sha256"), fingerprint),
+            ("dtype", meta["dtype"], args.dtype),
+        ]
+        for what, saved, now in checks:
+            if saved != now:
+                shown = "a different data set" if what == "data" else f"{what} {saved}"
+                raise CLIError(
+                    f"--resume: checkpoint {ckpt!r} was made with {shown}, "
+                    f"this command uses {'other data' if what == 'data' else now}"
+                )
+        start = int(extra.get("iterations", 0))
+        if start >= iterations:
+            raise CLIError(f"--resume: checkpoint {ckpt!r} already has {start} of {iterations} iterations")
+        initial = load_parameters(ckpt, backend="numpy")  # host arrays: training moves them once
+        costs = [float(c) for c in extra.get("costs", [])]
+        if not args.quiet:
+            print(f"Resuming from {ckpt} at iteration {start}")
+
+    if not args.quiet:
+        print(
+            f"Training {'-'.join(map(str, layers_dims))} on {data.name} "
+            f"({data.X.shape[1]} examples) with {be.name} ({be.device}), {args.dtype}, "
+            f"learning rate {lr}, {iterations} iterations"
+        )
+    bar = _progress(args.quiet, iterations, start)
+    every = args.checkpoint_every
+
+    def callback(state: TrainingState) -> None:
+        if bar is not None:
+            bar.update(1)
+            if state.last_cost is not None:
+                bar.set_postfix(cost=f"{state.last_cost:.6f}", refresh=False)
+        if every and state.iteration % every == 0 and state.iteration < iterations:
+            save_parameters(state.snapshot(), ckpt, metadata=metadata(state.iteration, state.costs))
+
+    try:
+        parameters, costs = L_layer_model(
+            data.X,
+            data.Y,
+            layers_dims,
+            learning_rate=lr,
+            num_iterations=iterations,
+            backend=be,
+            seed=args.seed,
+            init="xavier",
+            initial_parameters=initial,
+            start_iteration=start,
+            costs=costs,
+            callback=callback,
+            dtype=args.dtype,
+        )
+    except TrainingInterrupted as exc:
+        if bar is not None:
+            bar.close()
+        state = exc.state
+        save_parameters(state.snapshot(), ckpt, metadata=metadata(state.iteration, state.costs))
+        again = list(argv) if "--resume" in argv else [*argv, "--resume"]
+        print(
+            f"{PROG}: interrupted after {state.iteration} of {iterations} iterations; checkpoint saved to "
+            f"{ckpt}; resume with: {shlex.join([PROG, *again])}",
+            file=sys.stderr,
+        )
+        return 130
+    if bar is not None:
+        bar.close()
+
+    save_parameters(parameters, out, metadata=metadata(iterations, costs))
+    if os.path.exists(ckpt):
+        os.remove(ckpt)  # the finished model supersedes it
+    if costs:
+        print(f"Cost after iteration {100 * (len(costs) - 1)}: {costs[-1]:.6f}")
+    dtype = str(parameters["W1"].dtype).rsplit(".", 1)[-1]  # 'float32' from numpy's or torch's name
+    print(f"Train accuracy: {_accuracy(_predict(be, data.X, parameters, dtype), data.Y):.4f}")
+    if data.X_test is not None and data.Y_test is not None:
+        print(f"Test accuracy: {_accuracy(_predict(be, data.X_test, parameters, dtype), data.Y_test):.4f}")
+    print(f"Model written to {out}")
+    if args.plot:
+        _plot(costs, lr, args.plot)
+        print(f"Cost curve written to {args.plot}")
+    return 0
+
+
+def _predict(be: Any, X: np.ndarray, parameters: Any, dtype: str, hidden: str = "relu") -> np.ndarray:
+    """The course's ``predict``: 1 where the network's output is above 0.5, as a 1 x m host int64 array."""
+    from .model import L_model_forward
+
+    AL, _ = L_model_forward(be.asarray(X, dtype=dtype), parameters, hidden)
+    return (to_numpy(AL) > 0.5).astype(np.int64)
+
+
+def _progress(quiet: bool, total: int, initial: int) -> Any:
+    if quiet:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="it", desc="training", mininterval=0.2)
+
+
+def _plot(costs: Sequence[float], lr: float, path: str) -> None:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise CLIError("--plot needs matplotlib: pip install 'portable_dnn[plot]'") from None
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    ax.plot([100 * i for i in range(len(costs))], list(costs))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost")
+    ax.set_title(f"Learning rate = {lr}")
+    fig.savefig(path)
+
+
+# ----------------------------------------------------------------- predict
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    meta = load_metadata(args.model)
+    be = get_backend(args.backend)
+    parameters = load_parameters(args.model, backend=be)
+    hidden = set(meta["activations"][:-1])
+    if meta["activations"][-1] != "sigmoid" or len(hidden) > 1:
+        raise CLIError(
+            f"model {args.model!r} has activations {meta['activations']}; predict needs one "
+            "hidden activation and a sigmoid output"
+        )
+    data = _load_data(args.data)
+    if args.split == "test" and data.X_test is None:
+        raise CLIError(f"--split test: the data {data.name} has no test set")
+    use_test = args.split == "test" or (args.split is None and data.X_test is not None)
+    X, Y = (data.X_test, data.Y_test) if use_test else (data.X, data.Y)
+    assert X is not None
+    n_x = meta["layer_dims"][0]
+    if X.shape[0] != n_x:
+        raise CLIError(
+            f"model {args.model!r} expects {n_x} features per example (layers "
+            f"{'-'.join(map(str, meta['layer_dims']))}), but the data {data.name} has {X.shape[0]}"
+        )
+    p = _predict(be, X, parameters, meta["dtype"], (hidden or {"relu"}).pop())
+    split = "test" if use_test else "train"
+    print(
+        f"Predicted {p.shape[1]} {split} examples of {data.name}: "
+        f"{int(p.sum())} as 1, {int((1 - p).sum())} as 0"
+    )
+    if Y is not None:
+        print(f"Accuracy: {_accuracy(p, Y):.4f}")
+    if args.out:
+        if args.out.endswith(".csv"):
+            np.savetxt(args.out, p.reshape(-1), fmt="%d")
+        elif args.out.endswith(".npy"):
+            np.save(args.out, p)
+        else:
+            raise CLIError(f"--out must end with .npy or .csv, got {args.out!r}")
+        print(f"Predictions written to {args.out}")
+    return 0
+
+
+# -------------------------------------------------------------------- info
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from . import __version__
+
+    auto = get_backend("auto")
+    print(f"portable_dnn {__version__} on Python {platform.python_version()} ({platform.platform()})")
+    print(f"Backends that can run here: {', '.join(available_backends())}")
+    print(f"'auto' picks: {auto.name} on {auto.device}{' (GPU)' if auto.is_gpu else ''}")
+    chosen = os.environ.get(ENV_VAR)
+    if chosen:
+        print(f"{ENV_VAR}={chosen}")
+    print("Versions:")
+    for dist in (
+        "numpy",
+        "array-api-compat",
+        "array-api-strict",
+        "torch",
+        "cupy-cuda13x",
+        "cupy-cuda12x",
+        "jax",
+        "h5py",
+        "tqdm",
+        "matplotlib",
+    ):
+        print(f"  {dist}: {_version(dist)}")
+    return 0
+
+
+# -------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser (``portable-dnn --help``)."""
+    parser = _Parser(prog=PROG, description="Train and run the course's deep networks on any array backend.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    data_help = (
+        "FILE.npz (X: features x examples, Y: 1 x examples, optional X_test/Y_test) or the course's "
+        "TRAIN.h5 TEST.h5; default: the embedded planar flower data (portable_dnn.datasets.default_dataset)"
+    )
+    backend_help = f"array backend (auto, numpy, cupy, torch, ...); default: ${ENV_VAR} or auto"
+
+    train = sub.add_parser(
+        "train",
+        help="train an L-layer network and save it",
+        description="Train [LINEAR->RELU]x(L-1)->LINEAR->SIGMOID by full-batch gradient descent; "
+        "--layers gives the hidden sizes, the input size comes from the data and the output is one unit.",
+    )
+    train.add_argument("--data", nargs="+", metavar="FILE", help=data_help)
+    train.add_argument(
+        "--layers",
+        metavar="SIZES",
+        help="hidden layer sizes, comma-separated (input and output sizes come from the data); "
+        "default 10,5 on the embedded data, 20,7,5 on files",
+    )
+    train.add_argument(
+        "--learning-rate", type=float, metavar="RATE", help="default 0.3 embedded, 0.0075 files"
+    )
+    train.add_argument("--iterations", type=int, metavar="N", help="default 10000 embedded, 2500 files")
+    train.add_argument("--backend", help=backend_help)
+    train.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    train.add_argument("--seed", type=int, default=1, help="seed of the weights' initialization (default 1)")
+    train.add_argument("--out", default="model.npz", help="model file to write (default model.npz)")
+    train.add_argument("--plot", metavar="FILE.png", help="also draw the cost curve")
+    train.add_argument(
+        "--checkpoint-every", type=int, metavar="N", help="save OUT.ckpt.npz every N iterations"
+    )
+    train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or header")
+
+    pred = sub.add_parser("predict", help="predict with a saved model")
+    pred.add_argument("model", metavar="MODEL.npz")
+    pred.add_argument("--data", nargs="+", metavar="FILE", help=data_help)
+    pred.add_argument(
+        "--split", choices=("train", "test"), help="which set (default: test when there is one)"
+    )
+    pred.add_argument("--backend", help=backend_help)
+    pred.add_argument("--out", metavar="FILE", help="write the 0/1 predictions to FILE.npy or FILE.csv")
+
+    sub.add_parser("info", help="show the backends this machine can run and the versions")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "train":
+            return _cmd_train(args, argv)
+        if args.command == "predict":
+            return _cmd_predict(args)
+        return _cmd_info(args)
+    except CLIError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.status
+    except (ValueError, TypeError, OSError, ArithmeticError) as exc:
+        message = (
+            f"{exc.strerror}: {exc.filename!r}" if isinstance(exc, OSError) and exc.filename else str(exc)
+        )
+        print(f"{PROG}: error: {message or type(exc).__name__}", file=sys.stderr)
+        return 1
+    except ImportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

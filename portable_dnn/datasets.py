@@ -1,0 +1,225 @@
+"""Data on the host: the course's HDF5 files, ``.npz`` files and an embedded default dataset.
+
+Everything here is file I/O or data generation on the host, so it returns NumPy
+arrays; training moves them to the backend once.
+
+>>> X_train, Y_train, X_test, Y_test = default_dataset()
+>>> X_train.shape, Y_train.shape, X_test.shape, Y_test.shape
+((2, 320), (1, 320), (2, 80), (1, 80))
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from typing import Any
+
+import numpy as np
+
+__all__ = ["load_dataset", "flatten_images", "load_npz_dataset", "default_dataset"]
+
+_H5_HINT = "pip install 'portable_dnn[cli]'"
+
+
+def _require_file(func: str, path: Any) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{func}: file {path!r} does not exist")
+    return path
+
+
+def _read_h5(func: str, path: str, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError(f"{func}: reading HDF5 files needs h5py: {_H5_HINT}") from None
+    try:
+        with h5py.File(path, "r") as f:
+            missing = [k for k in (x_key, y_key, "list_classes") if k not in f]
+            if missing:
+                raise ValueError(
+                    f"{func}: file {path!r} has no dataset {', '.join(map(repr, missing))} "
+                    f"(found {', '.join(map(repr, f.keys())) or 'nothing'})"
+                )
+            x = np.array(f[x_key][:])
+            y = np.array(f[y_key][:])
+            classes = np.array(f["list_classes"][:])
+    except OSError as exc:
+        raise ValueError(f"{func}: file {path!r} is not a readable HDF5 file ({exc})") from None
+    if x.ndim < 2:
+        raise ValueError(f"{func}: {x_key!r} in {path!r} has shape {x.shape}, expected (m, ...) images")
+    if y.size != x.shape[0]:
+        raise ValueError(
+            f"{func}: {y_key!r} in {path!r} holds {y.size} labels for {x.shape[0]} examples in {x_key!r}"
+        )
+    return x, y.reshape((1, y.shape[0] if y.ndim else 1)), classes
+
+
+def load_dataset(
+    train_path: str | os.PathLike[str], test_path: str | os.PathLike[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The course's ``load_dataset``: ``(train_x_orig, train_y, test_x_orig, test_y, classes)``.
+
+    ``train_x_orig`` is ``train_set_x`` as stored (``(m, 64, 64, 3)`` uint8 for the
+    cat data), ``train_y`` is ``train_set_y`` as a ``(1, m)`` row, the same for the
+    test file, and ``classes`` is the train file's ``list_classes``. A missing file
+    or dataset raises ``ValueError`` naming the file and what is missing.
+
+    >>> load_dataset("no_such_train.h5", "no_such_test.h5")
+    Traceback (most recent call last):
+    ...
+    ValueError: load_dataset: file 'no_such_train.h5' does not exist
+    """
+    func = "load_dataset"
+    train_path = _require_file(func, train_path)
+    test_path = _require_file(func, test_path)
+    train_x, train_y, classes = _read_h5(func, train_path, "train_set_x", "train_set_y")
+    test_x, test_y, _ = _read_h5(func, test_path, "test_set_x", "test_set_y")
+    return train_x, train_y, test_x, test_y, classes
+
+
+def flatten_images(x_orig: Any) -> np.ndarray:
+    """The course's preprocessing: each image becomes a column, scaled to [0, 1].
+
+    Exactly ``x_orig.reshape(m, -1).T / 255.``: a ``(features, m)`` float64 array
+    (Fortran-ordered, which the training loop's matrix products like).
+
+    >>> x = np.full((2, 2, 2, 3), 255, dtype=np.uint8)
+    >>> flatten_images(x).shape, float(flatten_images(x).max())
+    ((12, 2), 1.0)
+    """
+    if not isinstance(x_orig, np.ndarray):
+        raise TypeError(f"flatten_images: x_orig must be a NumPy array, got {type(x_orig).__name__}")
+    if x_orig.ndim < 2:
+        raise ValueError(
+            f"flatten_images: x_orig must be (m, ...) with one example per row, got {x_orig.shape}"
+        )
+    m = x_orig.shape[0]
+    return x_orig.reshape(m, -1).T / 255.0  # type: ignore[no-any-return]
+
+
+def _npz_array(func: str, path: str, data: Any, key: str) -> np.ndarray:
+    try:
+        return np.asarray(data[key])
+    except ValueError as exc:  # object arrays need pickle, which stays off
+        raise ValueError(f"{func}: array {key!r} in {path!r} cannot be read without pickle ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{func}: array {key!r} in {path!r} is damaged ({exc})") from None
+
+
+def _check_xy(func: str, path: str, X: np.ndarray, Y: np.ndarray, xk: str, yk: str) -> tuple[Any, Any]:
+    if X.ndim != 2:
+        raise ValueError(f"{func}: {xk!r} in {path!r} has shape {X.shape}, expected (features, examples)")
+    if Y.ndim == 1:
+        Y = Y.reshape((1, -1))
+    if Y.ndim != 2 or Y.shape != (1, X.shape[1]):
+        raise ValueError(
+            f"{func}: {yk!r} in {path!r} has shape {Y.shape}, expected (1, {X.shape[1]}) "
+            f"(one label per column of {xk!r})"
+        )
+    if not (np.issubdtype(X.dtype, np.number) and np.issubdtype(Y.dtype, np.number)):
+        raise ValueError(f"{func}: {xk!r} and {yk!r} in {path!r} must be numeric, got {X.dtype}, {Y.dtype}")
+    if not np.all((Y == 0) | (Y == 1)):
+        raise ValueError(f"{func}: {yk!r} in {path!r} must hold labels 0 or 1 only")
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    return X, Y
+
+
+def load_npz_dataset(
+    path: str | os.PathLike[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(X, Y, X_test, Y_test)`` from an ``.npz`` with ``X`` (features x examples), ``Y`` (1 x examples).
+
+    ``X_test`` and ``Y_test`` are optional (``None`` when absent) but come
+    together. Integer features become float64. Pickle stays off.
+
+    >>> load_npz_dataset("missing.npz")
+    Traceback (most recent call last):
+    ...
+    ValueError: load_npz_dataset: file 'missing.npz' does not exist
+    """
+    func = "load_npz_dataset"
+    path = _require_file(func, path)
+    try:
+        with open(path, "rb") as fh:  # our own handle: np.load leaks its own on a damaged zip
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(
+                    f"{func}: file {path!r} is a single .npy array, expected an .npz with X and Y"
+                )
+            keys = set(data.files)
+            missing = [k for k in ("X", "Y") if k not in keys]
+            if missing:
+                raise ValueError(
+                    f"{func}: file {path!r} has no array {', '.join(map(repr, missing))} "
+                    f"(found {', '.join(map(repr, sorted(keys))) or 'nothing'}); expected X (features x "
+                    "examples) and Y (1 x examples), optionally X_test and Y_test"
+                )
+            if ("X_test" in keys) != ("Y_test" in keys):
+                raise ValueError(f"{func}: file {path!r} must hold both X_test and Y_test, or neither")
+            X, Y = _check_xy(
+                func, path, _npz_array(func, path, data, "X"), _npz_array(func, path, data, "Y"), "X", "Y"
+            )
+            X_test = Y_test = None
+            if "X_test" in keys:
+                X_test, Y_test = _check_xy(
+                    func,
+                    path,
+                    _npz_array(func, path, data, "X_test"),
+                    _npz_array(func, path, data, "Y_test"),
+                    "X_test",
+                    "Y_test",
+                )
+                if X_test.shape[0] != X.shape[0]:
+                    raise ValueError(
+                        f"{func}: 'X_test' in {path!r} has {X_test.shape[0]} features, 'X' has {X.shape[0]}"
+                    )
+    except Exception as exc:  # zipfile, zlib, EOF and header errors of a damaged file
+        if isinstance(exc, ValueError) and str(exc).startswith(func):
+            raise
+        raise ValueError(
+            f"{func}: file {path!r} is not a readable .npz file ({type(exc).__name__}: {exc})"
+        ) from None
+    return X, Y, X_test, Y_test
+
+
+def default_dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The course's "planar flower" data (week 3, ``load_planar_dataset``), split 320 / 80.
+
+    Built in code, with no download: m = 400 points in 2-D, 200 per class, on the
+    petals of a flower ``r = 4 sin(4t) + noise`` (a = 4, noise 0.2 on both angle and
+    radius), drawn from a private ``numpy.random.RandomState(1)`` exactly as the
+    course's ``np.random.seed(1)`` version draws them (NumPy's global random state
+    is never touched). The same generator then draws a permutation that puts 320
+    examples in the training set and 80 in the test set. Returns ``(X_train,
+    Y_train, X_test, Y_test)``: X is ``(2, m)`` float64, Y is ``(1, m)`` int64 of 0/1.
+    Not linearly separable: logistic regression gets about 47%, a small network with
+    one hidden layer about 90%.
+
+    >>> X, Y, Xt, Yt = default_dataset()
+    >>> X.dtype, Y.dtype, int(Y.sum() + Yt.sum())
+    (dtype('float64'), dtype('int64'), 200)
+    """
+    rng = np.random.RandomState(1)
+    m, D, a = 400, 2, 4
+    N = m // 2
+    X = np.zeros((m, D))
+    Y = np.zeros((m, 1), dtype=np.int64)
+    for j in range(2):
+        ix = range(N * j, N * (j + 1))
+        t = np.linspace(j * 3.12, (j + 1) * 3.12, N) + rng.randn(N) * 0.2  # theta
+        r = a * np.sin(4 * t) + rng.randn(N) * 0.2  # radius
+        X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
+        Y[ix] = j
+    X, Y = X.T, Y.T
+    order = rng.permutation(m)
+    train, test = order[:320], order[320:]
+    return (
+        np.ascontiguousarray(X[:, train]),
+        np.ascontiguousarray(Y[:, train]),
+        np.ascontiguousarray(X[:, test]),
+        np.ascontiguousarray(Y[:, test]),
+    )

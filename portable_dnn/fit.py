@@ -1,0 +1,449 @@
+"""Training loop: the course's ``model(...)`` with every option of the second course in one place.
+
+:func:`fit` runs [LINEAR -> hidden activation (-> dropout)] x (L-1) -> LINEAR ->
+SIGMOID or SOFTMAX, with (mini-batch) gradient descent, momentum or Adam,
+learning-rate decay, L2 regularization, inverted dropout, a validation set and
+early stopping. It is built from the library's layers, costs and optimizers.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import array_api_compat
+
+from ._checks import (
+    check_activation,
+    check_array,
+    check_count,
+    check_layer_dims,
+    check_positive_float,
+    check_shape,
+    is_array,
+    num_layers,
+    shape_of,
+)
+from .backend import Backend, get_backend, host_random_state, namespace_of, resolve_dtype, to_numpy
+from .cost import check_binary_labels, compute_cost
+from .initialization import INITS, initialize_parameters_deep
+from .layer import linear_activation_backward, linear_activation_forward
+from .linear import linear_backward, linear_forward
+from .minibatch import random_mini_batches
+from .optimizers import (
+    _adam_step,
+    _check_beta,
+    _momentum_step,
+    initialize_adam,
+    initialize_velocity,
+    schedule_lr_decay,
+    update_lr,
+    update_parameters_with_gd,
+)
+from .regularization import (
+    _check_keep_prob,
+    _check_lambd,
+    add_l2_grads,
+    dropout_backward,
+    dropout_forward,
+    l2_cost,
+)
+from .softmax import compute_cost_softmax, one_hot, softmax
+
+HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
+OUTPUTS = ("sigmoid", "softmax")
+OPTIMIZERS = ("gd", "momentum", "adam")
+PRINT_EVERY = 1000
+
+
+# ------------------------------------------------------------------ the network
+
+
+def _forward(
+    X: Any, parameters: Mapping[str, Any], hidden: str, output: str, keep_prob: float = 1.0, rng: Any = None
+) -> tuple[Any, list[Any], list[Any]]:
+    """``(AL, caches, masks)``; dropout (when ``keep_prob < 1``) follows every hidden layer."""
+    L = len(parameters) // 2
+    caches, masks = [], []
+    A = X
+    for l in range(1, L):
+        A, cache = linear_activation_forward(A, parameters[f"W{l}"], parameters[f"b{l}"], hidden)
+        caches.append(cache)
+        if keep_prob < 1:
+            A, D = dropout_forward(A, keep_prob, rng)
+            masks.append(D)
+    if output == "sigmoid":
+        AL, cache = linear_activation_forward(A, parameters[f"W{L}"], parameters[f"b{L}"], "sigmoid")
+    else:
+        Z, linear_cache = linear_forward(A, parameters[f"W{L}"], parameters[f"b{L}"])
+        AL, Z = softmax(Z)
+        cache = (linear_cache, Z)
+    caches.append(cache)
+    return AL, caches, masks
+
+
+def _backward(
+    AL: Any, Y: Any, caches: Sequence[Any], masks: Sequence[Any], hidden: str, keep_prob: float
+) -> dict[str, Any]:
+    """Gradients of the cross-entropy cost; Y is (1, m) 0/1 labels or (C, m) one-hot."""
+    L = len(caches)
+    grads: dict[str, Any] = {}
+    # Sigmoid + binary cross-entropy and softmax + categorical cross-entropy share
+    # dZ = AL - Y (compute_cost_softmax_backward); it stays finite when AL saturates.
+    dZ = AL - Y
+    dA, grads[f"dW{L}"], grads[f"db{L}"] = linear_backward(dZ, caches[L - 1][0])
+    for l in reversed(range(1, L)):
+        if keep_prob < 1:
+            dA = dropout_backward(dA, masks[l - 1], keep_prob)
+        dA, grads[f"dW{l}"], grads[f"db{l}"] = linear_activation_backward(dA, caches[l - 1], hidden)
+    return grads
+
+
+def _cost(AL: Any, Y: Any, output: str) -> float:
+    return compute_cost(AL, Y) if output == "sigmoid" else compute_cost_softmax(AL, Y)
+
+
+def forward_proba(
+    X: Any, parameters: Mapping[str, Any], *, hidden_activation: str = "relu", output: str | None = None
+) -> Any:
+    """The network's output probabilities ``AL`` for ``X`` (no dropout): ``(1, m)`` or ``(C, m)``.
+
+    ``output=None`` means ``"sigmoid"`` for a one-unit last layer, else ``"softmax"``.
+
+    >>> import numpy as np
+    >>> p = {"W1": np.ones((2, 3)), "b1": np.zeros((2, 1))}
+    >>> forward_proba(np.zeros((3, 1)), p, output="softmax")
+    array([[0.5],
+           [0.5]])
+    """
+    func = "forward_proba"
+    check_activation(func, hidden_activation, HIDDEN)
+    L = num_layers(func, parameters)
+    if output is None:
+        output = "sigmoid" if shape_of(parameters[f"W{L}"])[0] == 1 else "softmax"
+    _check_choice(func, "output", output, OUTPUTS)
+    check_array(func, "X", X)
+    n_x = shape_of(parameters["W1"])[1]
+    check_shape(func, "X", X, (n_x, None), f"(features must equal W1's columns, {n_x})")
+    return _forward(X, parameters, hidden_activation, output)[0]
+
+
+def predict_labels(
+    X: Any, parameters: Mapping[str, Any], *, hidden_activation: str = "relu", output: str | None = None
+) -> Any:
+    """Predicted class indices, shape ``(1, m)``: ``AL > 0.5`` for sigmoid, the column argmax for softmax.
+
+    ``output`` as in :func:`forward_proba`.
+
+    >>> import numpy as np
+    >>> p = {"W1": np.array([[1.0], [-1.0]]), "b1": np.zeros((2, 1))}
+    >>> predict_labels(np.array([[-2.0, 3.0]]), p)
+    array([[1, 0]])
+    """
+    AL = forward_proba(X, parameters, hidden_activation=hidden_activation, output=output)
+    xp = namespace_of(AL)
+    if shape_of(AL)[0] == 1:
+        return xp.astype(AL > 0.5, xp.int64)
+    return xp.argmax(AL, axis=0, keepdims=True)
+
+
+# ------------------------------------------------------------------ the loop
+
+
+def fit(
+    X: Any,
+    Y: Any,
+    layers_dims: Sequence[int],
+    *,
+    hidden_activation: str = "relu",
+    output: str = "sigmoid",
+    init: str = "he",
+    optimizer: str = "gd",
+    learning_rate: float = 0.0007,
+    batch_size: int | None = None,
+    num_epochs: int = 5000,
+    beta: float = 0.9,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    epsilon: float = 1e-8,
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    decay_rate: float = 0.0,
+    time_interval: int | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    validation_fraction: float = 0.0,
+    early_stopping_patience: int | None = None,
+    seed: int = 0,
+    init_seed: int | None = None,
+    backend: str | Backend | None = None,
+    dtype: Any = None,
+    print_cost: bool | int = False,
+    callback: Callable[[int, dict[str, Any], dict[str, Any]], Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train a network on ``X`` (features, m) and ``Y``; return ``(parameters, history)``.
+
+    Data: ``X`` and ``Y`` may be host NumPy arrays (moved once to ``backend``,
+    default: the selected backend) or arrays of any backend (used there when
+    ``backend`` is None). Integer or bool ``X`` is cast to the float ``dtype``
+    (default: X's own float dtype, else float64). ``output="sigmoid"`` takes 0/1
+    labels ``(1, m)``/``(m,)`` and ``layers_dims[-1] == 1``; ``"softmax"`` takes
+    class indices or one-hot ``(C, m)`` labels with ``layers_dims[-1] == C``.
+
+    Training: weights from ``initialize_parameters_deep(layers_dims, init=init,
+    seed=init_seed)`` (``init_seed`` defaults to ``seed``; the course's
+    "Optimization methods" model is ``init_seed=3, seed=10``); ``batch_size=None``
+    is full batch, else the mini-batches of
+    ``random_mini_batches(..., seed=seed + epoch + 1)``; ``optimizer`` is
+    ``"gd"``, ``"momentum"`` (``beta``) or ``"adam"`` (``beta1``, ``beta2``,
+    ``epsilon``; ``t`` counts mini-batches). ``decay_rate > 0`` sets epoch ``e``'s
+    rate to ``update_lr(learning_rate, e, decay_rate)``, or to
+    ``schedule_lr_decay(..., time_interval)`` when ``time_interval`` is given.
+    ``lambd`` adds the L2 term (with m the mini-batch's size) to cost and
+    gradients; ``keep_prob < 1`` applies inverted dropout after every hidden layer.
+
+    History: ``history["cost"]`` holds one training cost per epoch: the
+    size-weighted mean of the mini-batch costs seen during that epoch (with
+    dropout and the L2 term, as the course records it). With
+    ``validation_data=(X_val, Y_val)`` or ``validation_fraction`` (a seeded
+    random share of the columns held out), ``history["val_cost"]`` holds the
+    cross-entropy on it after every epoch (no dropout, no L2).
+    ``early_stopping_patience=k`` stops after k epochs without a lower
+    ``val_cost`` and returns the best epoch's parameters (``history["best_epoch"]``).
+    ``print_cost`` prints every 1000 epochs (or every ``print_cost`` epochs if an
+    int); ``callback(epoch, parameters, history)`` runs after every epoch and
+    stops training by returning True.
+
+    >>> import numpy as np
+    >>> X = np.array([[0.0, 1.0, 2.0, 3.0]]); Y = np.array([[0, 0, 1, 1]])
+    >>> params, history = fit(X, Y, [1, 1], optimizer="adam", learning_rate=0.1, num_epochs=200,
+    ...                       backend="numpy")
+    >>> len(history["cost"]), history["cost"][-1] < history["cost"][0]
+    (200, True)
+    >>> predict_labels(X, params).tolist()
+    [[0, 0, 1, 1]]
+    """
+    func = "fit"
+    dims = check_layer_dims(func, layers_dims, name="layers_dims")
+    check_activation(func, hidden_activation, HIDDEN)
+    _check_choice(func, "output", output, OUTPUTS)
+    _check_choice(func, "init", init, INITS)
+    _check_choice(func, "optimizer", optimizer, OPTIMIZERS)
+    lr0 = check_positive_float(func, "learning_rate", learning_rate)
+    num_epochs = check_count(func, "num_epochs", num_epochs, 1)
+    if batch_size is not None:
+        batch_size = check_count(func, "batch_size", batch_size, 1)
+    beta = _check_beta(func, "beta", beta)
+    beta1 = _check_beta(func, "beta1", beta1)
+    beta2 = _check_beta(func, "beta2", beta2)
+    epsilon = check_positive_float(func, "epsilon", epsilon)
+    lambd = _check_lambd(func, lambd)
+    keep_prob = _check_keep_prob(func, keep_prob)
+    if isinstance(decay_rate, bool) or not isinstance(decay_rate, numbers.Real) or not decay_rate >= 0:
+        raise ValueError(f"{func}: decay_rate must be a number >= 0, got {decay_rate!r}")
+    if time_interval is not None:
+        time_interval = check_count(func, "time_interval", time_interval, 1)
+    if (
+        isinstance(validation_fraction, bool)
+        or not isinstance(validation_fraction, numbers.Real)
+        or not (0 <= validation_fraction < 1)
+    ):
+        raise ValueError(
+            f"{func}: validation_fraction must be a number in [0, 1), got {validation_fraction!r}"
+        )
+    if validation_data is not None and validation_fraction > 0:
+        raise ValueError(f"{func}: give validation_data or validation_fraction, not both")
+    if early_stopping_patience is not None:
+        early_stopping_patience = check_count(func, "early_stopping_patience", early_stopping_patience, 1)
+        if validation_data is None and validation_fraction == 0:
+            raise ValueError(
+                f"{func}: early_stopping_patience needs validation_data or validation_fraction > 0 to monitor"
+            )
+    seed = check_count(func, "seed", seed)
+    init_seed = seed if init_seed is None else check_count(func, "init_seed", init_seed)
+    every = _print_every(func, print_cost)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{func}: callback must be callable, got {type(callback).__name__}")
+
+    be = _pick_backend(X, backend)
+    X, float_dtype = _move_X(func, be, X, dtype, "X", dims[0])
+    Y = _move_Y(func, be, Y, float_dtype, output, dims[-1], shape_of(X)[1], "Y")
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError(f"{func}: validation_data must be a pair (X_val, Y_val)")
+        X_val, _ = _move_X(func, be, validation_data[0], float_dtype, "validation_data[0]", dims[0])
+        Y_val = _move_Y(
+            func,
+            be,
+            validation_data[1],
+            float_dtype,
+            output,
+            dims[-1],
+            shape_of(X_val)[1],
+            "validation_data[1]",
+        )
+    elif validation_fraction > 0:
+        X, Y, X_val, Y_val = _split(func, be, X, Y, validation_fraction, seed)
+    else:
+        X_val = Y_val = None
+
+    parameters = initialize_parameters_deep(dims, init=init, seed=init_seed, backend=be, dtype=float_dtype)
+    if optimizer == "momentum":
+        v = initialize_velocity(parameters)
+    elif optimizer == "adam":
+        v, s = initialize_adam(parameters)
+    t, L = 0, len(dims) - 1
+    dropout_rng = host_random_state(seed + 1)
+    m = shape_of(X)[1]
+    history: dict[str, Any] = {"cost": []}
+    if X_val is not None:
+        history["val_cost"] = []
+    best: tuple[float, int, dict[str, Any]] | None = None
+
+    for epoch in range(num_epochs):
+        lr = lr0
+        if decay_rate > 0:
+            lr = (
+                update_lr(lr0, epoch, decay_rate)
+                if time_interval is None
+                else schedule_lr_decay(lr0, epoch, decay_rate, time_interval)
+            )
+        if batch_size is None:
+            batches = [(X, Y)]
+        else:
+            batches = random_mini_batches(X, Y, batch_size, seed=seed + epoch + 1)
+        total = 0.0
+        for X_b, Y_b in batches:
+            m_b = shape_of(X_b)[1]
+            AL, caches, masks = _forward(X_b, parameters, hidden_activation, output, keep_prob, dropout_rng)
+            cost = _cost(AL, Y_b, output)
+            grads = _backward(AL, Y_b, caches, masks, hidden_activation, keep_prob)
+            if lambd > 0:
+                cost += l2_cost(parameters, lambd, m_b)
+                grads = add_l2_grads(grads, parameters, lambd, m_b)
+            total += m_b * cost
+            # The optimizers' steps without their argument checks, already done above.
+            if optimizer == "gd":
+                parameters = update_parameters_with_gd(parameters, grads, lr)
+            elif optimizer == "momentum":
+                parameters, v = _momentum_step(parameters, grads, v, beta, lr, L)
+            else:
+                t += 1
+                parameters, v, s, _, _ = _adam_step(
+                    be.xp, parameters, grads, v, s, t, lr, beta1, beta2, epsilon, L
+                )
+        history["cost"].append(total / m)
+        if X_val is not None:
+            val_cost = _cost(_forward(X_val, parameters, hidden_activation, output)[0], Y_val, output)
+            history["val_cost"].append(val_cost)
+        if every and (epoch % every == 0 or epoch == num_epochs - 1):
+            extra = f", validation cost {history['val_cost'][-1]:f}" if X_val is not None else ""
+            print(f"Cost after epoch {epoch}: {history['cost'][-1]:f}{extra}")
+        stop = callback is not None and callback(epoch, parameters, history) is True
+        if early_stopping_patience is not None:
+            if best is None or val_cost < best[0]:
+                best = (val_cost, epoch, parameters)
+            elif epoch - best[1] >= early_stopping_patience:
+                stop = True
+        if stop:
+            break
+    if best is not None:
+        parameters = best[2]
+        history["best_epoch"] = best[1]
+    return parameters, history
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{func}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
+
+
+def _print_every(func: str, print_cost: Any) -> int:
+    if isinstance(print_cost, bool):
+        return PRINT_EVERY if print_cost else 0
+    return check_count(func, "print_cost", print_cost, 1)
+
+
+def _pick_backend(X: Any, backend: Any) -> Backend:
+    """``backend`` when given; else X's own library and device; else (host data) the selected default."""
+    if backend is not None or not is_array(X) or array_api_compat.is_numpy_array(X):
+        return get_backend(backend)
+    return Backend(
+        name=type(X).__module__.split(".")[0],
+        xp=namespace_of(X, func="fit"),
+        device=array_api_compat.device(X),
+    )
+
+
+def _to(be: Backend, a: Any, dtype: Any = None) -> Any:
+    """``a`` (host data or an array of any library) on ``be``, as ``dtype`` when given."""
+    if is_array(a) and not array_api_compat.is_numpy_array(a):
+        try:
+            same = namespace_of(a) is be.xp and str(array_api_compat.device(a)) == str(be.device)
+        except (TypeError, ValueError):
+            same = False
+        if same:
+            return a if dtype is None or a.dtype == dtype else be.xp.astype(a, dtype)
+        a = to_numpy(a)
+    return be.asarray(a, dtype=dtype)
+
+
+def _move_X(func: str, be: Backend, X: Any, dtype: Any, name: str, n_x: int) -> tuple[Any, Any]:
+    X = _to(be, X)
+    check_array(func, name, X)
+    xp = be.xp
+    if dtype is None:
+        dtype = X.dtype if X.dtype in (xp.float32, xp.float64) else xp.float64
+    target = resolve_dtype(xp, dtype)
+    if X.dtype != target:
+        X = xp.astype(X, target)
+    check_shape(func, name, X, (n_x, None), f"(features must equal layers_dims[0], {n_x})")
+    if shape_of(X)[1] == 0:
+        raise ValueError(f"{func}: {name} has no examples (shape {shape_of(X)})")
+    return X, target
+
+
+def _move_Y(func: str, be: Backend, Y: Any, dtype: Any, output: str, n_y: int, m: int, name: str) -> Any:
+    xp = be.xp
+    Y = _to(be, Y)
+    check_array(func, name, Y, ndim=None)
+    shape = shape_of(Y)
+    if output == "sigmoid":
+        if n_y != 1:
+            raise ValueError(f"{func}: output='sigmoid' needs layers_dims[-1] == 1, got {n_y}")
+        if shape not in ((m,), (1, m)):
+            raise ValueError(f"{func}: {name} has shape {shape}, expected (1, {m}) or ({m},) labels 0/1")
+        Y = xp.astype(xp.reshape(Y, (1, m)), dtype)
+        check_binary_labels(func, xp, Y, name)
+        return Y
+    if n_y < 2:
+        raise ValueError(f"{func}: output='softmax' needs layers_dims[-1] >= 2 classes, got {n_y}")
+    if shape == (n_y, m):
+        return xp.astype(Y, dtype)
+    if shape not in ((m,), (1, m)):
+        raise ValueError(
+            f"{func}: {name} has shape {shape}, expected class indices ({m},) or (1, {m}), "
+            f"or one-hot ({n_y}, {m})"
+        )
+    return one_hot(Y, n_y, dtype)
+
+
+def _split(func: str, be: Backend, X: Any, Y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
+    m = shape_of(X)[1]
+    n_val = math.ceil(fraction * m)
+    if not 0 < n_val < m:
+        raise ValueError(
+            f"{func}: validation_fraction={fraction} leaves no training or no validation examples of {m}"
+        )
+    perm = host_random_state(seed).permutation(m)
+    xp = be.xp
+
+    def cols(a: Any, index: Any) -> Any:
+        return xp.take(a, xp.asarray(index, dtype=xp.int64, device=be.device), axis=1)
+
+    return cols(X, perm[n_val:]), cols(Y, perm[n_val:]), cols(X, perm[:n_val]), cols(Y, perm[:n_val])

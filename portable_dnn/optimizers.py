@@ -1,0 +1,244 @@
+"""Optimizers of the course's "Optimization methods": gradient descent, momentum, Adam, learning-rate decay.
+
+Every update returns new dicts of new arrays; the dicts passed in are left as they were.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+from ._checks import check_count, check_positive_float, check_shape, num_layers, shape_of
+from .backend import namespace_of
+from .update import update_parameters
+
+
+def _real(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def _check_beta(func: str, name: str, beta: Any) -> float:
+    value = _real(beta)
+    if value is None or not (0 <= value < 1):
+        raise ValueError(f"{func}: {name} must be a number in [0, 1), got {beta!r}")
+    return value
+
+
+def _check_state(
+    func: str, name: str, state: Mapping[str, Any], parameters: Mapping[str, Any], L: int
+) -> None:
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{func}: {name} must be a dict of 'dW1', 'db1', ..., got {type(state).__name__}")
+    for l in range(1, L + 1):
+        for p in ("W", "b"):
+            key = f"d{p}{l}"
+            if key not in state:
+                raise ValueError(f"{func}: {name} has no {key!r} for parameters[{p + str(l)!r}]")
+            check_shape(
+                func,
+                f"{name}[{key!r}]",
+                state[key],
+                shape_of(parameters[f"{p}{l}"]),
+                f"(the shape of {p}{l})",
+            )
+
+
+def update_parameters_with_gd(
+    parameters: Mapping[str, Any], grads: Mapping[str, Any], learning_rate: float
+) -> dict[str, Any]:
+    """One step of (mini-batch) gradient descent: ``W - learning_rate * dW`` for every layer.
+
+    >>> import numpy as np
+    >>> p = update_parameters_with_gd({"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))},
+    ...                               {"dW1": np.ones((1, 1)), "db1": np.ones((1, 1))}, 0.1)
+    >>> p["W1"], p["b1"]
+    (array([[0.9]]), array([[-0.1]]))
+    """
+    return update_parameters(parameters, grads, learning_rate)
+
+
+def initialize_velocity(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Momentum's velocity: ``{"dW1": zeros like W1, "db1": zeros like b1, ...}``.
+
+    >>> import numpy as np
+    >>> v = initialize_velocity({"W1": np.ones((2, 3)), "b1": np.ones((2, 1))})
+    >>> v["dW1"].shape, float(v["db1"].sum())
+    ((2, 3), 0.0)
+    """
+    L = num_layers("initialize_velocity", parameters)
+    return _zeros_like(parameters, L)
+
+
+def _zeros_like(parameters: Mapping[str, Any], L: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for l in range(1, L + 1):
+        for p in ("W", "b"):
+            value = parameters[f"{p}{l}"]
+            out[f"d{p}{l}"] = namespace_of(value).zeros_like(value)
+    return out
+
+
+def update_parameters_with_momentum(
+    parameters: Mapping[str, Any],
+    grads: Mapping[str, Any],
+    v: Mapping[str, Any],
+    beta: float,
+    learning_rate: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One momentum step: ``v = beta v + (1 - beta) dW``; ``W = W - learning_rate * v``.
+
+    Returns ``(parameters, v)``, both new dicts.
+
+    >>> import numpy as np
+    >>> p, v = update_parameters_with_momentum({"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))},
+    ...     {"dW1": np.ones((1, 1)), "db1": np.ones((1, 1))},
+    ...     {"dW1": np.zeros((1, 1)), "db1": np.zeros((1, 1))}, 0.9, 1.0)
+    >>> v["dW1"], p["W1"]
+    (array([[0.1]]), array([[0.9]]))
+    """
+    func = "update_parameters_with_momentum"
+    beta = _check_beta(func, "beta", beta)
+    lr = check_positive_float(func, "learning_rate", learning_rate)
+    L = num_layers(func, parameters)
+    _check_state(func, "grads", grads, parameters, L)
+    _check_state(func, "v", v, parameters, L)
+    return _momentum_step(parameters, grads, v, beta, lr, L)
+
+
+def _momentum_step(
+    parameters: Mapping[str, Any],
+    grads: Mapping[str, Any],
+    v: Mapping[str, Any],
+    beta: float,
+    lr: float,
+    L: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    new_v: dict[str, Any] = {}
+    new_p: dict[str, Any] = {}
+    for l in range(1, L + 1):
+        for p in ("W", "b"):
+            key = f"d{p}{l}"
+            new_v[key] = beta * v[key] + (1 - beta) * grads[key]
+            new_p[f"{p}{l}"] = parameters[f"{p}{l}"] - lr * new_v[key]
+    return new_p, new_v
+
+
+def initialize_adam(parameters: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Adam's moment estimates ``(v, s)``, both dicts of zeros shaped like the parameters.
+
+    >>> import numpy as np
+    >>> v, s = initialize_adam({"W1": np.ones((2, 3)), "b1": np.ones((2, 1))})
+    >>> sorted(v), s["dW1"].shape
+    (['dW1', 'db1'], (2, 3))
+    """
+    L = num_layers("initialize_adam", parameters)
+    return _zeros_like(parameters, L), _zeros_like(parameters, L)
+
+
+def update_parameters_with_adam(
+    parameters: Mapping[str, Any],
+    grads: Mapping[str, Any],
+    v: Mapping[str, Any],
+    s: Mapping[str, Any],
+    t: int,
+    learning_rate: float = 0.01,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    epsilon: float = 1e-8,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """One Adam step with bias correction; ``t`` counts the steps taken, starting at 1.
+
+    ``v = beta1 v + (1 - beta1) dW``, ``s = beta2 s + (1 - beta2) dW**2``,
+    ``v_corrected = v / (1 - beta1**t)``, ``s_corrected = s / (1 - beta2**t)``,
+    ``W = W - learning_rate * v_corrected / (sqrt(s_corrected) + epsilon)``.
+    Returns ``(parameters, v, s, v_corrected, s_corrected)``, all new dicts, as the course does.
+
+    >>> import numpy as np
+    >>> p0 = {"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))}
+    >>> v, s = initialize_adam(p0)
+    >>> p, v, s, vc, sc = update_parameters_with_adam(p0, {"dW1": np.full((1, 1), 2.0),
+    ...                                                    "db1": np.ones((1, 1))}, v, s, 1, 0.1)
+    >>> vc["dW1"], sc["dW1"], np.round(p["W1"], 6)
+    (array([[2.]]), array([[4.]]), array([[0.9]]))
+    """
+    func = "update_parameters_with_adam"
+    t = check_count(func, "t", t, 1)
+    lr = check_positive_float(func, "learning_rate", learning_rate)
+    beta1 = _check_beta(func, "beta1", beta1)
+    beta2 = _check_beta(func, "beta2", beta2)
+    epsilon = check_positive_float(func, "epsilon", epsilon)
+    L = num_layers(func, parameters)
+    for name, state in (("grads", grads), ("v", v), ("s", s)):
+        _check_state(func, name, state, parameters, L)
+    xp = namespace_of(parameters["W1"], func=func)
+    return _adam_step(xp, parameters, grads, v, s, t, lr, beta1, beta2, epsilon, L)
+
+
+def _adam_step(
+    xp: Any,
+    parameters: Mapping[str, Any],
+    grads: Mapping[str, Any],
+    v: Mapping[str, Any],
+    s: Mapping[str, Any],
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    epsilon: float,
+    L: int,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    new_p: dict[str, Any] = {}
+    new_v: dict[str, Any] = {}
+    new_s: dict[str, Any] = {}
+    v_corrected: dict[str, Any] = {}
+    s_corrected: dict[str, Any] = {}
+    for l in range(1, L + 1):
+        for p in ("W", "b"):
+            key, g = f"d{p}{l}", grads[f"d{p}{l}"]
+            new_v[key] = beta1 * v[key] + (1 - beta1) * g
+            v_corrected[key] = new_v[key] / (1 - beta1**t)
+            new_s[key] = beta2 * s[key] + (1 - beta2) * (g * g)
+            s_corrected[key] = new_s[key] / (1 - beta2**t)
+            new_p[f"{p}{l}"] = parameters[f"{p}{l}"] - lr * v_corrected[key] / (
+                xp.sqrt(s_corrected[key]) + epsilon
+            )
+    return new_p, new_v, new_s, v_corrected, s_corrected
+
+
+def update_lr(learning_rate0: float, epoch_num: int, decay_rate: float) -> float:
+    """Learning-rate decay ``learning_rate0 / (1 + decay_rate * epoch_num)``.
+
+    >>> update_lr(0.5, 2, 1)
+    0.16666666666666666
+    """
+    func = "update_lr"
+    lr0 = check_positive_float(func, "learning_rate0", learning_rate0)
+    epoch_num = check_count(func, "epoch_num", epoch_num)
+    return lr0 / (1 + _check_decay(func, decay_rate) * epoch_num)
+
+
+def schedule_lr_decay(
+    learning_rate0: float, epoch_num: int, decay_rate: float, time_interval: int = 1000
+) -> float:
+    """Scheduled decay ``learning_rate0 / (1 + decay_rate * floor(epoch_num / time_interval))``.
+
+    >>> schedule_lr_decay(0.5, 100, 1, time_interval=10)
+    0.045454545454545456
+    """
+    func = "schedule_lr_decay"
+    lr0 = check_positive_float(func, "learning_rate0", learning_rate0)
+    epoch_num = check_count(func, "epoch_num", epoch_num)
+    time_interval = check_count(func, "time_interval", time_interval, 1)
+    return lr0 / (1 + _check_decay(func, decay_rate) * math.floor(epoch_num / time_interval))
+
+
+def _check_decay(func: str, decay_rate: Any) -> float:
+    value = _real(decay_rate)
+    if value is None or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{func}: decay_rate must be a finite number >= 0, got {decay_rate!r}")
+    return value

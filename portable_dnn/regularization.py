@@ -1,0 +1,181 @@
+"""L2 regularization and inverted dropout, forward beside backward (course "Regularization").
+
+Dropout masks are drawn on the host from a seeded ``RandomState`` (see
+:func:`~portable_dnn.backend.host_random_state`) and then moved, so a seed gives
+the same mask on every backend.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import array_api_compat
+
+from ._checks import (
+    check_array,
+    check_count,
+    check_float,
+    check_same_dtype,
+    check_shape,
+    num_layers,
+    shape_of,
+)
+from .backend import host_random_state, namespace_of
+from .cost import compute_cost
+
+
+def _real(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def _check_lambd(func: str, lambd: Any) -> float:
+    value = _real(lambd)
+    if value is None or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{func}: lambd must be a finite number >= 0, got {lambd!r}")
+    return value
+
+
+def _check_keep_prob(func: str, keep_prob: Any) -> float:
+    value = _real(keep_prob)
+    if value is None or not (0 < value <= 1):
+        raise ValueError(f"{func}: keep_prob must be a number in (0, 1], got {keep_prob!r}")
+    return value
+
+
+def l2_cost(parameters: Mapping[str, Any], lambd: float, m: int) -> float:
+    """The L2 cost term ``lambd / (2 m) * sum_l ||W_l||^2`` (Frobenius norms; biases excluded).
+
+    >>> import numpy as np
+    >>> l2_cost({"W1": np.ones((2, 2)), "b1": np.ones((2, 1))}, 0.5, 2)
+    0.5
+    """
+    func = "l2_cost"
+    return float(_l2_cost(parameters, _check_lambd(func, lambd), check_count(func, "m", m, 1), func))
+
+
+def _l2_cost(parameters: Mapping[str, Any], lambd: float, m: int, func: str = "l2_cost") -> Any:
+    """The L2 term as a 0-d array (no host synchronisation)."""
+    L = num_layers(func, parameters)
+    xp = namespace_of(*(parameters[f"W{l}"] for l in range(1, L + 1)), func=func)
+    total = sum(xp.sum(parameters[f"W{l}"] * parameters[f"W{l}"]) for l in range(1, L + 1))
+    return lambd / (2 * m) * total
+
+
+def l2_grads(parameters: Mapping[str, Any], lambd: float, m: int) -> dict[str, Any]:
+    """The L2 gradient terms ``{"dW1": lambd / m * W1, ...}``, to add to the cost's ``dW``.
+
+    >>> import numpy as np
+    >>> l2_grads({"W1": np.ones((1, 2)), "b1": np.ones((1, 1))}, 0.5, 2)
+    {'dW1': array([[0.25, 0.25]])}
+    """
+    func = "l2_grads"
+    lambd = _check_lambd(func, lambd)
+    m = check_count(func, "m", m, 1)
+    L = num_layers(func, parameters)
+    return {f"dW{l}": lambd / m * parameters[f"W{l}"] for l in range(1, L + 1)}
+
+
+def add_l2_grads(
+    grads: Mapping[str, Any], parameters: Mapping[str, Any], lambd: float, m: int
+) -> dict[str, Any]:
+    """A new ``grads`` dict with ``lambd / m * W`` added to every ``dW``; other entries are kept.
+
+    >>> import numpy as np
+    >>> g = add_l2_grads({"dW1": np.zeros((1, 1)), "db1": np.zeros((1, 1))}, {"W1": np.ones((1, 1)),
+    ...                  "b1": np.zeros((1, 1))}, 1.0, 4)
+    >>> g["dW1"], g["db1"]
+    (array([[0.25]]), array([[0.]]))
+    """
+    out = dict(grads)
+    for key, term in l2_grads(parameters, lambd, m).items():
+        if key not in grads:
+            raise ValueError(f"add_l2_grads: grads has no {key!r}")
+        out[key] = grads[key] + term
+    return out
+
+
+def compute_cost_with_regularization(AL: Any, Y: Any, parameters: Mapping[str, Any], lambd: float) -> float:
+    """The course's regularized cost: sigmoid cross-entropy plus :func:`l2_cost`, as a Python float.
+
+    >>> import numpy as np
+    >>> p = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
+    >>> round(compute_cost_with_regularization(np.array([[0.5, 0.5]]), np.array([[1, 0]]), p, 0.1), 6)
+    0.743147
+    """
+    cost = compute_cost(AL, Y)  # checks AL is (1, m)
+    return cost + l2_cost(parameters, lambd, shape_of(AL)[1])
+
+
+def dropout_mask(A: Any, keep_prob: float, rng: Any) -> Any:
+    """A 0/1 mask of A's shape, dtype and device: ``rand(*A.shape) < keep_prob`` on the host.
+
+    ``rng`` is an integer seed or a ``RandomState`` from
+    :func:`~portable_dnn.backend.host_random_state` (the course's ``np.random.rand``
+    stream); the mask is identical on every backend.
+
+    >>> import numpy as np
+    >>> dropout_mask(np.zeros((2, 3)), 0.5, 1)
+    array([[1., 0., 1.],
+           [1., 1., 1.]])
+    """
+    func = "dropout_mask"
+    check_array(func, "A", A, ndim=None)
+    xp = namespace_of(A, func=func)
+    check_float(func, "A", xp, A)
+    keep_prob = _check_keep_prob(func, keep_prob)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        rng = host_random_state(check_count(func, "rng", rng))
+    if not hasattr(rng, "rand"):
+        raise TypeError(f"{func}: rng must be an integer seed or a RandomState, got {type(rng).__name__}")
+    host = rng.rand(*shape_of(A)) < keep_prob
+    return xp.asarray(host, dtype=A.dtype, device=array_api_compat.device(A))
+
+
+def dropout_forward(A: Any, keep_prob: float, rng: Any) -> tuple[Any, Any]:
+    """Inverted dropout: ``(A * D / keep_prob, D)`` with a fresh mask ``D`` from :func:`dropout_mask`.
+
+    >>> import numpy as np
+    >>> A, D = dropout_forward(np.ones((2, 3)), 0.5, 1)
+    >>> A
+    array([[2., 0., 2.],
+           [2., 2., 2.]])
+    """
+    D = dropout_mask(A, keep_prob, rng)
+    return apply_dropout(A, D, keep_prob), D
+
+
+def apply_dropout(A: Any, D: Any, keep_prob: float) -> Any:
+    """``A * D / keep_prob`` for a given mask ``D`` (forward with a fixed mask).
+
+    >>> import numpy as np
+    >>> apply_dropout(np.ones((1, 2)), np.array([[1.0, 0.0]]), 0.8)
+    array([[1.25, 0.  ]])
+    """
+    return _masked("apply_dropout", "A", A, D, keep_prob)
+
+
+def dropout_backward(dA: Any, D: Any, keep_prob: float) -> Any:
+    """Gradient through inverted dropout: ``dA * D / keep_prob`` with the forward pass's mask ``D``.
+
+    >>> import numpy as np
+    >>> dropout_backward(np.ones((1, 2)), np.array([[0.0, 1.0]]), 0.5)
+    array([[0., 2.]])
+    """
+    return _masked("dropout_backward", "dA", dA, D, keep_prob)
+
+
+def _masked(func: str, name: str, A: Any, D: Any, keep_prob: float) -> Any:
+    check_array(func, name, A, ndim=None)
+    check_array(func, "D", D, ndim=None)
+    xp = namespace_of(A, D, func=func)
+    check_float(func, name, xp, A)
+    check_same_dtype(func, (name, "D"), (A, D))
+    check_shape(func, "D", D, shape_of(A), f"(the shape of {name})")
+    keep_prob = _check_keep_prob(func, keep_prob)
+    return A * D / keep_prob

@@ -1,0 +1,162 @@
+"""The softmax output layer and its categorical cross-entropy cost, forward beside backward.
+
+Labels ``Y`` may be integer class indices, shape ``(1, m)`` or ``(m,)``, or a
+one-hot matrix of AL's shape ``(C, m)``; :func:`one_hot` turns the first into the
+second with Array API calls only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+
+from ._checks import check_array, check_float, check_same_dtype, check_shape, shape_of
+from .backend import namespace_of
+
+
+def softmax(Z: Any) -> tuple[Any, Any]:
+    """Column-wise softmax ``exp(Z) / sum(exp(Z), axis=0)`` and the cache ``Z``.
+
+    The column maximum is subtracted first, so large logits neither overflow nor
+    lose precision.
+
+    >>> import numpy as np
+    >>> A, cache = softmax(np.array([[1000.0, 0.0], [1000.0, 0.0]]))
+    >>> A
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
+    func = "softmax"
+    check_array(func, "Z", Z)
+    xp = namespace_of(Z, func=func)
+    check_float(func, "Z", xp, Z)
+    return _softmax(xp, Z), Z
+
+
+def _softmax(xp: Any, Z: Any) -> Any:
+    E = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
+    return E / xp.sum(E, axis=0, keepdims=True)
+
+
+def softmax_backward(dA: Any, cache: Any) -> Any:
+    """Gradient through the softmax: ``dZ = A * (dA - sum(dA * A, axis=0))`` with ``A = softmax(Z)``.
+
+    This is the Jacobian-vector product of the softmax alone; after a
+    cross-entropy cost use :func:`compute_cost_softmax_backward`, which gives
+    ``dZ`` directly.
+
+    >>> import numpy as np
+    >>> softmax_backward(np.array([[1.0], [0.0]]), np.array([[0.0], [0.0]]))
+    array([[ 0.25],
+           [-0.25]])
+    """
+    func = "softmax_backward"
+    check_array(func, "dA", dA)
+    check_array(func, "cache", cache)
+    xp = namespace_of(dA, cache, func=func)
+    check_float(func, "dA", xp, dA)
+    check_same_dtype(func, ("dA", "cache"), (dA, cache))
+    check_shape(func, "dA", dA, shape_of(cache), "(the shape of the cached Z)")
+    A = _softmax(xp, cache)
+    return A * (dA - xp.sum(dA * A, axis=0, keepdims=True))
+
+
+def one_hot(Y: Any, num_classes: int, dtype: Any = None) -> Any:
+    """Integer class indices ``Y`` (shape ``(m,)`` or ``(1, m)``) as a ``(num_classes, m)`` one-hot matrix.
+
+    ``dtype`` defaults to float64; float labels must hold whole numbers.
+
+    >>> import numpy as np
+    >>> one_hot(np.array([2, 0]), 3)
+    array([[0., 1.],
+           [0., 0.],
+           [1., 0.]])
+    """
+    func = "one_hot"
+    check_array(func, "Y", Y, ndim=None)
+    xp = namespace_of(Y, func=func)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"{func}: num_classes must be a positive integer, got {num_classes!r}")
+    target = xp.float64 if dtype is None else dtype
+    return _one_hot(func, xp, Y, num_classes, target)
+
+
+def _one_hot(func: str, xp: Any, Y: Any, C: int, dtype: Any) -> Any:
+    shape = shape_of(Y)
+    if len(shape) == 2 and shape[0] == 1:
+        Y = xp.reshape(Y, (shape[1],))
+    elif len(shape) != 1:
+        raise ValueError(f"{func}: Y has shape {shape}, expected class indices of shape (m,) or (1, m)")
+    if xp.isdtype(Y.dtype, "bool"):
+        Y = xp.astype(Y, xp.int64)
+    elif xp.isdtype(Y.dtype, "real floating"):
+        if not bool(xp.all(Y == xp.round(Y))):
+            raise ValueError(f"{func}: Y must hold whole-number class indices, found a fraction")
+        Y = xp.astype(Y, xp.int64)
+    elif not xp.isdtype(Y.dtype, "integral"):
+        raise TypeError(f"{func}: Y must hold integer class indices, got dtype {Y.dtype}")
+    if shape_of(Y)[0] > 0 and not bool(xp.all((Y >= 0) & (Y < C))):
+        raise ValueError(
+            f"{func}: Y must hold class indices in [0, {C}), found {int(xp.min(Y))}..{int(xp.max(Y))}"
+        )
+    classes = xp.arange(C, dtype=Y.dtype, device=array_api_compat.device(Y))
+    return xp.astype(classes[:, None] == Y[None, :], dtype)
+
+
+def _labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
+    """Y as a one-hot matrix of AL's shape and dtype."""
+    check_array(func, "AL", AL)
+    check_array(func, "Y", Y, ndim=None)
+    check_float(func, "AL", xp, AL)
+    C, m = shape_of(AL)
+    if C < 2:
+        raise ValueError(
+            f"{func}: AL has shape {shape_of(AL)}; a softmax output needs at least 2 rows (classes)"
+        )
+    if shape_of(Y) == (C, m):
+        return Y if Y.dtype == AL.dtype else xp.astype(Y, AL.dtype)
+    if shape_of(Y) not in ((m,), (1, m)):
+        raise ValueError(
+            f"{func}: Y has shape {shape_of(Y)}, expected class indices of shape ({m},) or (1, {m}) "
+            f"or one-hot labels of shape ({C}, {m})"
+        )
+    return _one_hot(func, xp, Y, C, AL.dtype)
+
+
+def compute_cost_softmax(AL: Any, Y: Any) -> float:
+    """Categorical cross-entropy ``-1/m * sum(Y_onehot * log(AL))`` as a Python float.
+
+    ``AL`` is the softmax output ``(C, m)``; ``Y`` holds class indices or is
+    one-hot. AL is clipped below at the eps of its dtype before the log.
+
+    >>> import numpy as np
+    >>> round(compute_cost_softmax(np.array([[0.5, 0.25], [0.5, 0.75]]), np.array([0, 1])), 6)
+    0.490415
+    """
+    func = "compute_cost_softmax"
+    xp = namespace_of(AL, Y, func=func)
+    Y = _labels(func, xp, AL, Y)
+    return float(_cost_softmax(xp, AL, Y))
+
+
+def _cost_softmax(xp: Any, AL: Any, Y: Any) -> Any:
+    """The cost as a 0-d array (no host synchronisation); Y is one-hot."""
+    m = shape_of(AL)[1]
+    eps = float(xp.finfo(AL.dtype).eps)
+    return -1 / m * xp.sum(Y * xp.log(xp.clip(AL, eps, None)))
+
+
+def compute_cost_softmax_backward(AL: Any, Y: Any) -> Any:
+    """``dZ = AL - Y_onehot``: the gradient of softmax followed by cross-entropy with respect to Z.
+
+    As with the course's ``dAL``, the ``1/m`` is left to :func:`~portable_dnn.linear_backward`.
+
+    >>> import numpy as np
+    >>> compute_cost_softmax_backward(np.array([[0.5, 0.25], [0.5, 0.75]]), np.array([0, 1]))
+    array([[-0.5 ,  0.25],
+           [ 0.5 , -0.25]])
+    """
+    func = "compute_cost_softmax_backward"
+    xp = namespace_of(AL, Y, func=func)
+    return AL - _labels(func, xp, AL, Y)

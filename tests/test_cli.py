@@ -1,0 +1,486 @@
+"""The ``portable-dnn`` command line, through ``python -m portable_dnn`` and the console script.
+
+Most tests run the real entry point in a subprocess; a few call ``cli.main`` in-process where they
+need to stop training at an exact iteration.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import portable_dnn as dnn
+import portable_dnn.training as training
+from portable_dnn import cli
+from portable_dnn.datasets import default_dataset
+from portable_dnn.model import L_model_forward
+from portable_dnn.serialization import load_metadata, load_parameters, save_parameters
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.pop("PORTABLE_DNN_BACKEND", None)
+    env.setdefault("OMP_NUM_THREADS", "1")  # tiny matrices: threads only contend (torch on a busy machine)
+    return env
+
+
+def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "portable_dnn", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in {text!r}"
+    return float(match.group(1))
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], status: int, message: str) -> None:
+    assert result.returncode == status, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("portable-dnn: error: "), lines[0]
+    assert re.search(message, lines[0]), lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def _files(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+# --------------------------------------------------------- train and predict
+
+
+def test_train_then_predict_on_the_embedded_data(backend, tmp_path):
+    result = run(
+        "train",
+        "--iterations",
+        "1500",
+        "--backend",
+        backend.name,
+        "--quiet",
+        "--out",
+        "flower.npz",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # --quiet: no progress bar
+    out = result.stdout
+    train_acc = _number(r"Train accuracy: ([0-9.]+)", out)
+    test_acc = _number(r"Test accuracy: ([0-9.]+)", out)
+    assert train_acc >= 0.85 and test_acc >= 0.8
+    assert "Model written to flower.npz" in out
+    assert _number(r"Cost after iteration 1400: ([0-9.]+)", out) < 0.3
+
+    meta = load_metadata(tmp_path / "flower.npz")
+    assert meta["layer_dims"] == [2, 10, 5, 1]  # hidden 10,5 by default; input and output from the data
+    assert meta["activations"] == ["relu", "relu", "sigmoid"] and meta["dtype"] == "float64"
+    extra = meta["metadata"]
+    assert extra["iterations"] == 1500 and extra["learning_rate"] == 0.3 and extra["seed"] == 1
+    assert len(extra["costs"]) == 15 and extra["costs"][0] > extra["costs"][-1]
+    assert not (tmp_path / "flower.ckpt.npz").exists()
+
+    # predict on the test split (the default when the data has one), writing both output formats.
+    pred = run("predict", "flower.npz", "--backend", backend.name, "--out", "p.npy", cwd=tmp_path)
+    assert pred.returncode == 0, pred.stderr
+    assert _number(r"Accuracy: ([0-9.]+)", pred.stdout) == test_acc
+    assert "Predicted 80 test examples of default" in pred.stdout
+    saved = np.load(tmp_path / "p.npy")
+    _, _, X_test, Y_test = default_dataset()
+    params = load_parameters(tmp_path / "flower.npz", backend="numpy")
+    expected = (L_model_forward(X_test, params)[0] > 0.5).astype(np.int64)
+    np.testing.assert_array_equal(saved, expected)
+    assert float(np.mean(saved == Y_test)) == test_acc
+
+    csv = run(
+        "predict", "flower.npz", "--split", "train", "--backend", "numpy", "--out", "p.csv", cwd=tmp_path
+    )
+    assert csv.returncode == 0, csv.stderr
+    assert _number(r"Accuracy: ([0-9.]+)", csv.stdout) == train_acc
+    assert "Predicted 320 train examples" in csv.stdout
+    assert np.loadtxt(tmp_path / "p.csv", dtype=np.int64).shape == (320,)
+
+
+def test_train_on_an_npz_file_matches_the_embedded_data(tmp_path):
+    X, Y, Xt, Yt = default_dataset()
+    np.savez(tmp_path / "flower_data.npz", X=X, Y=Y, X_test=Xt, Y_test=Yt)
+    common = [
+        "--iterations",
+        "300",
+        "--layers",
+        "6,3",
+        "--learning-rate",
+        "0.2",
+        "--backend",
+        "numpy",
+        "--quiet",
+    ]
+    a = run("train", *common, "--out", "embedded.npz", cwd=tmp_path)
+    b = run("train", *common, "--data", "flower_data.npz", "--out", "file.npz", cwd=tmp_path)
+    assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
+    assert load_metadata(tmp_path / "file.npz")["layer_dims"] == [2, 6, 3, 1]
+    fa, fb = _files(tmp_path / "embedded.npz"), _files(tmp_path / "file.npz")
+    for k in ("W1", "b1", "W2", "b2", "W3", "b3"):
+        np.testing.assert_array_equal(fa[k], fb[k])
+
+
+def test_train_float32_with_progress_bar_and_plot(tmp_path):
+    result = run(
+        "train", "--iterations", "200", "--dtype", "float32", "--backend", "numpy", "--plot", "cost.png",
+        cwd=tmp_path,
+    )  # fmt: skip
+    if importlib.util.find_spec("matplotlib") is None:  # the plot extra is not installed: one clear line
+        assert result.returncode == 1 and "pip install 'portable_dnn[plot]'" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    assert "training" in result.stderr and "200/200" in result.stderr  # the tqdm bar
+    assert "Training 2-10-5-1 on default (320 examples) with numpy (cpu), float32" in result.stdout
+    assert "Cost curve written to cost.png" in result.stdout
+    assert (tmp_path / "cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert load_metadata(tmp_path / "model.npz")["dtype"] == "float32"
+    assert load_parameters(tmp_path / "model.npz", backend="numpy")["W1"].dtype == np.float32
+
+
+def test_train_and_predict_on_the_cat_files(cat_paths, tmp_path):
+    train_h5, test_h5 = map(str, cat_paths)
+    args = [
+        "--data",
+        train_h5,
+        test_h5,
+        "--layers",
+        "7",
+        "--iterations",
+        "3",
+        "--backend",
+        "numpy",
+        "--quiet",
+    ]
+    result = run("train", *args, "--out", "cat.npz", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert load_metadata(tmp_path / "cat.npz")["layer_dims"] == [12288, 7, 1]
+    assert 0.0 <= _number(r"Test accuracy: ([0-9.]+)", result.stdout) <= 1.0
+    pred = run("predict", "cat.npz", "--data", train_h5, test_h5, "--backend", "numpy", cwd=tmp_path)
+    assert pred.returncode == 0, pred.stderr
+    assert "Predicted 50 test examples of train_catvnoncat.h5 test_catvnoncat.h5" in pred.stdout
+    # A model whose sizes do not fit the data: one clear line, no traceback.
+    run("train", "--iterations", "2", "--quiet", "--backend", "numpy", "--out", "flower.npz", cwd=tmp_path)
+    bad = run("predict", "flower.npz", "--data", train_h5, test_h5, cwd=tmp_path)
+    _assert_one_line_error(bad, 1, r"model 'flower.npz' expects 2 features per example .* has 12288")
+
+
+def test_info(tmp_path):
+    result = run("info", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith(f"portable_dnn {dnn.__version__} on Python ")
+    backends = re.search(r"Backends that can run here: (.*)", out)
+    assert backends and backends.group(1).split(", ") == dnn.available_backends()
+    auto = dnn.get_backend("auto")
+    assert f"'auto' picks: {auto.name} on {auto.device}" in out
+    assert re.search(r"^  numpy: \d+\.\d+", out, re.MULTILINE)
+
+
+def test_help(tmp_path):
+    result = run("train", "--help", cwd=tmp_path)
+    assert (
+        result.returncode == 0
+        and "--checkpoint-every N" in result.stdout
+        and "--layers SIZES" in result.stdout
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("portable-dnn") is None, reason="the portable-dnn console script is not on PATH"
+)
+def test_console_script(tmp_path):
+    exe = shutil.which("portable-dnn")
+    assert exe is not None
+    result = subprocess.run(
+        [exe, "info"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0 and "Backends that can run here: " in result.stdout
+    bad = subprocess.run(
+        [exe, "predict", "nope.npz"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    _assert_one_line_error(bad, 1, "model file 'nope.npz' does not exist")
+
+
+# ------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["train", "--data", "missing.npz"], 1, r"load_npz_dataset: file 'missing.npz' does not exist"),
+        (["train", "--data", "a.h5"], 1, r"--data needs both HDF5 files"),
+        (["train", "--data", "a.h5", "b.h5"], 1, r"load_dataset: file 'a.h5' does not exist"),
+        (
+            ["train", "--layers", "20,x"],
+            1,
+            r"--layers must be comma-separated positive integers .* got '20,x'",
+        ),
+        (["train", "--layers", "20,0"], 1, r"--layers must be comma-separated positive integers"),
+        (["train", "--learning-rate", "-1"], 1, r"--learning-rate must be a positive number, got -1.0"),
+        (["train", "--iterations", "0"], 1, r"--iterations must be a positive integer, got 0"),
+        (["train", "--iterations", "ten"], 2, r"argument --iterations: invalid int value: 'ten'"),
+        (["train", "--dtype", "float16"], 2, r"argument --dtype: invalid choice: 'float16'"),
+        (["train", "--backend", "fortran"], 1, r"unknown backend 'fortran'"),
+        (["train", "--backend", "jax"], 1, r"backend 'jax' cannot run here: jax is not installed"),
+        (["train", "--checkpoint-every", "0"], 1, r"--checkpoint-every must be a positive integer"),
+        (["train", "--resume"], 1, r"--resume: no checkpoint 'model.ckpt.npz' to resume from"),
+        (["train", "--bogus"], 2, r"unrecognized arguments: --bogus"),
+        (["predict", "nope.npz"], 1, r"load_metadata: model file 'nope.npz' does not exist"),
+        (["predict", "garbage.npz"], 1, r"load_metadata: 'garbage.npz' is not a readable model file"),
+        (["predict"], 2, r"the following arguments are required: MODEL.npz"),
+        ([], 2, r"the following arguments are required: COMMAND"),
+    ],
+)
+def test_errors_are_one_line(tmp_path, args, status, message):
+    if "jax" in args and "jax" in dnn.available_backends():
+        pytest.skip("jax is installed here")
+    (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    _assert_one_line_error(run(*args, cwd=tmp_path), status, message)
+
+
+def test_error_when_the_output_folder_is_missing(tmp_path):
+    result = run("train", "--iterations", "2", "--quiet", "--out", "no/such/dir/m.npz", cwd=tmp_path)
+    _assert_one_line_error(result, 1, r"No such file or directory")
+
+
+def test_error_when_labels_do_not_fit_the_model(tmp_path, capsys):
+    assert cli.main(["train", "--iterations", "2", "--quiet", "--out", str(tmp_path / "m.npz")]) == 0
+    X = np.zeros((3, 4))
+    np.savez(tmp_path / "three.npz", X=X, Y=np.array([[0, 1, 0, 1]]))
+    capsys.readouterr()
+    assert cli.main(["predict", str(tmp_path / "m.npz"), "--data", str(tmp_path / "three.npz")]) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"portable-dnn: error: model '.*m\.npz' expects 2 features per example .* has 3\n", err
+    )
+    assert cli.main(["predict", str(tmp_path / "m.npz"), "--out", str(tmp_path / "p.txt")]) == 1
+    assert "--out must end with .npy or .csv" in capsys.readouterr().err
+    assert (
+        cli.main(
+            ["predict", str(tmp_path / "m.npz"), "--data", str(tmp_path / "three.npz"), "--split", "test"]
+        )
+        == 1
+    )
+    assert "has no test set" in capsys.readouterr().err
+
+
+# ------------------------------------------------------- checkpoints, resume
+
+
+def _interrupt_at(monkeypatch, iteration: int) -> None:
+    """Make the CLI's next training run receive SIGINT right after ``iteration`` iterations."""
+    real = training.L_layer_model
+
+    def wrapped(*args, callback=None, **kwargs):
+        def cb(state):
+            callback(state)
+            if state.iteration == iteration:
+                signal.raise_signal(signal.SIGINT)
+
+        return real(*args, callback=cb, **kwargs)
+
+    monkeypatch.setattr(training, "L_layer_model", wrapped)
+
+
+@pytest.fixture
+def one_thread(backend):
+    """Torch on one thread while the test runs: its threads only contend on these tiny matrices."""
+    if backend.name != "torch":
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_interrupt_then_resume_gives_the_uninterrupted_result(
+    backend, tmp_path, monkeypatch, capsys, one_thread
+):
+    common = [
+        "train",
+        "--iterations",
+        "450",
+        "--backend",
+        backend.name,
+        "--quiet",
+        "--checkpoint-every",
+        "100",
+    ]
+    full, parted = str(tmp_path / "full.npz"), str(tmp_path / "parted.npz")
+    assert cli.main([*common, "--out", full]) == 0
+
+    _interrupt_at(monkeypatch, 333)
+    assert cli.main([*common, "--out", parted]) == 130
+    err = capsys.readouterr().err
+    ckpt = tmp_path / "parted.ckpt.npz"
+    assert f"interrupted after 333 of 450 iterations; checkpoint saved to {ckpt}" in err
+    assert err.rstrip().endswith(f"--out {parted} --resume")
+    assert not os.path.exists(parted)
+    meta = load_metadata(ckpt)["metadata"]
+    assert meta["iterations"] == 333 and len(meta["costs"]) == 4  # costs at 0, 100, 200, 300
+    monkeypatch.undo()
+
+    assert cli.main([*common, "--out", parted, "--resume"]) == 0
+    assert not ckpt.exists()  # the finished model supersedes the checkpoint
+    a, b = _files(Path(full)), _files(Path(parted))
+    assert sorted(a) == sorted(b)
+    for k in a:
+        if backend.name == "numpy" or k != "metadata":
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bitwise, costs included
+    if backend.name != "numpy":
+        np.testing.assert_allclose(
+            load_metadata(full)["metadata"]["costs"], load_metadata(parted)["metadata"]["costs"], rtol=1e-12
+        )
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
+    out = str(tmp_path / "m.npz")
+    X, Y, _, _ = default_dataset()
+    params = dnn.initialize_parameters_deep([2, 10, 5, 1], init="xavier", seed=1, backend="numpy")
+    data_sha = cli._fingerprint(cli.Data("default", X, Y, None, None))
+    base = {"iterations": 50, "costs": [0.7], "learning_rate": 0.3, "seed": 1, "data_sha256": data_sha}
+    ckpt = tmp_path / "m.ckpt.npz"
+    cases = [
+        (["--learning-rate", "0.1"], base, "was made with learning rate 0.3, this command uses 0.1"),
+        (["--seed", "2"], base, "was made with seed 1, this command uses 2"),
+        (
+            ["--layers", "4"],
+            base,
+            r"was made with layer sizes \[2, 10, 5, 1\], this command uses \[2, 4, 1\]",
+        ),
+        (["--dtype", "float32"], base, "was made with dtype float64, this command uses float32"),
+        (
+            [],
+            {**base, "data_sha256": "0"},
+            "was made with a different data set, this command uses other data",
+        ),
+        (["--iterations", "50"], base, "already has 50 of 50 iterations"),
+    ]
+    for extra_args, metadata, message in cases:
+        save_parameters(params, ckpt, metadata=metadata)
+        capsys.readouterr()
+        assert cli.main(["train", "--quiet", "--resume", "--out", out, *extra_args]) == 1
+        err = capsys.readouterr().err
+        assert re.fullmatch(
+            r"portable-dnn: error: --resume: checkpoint '.*m\.ckpt\.npz' " + message + r"\n", err
+        ), err
+
+
+def test_ctrl_c_in_a_subprocess_saves_a_checkpoint_and_exits_130(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "portable_dnn",
+        "train",
+        "--iterations",
+        "10000000",
+        "--checkpoint-every",
+        "200",
+    ]
+    cmd += ["--backend", "numpy", "--quiet", "--out", "run.npz"]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    ckpt = tmp_path / "run.ckpt.npz"
+    try:
+        deadline = time.monotonic() + 60
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ckpt.exists(), "no checkpoint appeared"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    done = load_metadata(ckpt)["metadata"]["iterations"]
+    assert done >= 200
+    assert (
+        f"portable-dnn: interrupted after {done} of 10000000 iterations; checkpoint saved to run.ckpt.npz"
+        in err
+    )
+    assert "resume with: portable-dnn train --iterations 10000000" in err and err.rstrip().endswith(
+        "--resume"
+    )
+    assert "Traceback" not in err and not (tmp_path / "run.npz").exists()
+
+    # Resume it for 50 more iterations (a larger --iterations than the checkpoint's count is allowed).
+    more = run("train", "--iterations", str(done + 50), "--backend", "numpy", "--quiet", "--out", "run.npz",
+               "--resume", cwd=tmp_path)  # fmt: skip
+    assert more.returncode == 0, more.stderr
+    assert load_metadata(tmp_path / "run.npz")["metadata"]["iterations"] == done + 50
+    assert not ckpt.exists()
+
+
+def test_in_process_main_covers_the_same_paths(tmp_path, capsys, one_thread, backend):
+    """The subprocess tests' paths once more through ``cli.main``, so coverage sees them."""
+    out = str(tmp_path / "m.npz")
+    args = [
+        "train",
+        "--iterations",
+        "120",
+        "--backend",
+        backend.name,
+        "--out",
+        out,
+        "--checkpoint-every",
+        "50",
+    ]
+    assert cli.main([*args, "--plot", str(tmp_path / "c.png"), "--layers", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "Training 2-4-1 on default (320 examples)" in captured.out and "120/120" in captured.err
+    assert load_metadata(out)["metadata"]["costs"] and not (tmp_path / "m.ckpt.npz").exists()
+    for dest in ("p.npy", "p.csv"):
+        assert cli.main(["predict", out, "--backend", backend.name, "--out", str(tmp_path / dest)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("Predicted 80 test examples of default") == 2 and "Predictions written to" in printed
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy").reshape(-1), np.loadtxt(tmp_path / "p.csv"))
+    assert cli.main(["info"]) == 0 and "Backends that can run here:" in capsys.readouterr().out
+    X, Y, _, _ = default_dataset()
+    np.savez(tmp_path / "train_only.npz", X=X, Y=Y)
+    assert cli.main(["predict", out, "--data", str(tmp_path / "train_only.npz")]) == 0
+    assert "Predicted 320 train examples of train_only.npz" in capsys.readouterr().out
+    for argv, status, message in [
+        (["train", "--data", "a", "b", "c"], 1, "--data takes FILE.npz or TRAIN.h5 TEST.h5, got 3 files"),
+        (
+            ["train", "--quiet", "--iterations", "1", "--out", str(tmp_path / "no" / "m.npz")],
+            1,
+            "No such file",
+        ),
+        (["predict", str(tmp_path)], 1, "is not a file"),
+        (["train", "--layers"], 2, "expected one argument"),
+    ]:
+        assert cli.main(argv) == status
+        err = capsys.readouterr().err
+        assert err.startswith("portable-dnn: error: ") and message in err and err.count("\n") == 1, err

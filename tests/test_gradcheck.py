@@ -1,0 +1,102 @@
+"""gradient_check itself, and the backward pass of every layer checked with it (float64, any backend)."""
+
+import numpy as np
+import pytest
+
+import portable_dnn as dnn
+from portable_dnn.gradcheck import (
+    dictionary_to_vector,
+    gradient_check,
+    gradients_to_vector,
+    vector_to_dictionary,
+)
+
+TOL = 1e-7
+
+
+def _host(seed, *shape, scale=1.0):
+    return np.random.RandomState(seed).randn(*shape) * scale
+
+
+@pytest.fixture
+def f64(backend):
+    return lambda a: backend.asarray(a, dtype="float64")
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_relu", "sigmoid"])
+def test_layer_gradients(backend, xp, f64, activation):
+    """d/d(W, b, A_prev) of sum(G * g(W A_prev + b)) matches linear_activation_backward."""
+    A_prev, G = f64(_host(1, 4, 6)), f64(_host(2, 3, 6))
+    params = {"W": f64(_host(3, 3, 4)), "b": f64(_host(4, 3, 1)), "A_prev": A_prev}
+    m = 6
+
+    def cost(p):
+        A, _ = dnn.linear_activation_forward(p["A_prev"], p["W"], p["b"], activation)
+        return float(xp.sum(G * A)) / m  # linear_backward's 1/m makes dW the gradient of the mean
+
+    def grads(p):
+        _, cache = dnn.linear_activation_forward(p["A_prev"], p["W"], p["b"], activation)
+        dA_prev, dW, db = dnn.linear_activation_backward(G, cache, activation)
+        return {"dW": dW, "db": db, "dA_prev": dA_prev / m}
+
+    assert gradient_check(cost, grads, params) < TOL
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_relu", "sigmoid"])
+def test_activation_gradients(xp, f64, activation):
+    forward, backward = dnn.activations.ACTIVATIONS[activation]
+    Z, G = f64(_host(5, 3, 4, scale=2.0)), f64(_host(6, 3, 4))
+    diff = gradient_check(
+        lambda p: float(xp.sum(G * forward(p["Z"])[0])), lambda p: {"dZ": backward(G, p["Z"])}, {"Z": Z}
+    )
+    assert diff < TOL
+
+
+def test_full_network_with_l2(backend, xp, f64):
+    """A 3-layer sigmoid network, cost + L2, through fit's own forward/backward."""
+    from portable_dnn.fit import _backward, _forward
+    from portable_dnn.regularization import add_l2_grads, compute_cost_with_regularization
+
+    X = f64(_host(7, 3, 5))
+    Y = f64((_host(8, 1, 5) > 0).astype(float))
+    params = dnn.initialize_parameters_deep([3, 4, 2, 1], init="he", seed=1, backend=backend, dtype="float64")
+    lambd = 0.7
+
+    def cost(p):
+        AL = _forward(X, p, "tanh", "sigmoid")[0]
+        return compute_cost_with_regularization(AL, Y, p, lambd)
+
+    def grads(p):
+        AL, caches, masks = _forward(X, p, "tanh", "sigmoid")
+        return add_l2_grads(_backward(AL, Y, caches, masks, "tanh", 1.0), p, lambd, 5)
+
+    assert gradient_check(cost, grads, params) < TOL
+
+
+def test_detects_a_wrong_gradient(xp, f64, capsys):
+    Z = f64(_host(9, 2, 3))
+    diff = gradient_check(
+        lambda p: float(xp.sum(p["Z"] ** 2)), lambda p: {"dZ": 2.2 * p["Z"]}, {"Z": Z}, print_msg=True
+    )
+    assert diff > 1e-2
+    assert "There is a mistake" in capsys.readouterr().out
+
+
+def test_vector_round_trip(f64, xp):
+    params = {"W1": f64(_host(1, 2, 3)), "b1": f64(_host(2, 2, 1))}
+    theta, layout = dictionary_to_vector(params)
+    assert tuple(theta.shape) == (8, 1) and layout == [("W1", (2, 3)), ("b1", (2, 1))]
+    back = vector_to_dictionary(theta, layout)
+    for k in params:
+        np.testing.assert_array_equal(dnn.to_numpy(back[k]), dnn.to_numpy(params[k]))
+    grads = gradients_to_vector({"dW1": params["W1"], "db1": params["b1"]}, layout)
+    np.testing.assert_array_equal(dnn.to_numpy(grads), dnn.to_numpy(theta))
+
+
+def test_errors(f64):
+    with pytest.raises(ValueError, match="gradients_to_vector: grads has neither 'dW1'"):
+        gradients_to_vector({}, [("W1", (1, 1))])
+    with pytest.raises(ValueError, match="vector_to_dictionary: theta has 2 entries"):
+        vector_to_dictionary(f64(np.zeros((2, 1))), [("W1", (1, 3))])
+    with pytest.raises(ValueError, match="gradient_check: epsilon"):
+        gradient_check(lambda p: 0.0, lambda p: p, {"W": f64(np.zeros((1, 1)))}, epsilon=-1.0)

@@ -1,0 +1,375 @@
+"""portable_dnn.serialization: exact round trips, atomic saves, and loads that fail only with ValueError."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import portable_dnn as dnn
+from portable_dnn.serialization import FORMAT_VERSION, load_metadata, load_parameters, save_parameters
+
+FUZZ_EXAMPLES = 200
+
+
+def _params(backend, dims=(4, 5, 3, 1), dtype="float64"):
+    p = dnn.initialize_parameters_deep(list(dims), init="xavier", seed=2, backend=backend, dtype=dtype)
+    # Non-zero biases, so that b's values are checked too.
+    return {k: (v + 0.25 if k.startswith("b") else v) for k, v in p.items()}
+
+
+def _host(params):
+    return {k: dnn.to_numpy(v) for k, v in params.items()}
+
+
+def _contents(path):
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _rewrite(path, **changes):
+    """Rewrite model file ``path`` with some arrays replaced (None removes one), bypassing the checks."""
+    arrays = _contents(path)
+    for k, v in changes.items():
+        if v is None:
+            arrays.pop(k)
+        else:
+            arrays[k] = v
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+# ---------------------------------------------------------------- round trip
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_round_trip_is_exact_on_the_backend(backend, tmp_path, dtype):
+    params = _params(backend, dtype=dtype)
+    path = tmp_path / "model.npz"
+    assert save_parameters(params, path, metadata={"iterations": 7, "costs": [0.7, 0.5]}) == str(path)
+    loaded = load_parameters(path, backend=backend)
+    assert sorted(loaded) == ["W1", "W2", "W3", "b1", "b2", "b3"]
+    for k, v in params.items():
+        got = loaded[k]
+        assert type(got) is type(v), k  # an array of the backend under test
+        assert str(got.dtype) == str(v.dtype)
+        np.testing.assert_array_equal(dnn.to_numpy(got), dnn.to_numpy(v))
+    meta = load_metadata(path)
+    assert meta == {
+        "format_version": FORMAT_VERSION,
+        "layer_dims": [4, 5, 3, 1],
+        "activations": ["relu", "relu", "sigmoid"],
+        "dtype": dtype,
+        "metadata": {"costs": [0.7, 0.5], "iterations": 7},
+    }
+
+
+def test_file_layout_is_plain_arrays_without_pickle(backend, tmp_path):
+    path = tmp_path / "model.npz"
+    save_parameters(_params(backend, dims=(2, 1)), path, activations=["tanh"])
+    arrays = _contents(path)
+    assert sorted(arrays) == ["W1", "activations", "b1", "dtype", "format_version", "layer_dims", "metadata"]
+    assert all(a.dtype != object for a in arrays.values())
+    assert int(arrays["format_version"]) == 1
+    assert arrays["layer_dims"].tolist() == [2, 1]
+    assert arrays["activations"].dtype.kind == "U" and arrays["activations"].tolist() == ["tanh"]
+    assert str(arrays["dtype"]) == "float64"
+    assert json.loads(str(arrays["metadata"])) == {}
+
+
+def test_load_defaults_to_the_selected_backend(backend, tmp_path):
+    path = tmp_path / "m.npz"
+    save_parameters(_params(backend), path)
+    with dnn.use_backend(backend.name):
+        loaded = load_parameters(path)
+    assert type(loaded["W1"]) is type(backend.asarray(np.zeros((1, 1))))
+    numpy_loaded = load_parameters(path, backend="numpy")
+    assert isinstance(numpy_loaded["W1"], np.ndarray)
+    np.testing.assert_array_equal(numpy_loaded["W2"], dnn.to_numpy(loaded["W2"]))
+
+
+def test_save_writes_exactly_the_path_given(backend, tmp_path):
+    path = tmp_path / "model"
+    save_parameters(_params(backend), path)
+    assert os.listdir(tmp_path) == ["model"]
+    assert load_metadata(path)["layer_dims"] == [4, 5, 3, 1]
+
+
+def test_save_overwrites_an_existing_file(backend, tmp_path):
+    path = tmp_path / "model.npz"
+    save_parameters(_params(backend, dims=(3, 1)), path)
+    save_parameters(_params(backend, dims=(6, 2, 1)), path)
+    assert load_metadata(path)["layer_dims"] == [6, 2, 1]
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+# ----------------------------------------------------------- save's checks
+
+
+def test_save_rejects_bad_arguments(tmp_path):
+    good = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
+    path = tmp_path / "m.npz"
+    with pytest.raises(
+        TypeError, match="save_parameters: parameters must be float32 or float64 arrays, got W1: int64"
+    ):
+        save_parameters({"W1": np.ones((1, 2), dtype=np.int64), "b1": np.zeros((1, 1))}, path)
+    with pytest.raises(TypeError, match="save_parameters: parameters must share one dtype"):
+        save_parameters({"W1": np.ones((1, 2), dtype=np.float32), "b1": np.zeros((1, 1))}, path)
+    with pytest.raises(ValueError, match="save_parameters: parameters has no 'W1'"):
+        save_parameters({}, path)
+    with pytest.raises(ValueError, match=r"save_parameters: parameters\['b1'\] has shape \(2, 1\)"):
+        save_parameters({"W1": np.ones((1, 2)), "b1": np.zeros((2, 1))}, path)
+    with pytest.raises(ValueError, match="save_parameters: parameters has keys 'extra' beyond"):
+        save_parameters({**good, "extra": np.ones(1)}, path)
+    with pytest.raises(ValueError, match="save_parameters: activations must be 1 names"):
+        save_parameters(good, path, activations=["relu", "sigmoid"])
+    with pytest.raises(ValueError, match="save_parameters: activations must be 1 names"):
+        save_parameters(good, path, activations=["softplus"])
+    with pytest.raises(TypeError, match="save_parameters: activations must be a list"):
+        save_parameters(good, path, activations="sigmoid")
+    with pytest.raises(TypeError, match="save_parameters: metadata must be JSON-serialisable"):
+        save_parameters(good, path, metadata={"when": object()})
+    with pytest.raises(TypeError, match="save_parameters: metadata must be a dict"):
+        save_parameters(good, path, metadata=[1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="save_parameters: path must be a str or os.PathLike"):
+        save_parameters(good, 3)  # type: ignore[arg-type]
+    assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------------------- atomicity
+
+
+@pytest.mark.parametrize("error", [OSError("No space left on device"), KeyboardInterrupt()])
+def test_interrupted_save_keeps_the_old_file(backend, tmp_path, monkeypatch, error):
+    path = tmp_path / "model.npz"
+    old = _params(backend, dims=(3, 2, 1))
+    save_parameters(old, path)
+    before = path.read_bytes()
+    real_savez = np.savez
+
+    def failing_savez(file, **arrays):
+        buf = io.BytesIO()
+        real_savez(buf, **arrays)
+        file.write(buf.getvalue()[: len(buf.getvalue()) // 2])  # half a file, then the failure
+        raise error
+
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(type(error)):
+        save_parameters(_params(backend, dims=(5, 4, 1)), path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
+    assert path.read_bytes() == before
+    loaded = load_parameters(path, backend="numpy")
+    for k, v in _host(old).items():
+        np.testing.assert_array_equal(loaded[k], v)
+
+
+def test_failing_fsync_keeps_the_old_file(backend, tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    save_parameters(_params(backend, dims=(3, 1)), path)
+    before = path.read_bytes()
+
+    def failing_fsync(fd):
+        raise OSError("I/O error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="I/O error"):
+        save_parameters(_params(backend, dims=(7, 1)), path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["model.npz"] and path.read_bytes() == before
+
+
+# ------------------------------------------------------------ load's checks
+
+
+@pytest.fixture
+def model_file(backend, tmp_path):
+    path = tmp_path / "model.npz"
+    save_parameters(_params(backend), path, metadata={"seed": 2})
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format_version": np.array(2)}, "has format version 2; this portable_dnn reads version 1"),
+        ({"format_version": np.array([1, 1])}, "has a malformed format_version"),
+        ({"format_version": None}, "is not a portable_dnn model file: it has no 'format_version' array"),
+        (
+            {"layer_dims": None, "dtype": None},
+            "is not a portable_dnn model file: it has no 'layer_dims', 'dtype' array",
+        ),
+        ({"layer_dims": np.array([4, 5, 3, 2])}, r"has 'W3' of shape \(1, 3\), expected \(2, 3\)"),
+        ({"layer_dims": np.array([4, 0, 3, 1])}, "has malformed layer_dims"),
+        ({"layer_dims": np.array([4.0, 5.0, 3.0, 1.0])}, "has malformed layer_dims"),
+        (
+            {"layer_dims": np.array([4, 5, 1]), "activations": np.array(["relu", "sigmoid"])},
+            "holds arrays 'W3', 'b3' that its layer_dims",
+        ),
+        ({"layer_dims": np.array([4, 5, 3, 1, 1])}, "has malformed activations"),
+        ({"b2": np.zeros((3, 2))}, r"has 'b2' of shape \(3, 2\), expected \(3, 1\)"),
+        ({"W1": np.zeros((5, 4), dtype=np.float32)}, "has 'W1' of dtype float32, but records dtype float64"),
+        ({"W2": np.zeros((3, 5), dtype=np.int64)}, "has non-floating 'W2' \\(dtype int64\\)"),
+        ({"dtype": np.array("int64")}, "records dtype 'int64'"),
+        ({"W2": np.full((3, 5), np.nan)}, "has NaN or infinite values in 'W2'"),
+        ({"b3": np.array([[np.inf]])}, "has NaN or infinite values in 'b3'"),
+        ({"b2": None}, "has no 'b2' array although its layer_dims are"),
+        ({"W4": np.zeros((1, 1))}, "holds arrays 'W4'"),
+        ({"activations": np.array(["relu", "relu", "softplus"])}, "has malformed activations"),
+        ({"activations": np.array([1, 2, 3])}, "has malformed activations"),
+        ({"metadata": np.array("{not json")}, "has metadata that is not valid JSON"),
+        ({"metadata": np.array("[1, 2]")}, "has metadata that is not a JSON object"),
+        ({"metadata": np.array([1.0])}, "has a malformed metadata array"),
+    ],
+)
+def test_load_rejects_inconsistent_files(model_file, changes, message):
+    _rewrite(model_file, **changes)
+    with pytest.raises(ValueError, match=r"load_parameters: '.*model\.npz' " + message):
+        load_parameters(model_file, backend="numpy")
+
+
+def test_load_metadata_checks_the_metadata_only(model_file):
+    _rewrite(model_file, W2=np.full((3, 5), np.nan))
+    assert load_metadata(model_file)["metadata"] == {"seed": 2}  # weights are not read
+    _rewrite(model_file, format_version=np.array(9))
+    with pytest.raises(ValueError, match="load_metadata: .* has format version 9"):
+        load_metadata(model_file)
+
+
+def test_load_rejects_missing_and_foreign_files(tmp_path):
+    with pytest.raises(ValueError, match=r"load_parameters: model file '.*absent\.npz' does not exist"):
+        load_parameters(tmp_path / "absent.npz")
+    with pytest.raises(ValueError, match="load_parameters: model file .* is not a file"):
+        load_parameters(tmp_path)
+    with pytest.raises(TypeError, match="load_parameters: path must be a str or os.PathLike"):
+        load_parameters(None)  # type: ignore[arg-type]
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, a=np.ones(3))
+    with pytest.raises(
+        ValueError, match="is not a portable_dnn model file: it has no 'format_version', 'layer_dims'"
+    ):
+        load_parameters(foreign)
+    npy = tmp_path / "single.npy"
+    np.save(npy, np.ones(3))
+    with pytest.raises(ValueError, match="is a single .npy array, not a portable_dnn model file"):
+        load_parameters(npy)
+    objects = tmp_path / "objects.npz"
+    np.savez(
+        objects,
+        format_version=np.array([{"a": 1}], dtype=object),
+        layer_dims=np.array([1, 1]),
+        activations=np.array(["sigmoid"]),
+        dtype=np.array("float64"),
+    )
+    with pytest.raises(ValueError, match="is not a readable model file .*allow_pickle"):
+        load_parameters(objects)
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"load_parameters: '.*empty\.npz' is not a readable model file"):
+        load_parameters(empty)
+    text = tmp_path / "text.npz"
+    text.write_text("W1,b1\n1,2\n")
+    with pytest.raises(ValueError, match=r"load_parameters: '.*text\.npz' is not a readable model file"):
+        load_parameters(text)
+
+
+def test_load_rejects_a_truncated_file(model_file):
+    data = model_file.read_bytes()
+    model_file.write_bytes(data[: len(data) - 40])
+    with pytest.raises(
+        ValueError, match=r"'.*model\.npz' is not a readable model file \(truncated or damaged"
+    ):
+        load_parameters(model_file)
+
+
+def test_load_rejects_a_corrupted_weight(model_file):
+    # Flip one byte inside W1's data: the zip member's CRC no longer matches.
+    with zipfile.ZipFile(model_file) as zf:
+        info = zf.getinfo("W1.npy")
+    data = bytearray(model_file.read_bytes())
+    offset = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.file_size - 3
+    data[offset] ^= 0x40
+    model_file.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="is not a readable model file .*BadZipFile.*CRC"):
+        load_parameters(model_file)
+
+
+def test_load_rejects_an_unknown_backend(model_file):
+    with pytest.raises(ValueError, match="unknown backend 'fortran'"):
+        load_parameters(model_file, backend="fortran")
+
+
+# ------------------------------------------------------------------ fuzzing
+
+
+@pytest.fixture(scope="module")
+def valid_model_bytes(tmp_path_factory):
+    path = tmp_path_factory.mktemp("valid") / "model.npz"
+    params = dnn.initialize_parameters_deep([6, 4, 3, 1], init="xavier", seed=5, backend="numpy")
+    save_parameters(params, path, metadata={"iterations": 100, "costs": [0.69, 0.5]})
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def fuzz_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz") / "fuzzed.npz"
+
+
+def _load_or_value_error(path):
+    """Loading a damaged file may succeed (a byte nobody reads) or raise ValueError; nothing else."""
+    try:
+        params = load_parameters(path, backend="numpy")
+    except ValueError as exc:
+        assert str(exc).startswith("load_parameters: "), str(exc)
+        assert repr(str(path)) in str(exc), str(exc)
+        return None
+    for v in params.values():
+        assert np.all(np.isfinite(v))
+    return params
+
+
+_SETTINGS = settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+@_SETTINGS
+@given(st.binary(max_size=4096))
+def test_fuzz_random_bytes(fuzz_path, data):
+    fuzz_path.write_bytes(data)
+    assert _load_or_value_error(fuzz_path) is None
+
+
+@_SETTINGS
+@given(st.data())
+def test_fuzz_truncations(valid_model_bytes, fuzz_path, data):
+    n = data.draw(st.integers(0, len(valid_model_bytes) - 1), label="length")
+    fuzz_path.write_bytes(valid_model_bytes[:n])
+    assert _load_or_value_error(fuzz_path) is None
+
+
+@_SETTINGS
+@given(st.data())
+def test_fuzz_flipped_bytes(valid_model_bytes, fuzz_path, data):
+    damaged = bytearray(valid_model_bytes)
+    flips = data.draw(
+        st.lists(st.tuples(st.integers(0, len(damaged) - 1), st.integers(1, 255)), min_size=1, max_size=8),
+        label="flips",
+    )
+    for offset, mask in flips:
+        damaged[offset] ^= mask
+    fuzz_path.write_bytes(bytes(damaged))
+    _load_or_value_error(fuzz_path)
+    try:  # load_metadata too, with the same contract
+        load_metadata(fuzz_path)
+    except ValueError as exc:
+        assert str(exc).startswith("load_metadata: "), str(exc)
