@@ -64,13 +64,13 @@ def load_catvnoncat(data_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
         y = np.asarray(fh["train_set_y"][:])
     X = x.reshape(x.shape[0], -1).T / 255.0
     Y = y.reshape(1, -1).astype(np.float64)
-    return np.ascontiguousarray(X), Y
+    return X, Y  # the course's layout: the transpose of an examples x features array
 
 
 def random_data(n_x: int, m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-like inputs in [0, 1) and balanced 0/1 labels."""
     rng = np.random.default_rng(seed)
-    X = rng.random((n_x, m))
+    X = rng.random((m, n_x)).T  # examples stored row by row, as data files hold them
     Y = (rng.random((1, m)) < 0.5).astype(np.float64)
     return X, Y
 

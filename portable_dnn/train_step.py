@@ -51,13 +51,16 @@ class ArrayAPIOps:
     def sgd(self, W: Any, b: Any, dZ: Any, A_prev: Any, lr: float) -> tuple[Any, Any]:
         """``W - lr dW`` and ``b - lr db`` with the course's ``dW = 1/m dZ A_prev.T``."""
         m = A_prev.shape[1]
-        dW = 1 / m * (dZ @ A_prev.T)
-        db = 1 / m * self.xp.sum(dZ, axis=1, keepdims=True)
+        dW = dZ @ A_prev.T
+        db = self.xp.sum(dZ, axis=1, keepdims=True)
         if self.inplace:
-            W -= lr * dW
-            b -= lr * db
+            # The same roundings as W - lr * (1/m * dW), with no weight-sized temporaries.
+            for P, dP in ((W, dW), (b, db)):
+                dP *= 1 / m
+                dP *= lr
+                P -= dP
             return W, b
-        return W - lr * dW, b - lr * db
+        return W - lr * (1 / m * dW), b - lr * (1 / m * db)
 
 
 class TrainStep:

@@ -316,7 +316,12 @@ class _InterruptFlag:
         self.previous: Any = None
 
     def __enter__(self) -> _InterruptFlag:
-        if threading.current_thread() is threading.main_thread():
+        # Only where Ctrl-C would raise KeyboardInterrupt: a program that ignores
+        # SIGINT (nohup) or handles it itself keeps its choice.
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
             self.previous = signal.signal(signal.SIGINT, self._handle)
         return self
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,11 @@ def cat_paths() -> tuple[Path, Path]:
     if not (train.exists() and test.exists()):
         pytest.skip(f"course cat data not found in {CAT_DIR} (it lives in ../shared/data/catvnoncat)")
     return train, test
+
+
+@pytest.fixture
+def python_sigint():
+    """Ctrl-C raising KeyboardInterrupt, as in an interactive session (CI may start us ignoring SIGINT)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

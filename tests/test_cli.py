@@ -324,7 +324,7 @@ def one_thread(backend):
 
 
 def test_interrupt_then_resume_gives_the_uninterrupted_result(
-    backend, tmp_path, monkeypatch, capsys, one_thread
+    backend, tmp_path, monkeypatch, capsys, one_thread, python_sigint
 ):
     common = [
         "train",
@@ -409,7 +409,14 @@ def test_ctrl_c_in_a_subprocess_saves_a_checkpoint_and_exits_130(tmp_path):
     ]
     cmd += ["--backend", "numpy", "--quiet", "--out", "run.npz"]
     proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A terminal's Ctrl-C, even where CI started us with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     ckpt = tmp_path / "run.ckpt.npz"
     try:

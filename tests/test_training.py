@@ -142,7 +142,7 @@ def test_resume_gives_the_uninterrupted_result(backend):
         np.testing.assert_array_equal(dnn.to_numpy(resumed[key]), dnn.to_numpy(full[key]))
 
 
-def test_callback_and_ctrl_c_stop_after_a_whole_iteration(backend):
+def test_callback_and_ctrl_c_stop_after_a_whole_iteration(backend, python_sigint):
     rng = np.random.RandomState(6)
     X, Y = rng.randn(4, 16), (rng.rand(1, 16) > 0.5).astype(np.int64)
     seen = []
@@ -190,3 +190,24 @@ def test_predict_returns_backend_array(backend, capsys, to_backend):
     assert capsys.readouterr().out == "Accuracy: 1.0\n"
     p2 = dnn.predict(np.array([[1.0], [0.0]]), None, params)
     assert dnn.to_numpy(p2).tolist() == [[1.0]] and capsys.readouterr().out == ""
+
+
+def test_an_ignored_sigint_stays_ignored(backend):
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+
+        def callback(state):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+
+        _, costs = dnn.L_layer_model(
+            np.ones((2, 3)),
+            np.array([[0, 1, 0]]),
+            [2, 1],
+            num_iterations=3,
+            backend=backend,
+            callback=callback,
+        )
+        assert len(costs) == 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
