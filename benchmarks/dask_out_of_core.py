@@ -27,7 +27,8 @@ import numpy as np
 
 
 def make_store(path: str, n_x: int, m: int, chunk: int, seed: int = 0) -> str:
-    """A Zarr store at ``path`` with ``X`` (n_x, m) float64 in column chunks of ``chunk`` and 0/1 labels ``Y`` (1, m).
+    """A Zarr store at ``path``:
+    ``X`` (n_x, m) float64 in column chunks of ``chunk``, 0/1 labels ``Y`` (1, m).
 
     Written one chunk at a time (the store may exceed memory); the labels are a
     noisy linear rule of the features, so the network has something to learn.
@@ -136,17 +137,26 @@ def main(argv: list[str] | None = None) -> int:
         path = os.path.join(tmp, "data.zarr")
         t = time.perf_counter()
         make_store(path, args.features, m, args.chunk)
-        print(f"store: {_store_bytes(path) / 2**30:.2f} GiB, {m} examples, written in {time.perf_counter() - t:.1f} s")
+        print(
+            f"store: {_store_bytes(path) / 2**30:.2f} GiB, {m} examples, "
+            f"written in {time.perf_counter() - t:.1f} s"
+        )
         results = []
         for n in args.workers:
-            r = run(path, [args.features, 20, 7, 5, 1], n_workers=n, memory_limit=args.memory_limit,
-                    num_epochs=args.epochs)
+            r = run(
+                path,
+                [args.features, 20, 7, 5, 1],
+                n_workers=n,
+                memory_limit=args.memory_limit,
+                num_epochs=args.epochs,
+            )
             results.append(r)
             peaks = ", ".join(f"{p / 2**20:.0f}" for p in r["peak_rss_bytes"])
             print(
                 f"{n} worker(s), limit {r['memory_limit_bytes'] / 2**20:.0f} MiB "
                 f"(store {r['store_bytes'] / r['memory_limit_bytes']:.1f}x): peak RSS {peaks} MiB, "
-                f"(base {[round(b / 2**20) for b in r['base_rss_bytes']]}), lost workers: {r['workers_lost']}, {r['examples_per_s']:.0f} examples/s "
+                f"(base {[round(b / 2**20) for b in r['base_rss_bytes']]}), "
+                f"lost workers: {r['workers_lost']}, {r['examples_per_s']:.0f} examples/s "
                 f"({r['seconds']:.1f} s), costs {[round(c, 4) for c in r['cost']]}"
             )
     if args.out:

@@ -21,6 +21,7 @@ and exits with 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.metadata
 import os
@@ -141,6 +142,8 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise CLIError("training needs labels Y")
     be = get_backend(args.backend)
     layers_dims = [int(data.X.shape[0]), *hidden, 1]
+    if args.optimizer != "gd" or args.batch_size is not None:
+        return _train_with_fit(args, data, be, layers_dims, lr, iterations)
     out = args.out
     ckpt = _checkpoint_path(out)
     fingerprint = _fingerprint(data)
@@ -217,6 +220,9 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             costs=costs,
             callback=callback,
             dtype=args.dtype,
+            # The direct step, so that a run resumed after Ctrl-C ends bit for bit
+            # where an uninterrupted one would (the Gram step agrees only to rounding).
+            gram=False,
         )
     except TrainingInterrupted as exc:
         if bar is not None:
@@ -249,6 +255,79 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _scheduler(args: argparse.Namespace) -> Any:
+    """The Dask scheduler named by ``--scheduler`` for the whole command (training and predictions)."""
+    if args.scheduler is None:
+        return contextlib.nullcontext()
+    if get_backend(args.backend).name != "dask":
+        raise CLIError(f"--scheduler needs --backend dask, not {get_backend(args.backend).name}")
+    from .streaming import use_scheduler
+
+    return use_scheduler(args.scheduler)
+
+
+def _train_with_fit(
+    args: argparse.Namespace, data: Data, be: Any, layers_dims: list[int], lr: float, epochs: int
+) -> int:
+    """Mini-batch or momentum/Adam training through :func:`portable_dnn.fit`."""
+    from .fit import fit
+
+    if args.checkpoint_every is not None or args.resume:
+        raise CLIError(
+            "--checkpoint-every and --resume work with the course's full-batch gradient descent "
+            "(--optimizer gd without --batch-size), not with mini-batches, momentum or Adam"
+        )
+    if args.batch_size is not None and args.batch_size < 1:
+        raise CLIError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if not args.quiet:
+        batches = "full batch" if args.batch_size is None else f"mini-batches of {args.batch_size}"
+        print(
+            f"Training {'-'.join(map(str, layers_dims))} on {data.name} ({data.X.shape[1]} examples) "
+            f"with {be.name} ({be.device}), {args.dtype}, {args.optimizer}, {batches}, "
+            f"learning rate {lr}, {epochs} epochs"
+        )
+    bar = _progress(args.quiet, epochs, 0)
+
+    def callback(epoch: int, parameters: Any, history: dict[str, Any]) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(cost=f"{history['cost'][-1]:.6f}", refresh=False)
+
+    try:
+        parameters, history = fit(
+            data.X,
+            data.Y,
+            layers_dims,
+            init="xavier",
+            optimizer=args.optimizer,
+            learning_rate=lr,
+            batch_size=args.batch_size,
+            num_epochs=epochs,
+            seed=args.seed,
+            backend=be,
+            dtype=args.dtype,
+            callback=callback,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    costs = history["cost"]
+    meta = {"iterations": epochs, "costs": costs, "learning_rate": lr, "seed": args.seed,
+            "optimizer": args.optimizer, "batch_size": args.batch_size}  # fmt: skip
+    save_parameters(parameters, args.out, metadata=meta)
+    print(f"Cost after epoch {len(costs) - 1}: {costs[-1]:.6f}")
+    dtype = str(parameters["W1"].dtype).rsplit(".", 1)[-1]
+    assert data.Y is not None  # checked by _cmd_train
+    print(f"Train accuracy: {_accuracy(_predict(be, data.X, parameters, dtype), data.Y):.4f}")
+    if data.X_test is not None and data.Y_test is not None:
+        print(f"Test accuracy: {_accuracy(_predict(be, data.X_test, parameters, dtype), data.Y_test):.4f}")
+    print(f"Model written to {args.out}")
+    if args.plot:
+        _plot(costs, lr, args.plot, every=1, label="epoch")
+        print(f"Cost curve written to {args.plot}")
+    return 0
+
+
 def _predict(be: Any, X: np.ndarray, parameters: Any, dtype: str, hidden: str = "relu") -> np.ndarray:
     """The course's ``predict``: 1 where the network's output is above 0.5, as a 1 x m host int64 array."""
     from .model import L_model_forward
@@ -267,15 +346,15 @@ def _progress(quiet: bool, total: int, initial: int) -> Any:
     return tqdm(total=total, initial=initial, unit="it", desc="training", mininterval=0.2)
 
 
-def _plot(costs: Sequence[float], lr: float, path: str) -> None:
+def _plot(costs: Sequence[float], lr: float, path: str, every: int = 100, label: str = "iteration") -> None:
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise CLIError("--plot needs matplotlib: pip install 'portable_dnn[plot]'") from None
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    ax.plot([100 * i for i in range(len(costs))], list(costs))
-    ax.set_xlabel("iteration")
+    ax.plot([every * i for i in range(len(costs))], list(costs))
+    ax.set_xlabel(label)
     ax.set_ylabel("cost")
     ax.set_title(f"Learning rate = {lr}")
     fig.savefig(path)
@@ -394,6 +473,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--iterations", type=int, metavar="N", help="default 10000 embedded, 2500 files")
     train.add_argument("--backend", help=backend_help)
+    train.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --backend dask: a distributed scheduler's address (tcp://HOST:8786), or threads or "
+        "synchronous; default: Dask's local threaded scheduler",
+    )
+    train.add_argument(
+        "--optimizer",
+        default="gd",
+        choices=("gd", "momentum", "adam"),
+        help="gd (default: the course's full-batch gradient descent), momentum or adam; with "
+        "--batch-size or another optimizer, training runs portable_dnn.fit and --iterations counts epochs",
+    )
+    train.add_argument(
+        "--batch-size", type=int, metavar="N", help="mini-batch size (default: the full batch)"
+    )
     train.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     train.add_argument("--seed", type=int, default=1, help="seed of the weights' initialization (default 1)")
     train.add_argument("--out", default="model.npz", help="model file to write (default model.npz)")
@@ -423,7 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "train":
-            return _cmd_train(args, argv)
+            with _scheduler(args):
+                return _cmd_train(args, argv)
         if args.command == "predict":
             return _cmd_predict(args)
         return _cmd_info(args)

@@ -31,12 +31,13 @@ from .backend import (
     quiet_float_errors,
     resolve_dtype,
     step_runner,
+    supports_gram_step,
     training_ops,
 )
 from .cost import check_binary_labels, cross_entropy
 from .initialization import initialize_parameters, initialize_parameters_deep
 from .model import L_model_forward
-from .train_step import TrainStep
+from .train_step import GramStep, TrainStep
 
 #: The cost is recorded (and printed) every this many iterations, as in the course.
 COST_EVERY = 100
@@ -55,6 +56,7 @@ class TrainingState:
     _Ws: list[Any] = field(repr=False)
     _bs: list[Any] = field(repr=False)
     _xp: Any = field(repr=False)
+    _sync: Callable[[], None] = field(repr=False, default=lambda: None)
 
     @property
     def last_cost(self) -> float | None:
@@ -62,6 +64,7 @@ class TrainingState:
 
     def snapshot(self) -> dict[str, Any]:
         """The current parameters as new arrays, safe to keep while training goes on."""
+        self._sync()
         params: dict[str, Any] = {}
         for l, (W, b) in enumerate(zip(self._Ws, self._bs), start=1):
             params[f"W{l}"] = self._xp.asarray(W, copy=True)
@@ -90,6 +93,7 @@ def two_layer_model(
     callback: Callable[[TrainingState], None] | None = None,
     cuda_graph: bool | str = "auto",
     matmul_precision: str = "strict",
+    gram: bool | str = "auto",
 ) -> tuple[dict[str, Any], list[float]]:
     """The course's LINEAR -> RELU -> LINEAR -> SIGMOID model, trained by gradient descent.
 
@@ -123,6 +127,7 @@ def two_layer_model(
         callback=callback,
         cuda_graph=cuda_graph,
         precision=matmul_precision,
+        gram=gram,
     )
 
 
@@ -144,6 +149,7 @@ def L_layer_model(
     callback: Callable[[TrainingState], None] | None = None,
     cuda_graph: bool | str = "auto",
     matmul_precision: str = "strict",
+    gram: bool | str = "auto",
 ) -> tuple[dict[str, Any], list[float]]:
     """The course's [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID model, trained by gradient descent.
 
@@ -189,6 +195,7 @@ def L_layer_model(
         callback=callback,
         cuda_graph=cuda_graph,
         precision=matmul_precision,
+        gram=gram,
     )
 
 
@@ -348,6 +355,7 @@ def _train(
     callback: Callable[[TrainingState], None] | None,
     cuda_graph: bool | str,
     precision: str,
+    gram: bool | str,
 ) -> tuple[dict[str, Any], list[float]]:
     lr = check_positive_float(func, "learning_rate", learning_rate)
     num_iterations = check_count(func, "num_iterations", num_iterations)
@@ -362,8 +370,15 @@ def _train(
     Ws = [xp.asarray(parameters[f"W{l}"], copy=True) for l in range(1, L + 1)]
     bs = [xp.asarray(parameters[f"b{l}"], copy=True) for l in range(1, L + 1)]
     history = [float(c) for c in costs] if costs is not None else []
-    state = TrainingState(start, history, Ws, bs, xp)
-    step = TrainStep(training_ops(be, X.dtype), X, Y, Ws, bs, lr)
+    if gram not in (True, False, "auto"):
+        raise ValueError(f"{func}: gram must be True, False or 'auto', got {gram!r}")
+    if gram is True and not supports_gram_step(be):
+        raise ValueError(f"{func}: gram=True is not supported on the {be.name} backend")
+    use_gram = gram is True or (
+        gram == "auto" and supports_gram_step(be) and GramStep.pays_off(X, Ws, num_iterations - start)
+    )
+    step = (GramStep if use_gram else TrainStep)(training_ops(be, X.dtype), X, Y, Ws, bs, lr)
+    state = TrainingState(start, history, Ws, bs, xp, step.sync)
     run = step_runner(be, step, cuda_graph)
     check_every = COST_EVERY if be.is_gpu else 1
     with matmul_precision(be, precision, X.dtype), quiet_float_errors(be), _InterruptFlag() as interrupt:
@@ -387,6 +402,7 @@ def _train(
                 callback(state)
             if interrupt.pressed:
                 raise TrainingInterrupted(state)
+    step.sync()
     if num_iterations > start and not all(bool(xp.all(xp.isfinite(W))) for W in Ws):
         raise TrainingDiverged(
             f"{func}: the parameters became NaN or infinite by iteration {num_iterations - 1}; "

@@ -491,3 +491,46 @@ def test_in_process_main_covers_the_same_paths(tmp_path, capsys, one_thread, bac
         assert cli.main(argv) == status
         err = capsys.readouterr().err
         assert err.startswith("portable-dnn: error: ") and message in err and err.count("\n") == 1, err
+
+
+# ------------------------------------------------------- optimizers, mini-batches
+
+
+def test_train_with_adam_mini_batches_matches_fit(backend, tmp_path):
+    result = run(
+        "train", "--optimizer", "adam", "--batch-size", "64", "--learning-rate", "0.01",
+        "--iterations", "150", "--backend", backend.name, "--quiet", "--out", "adam.npz", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    train_acc = _number(r"Train accuracy: ([0-9.]+)", result.stdout)
+    assert train_acc > 0.8
+    meta = load_metadata(tmp_path / "adam.npz")
+    assert meta["metadata"]["optimizer"] == "adam" and meta["metadata"]["batch_size"] == 64
+    assert len(meta["metadata"]["costs"]) == 150
+    # The same run through the library gives the same weights.
+    from portable_dnn import default_dataset, fit, to_numpy
+
+    X, Y, _, _ = default_dataset()
+    params, history = fit(X, Y, [2, 10, 5, 1], init="xavier", optimizer="adam", learning_rate=0.01,
+                          batch_size=64, num_epochs=150, seed=1, backend="numpy")  # fmt: skip
+    saved = load_parameters(tmp_path / "adam.npz", backend="numpy")
+    tol = 0 if backend.name in ("numpy", "array_api_strict") else 1e-9
+    for key in params:
+        np.testing.assert_allclose(to_numpy(saved[key]), to_numpy(params[key]), rtol=0, atol=tol)
+    assert meta["metadata"]["costs"][-1] == pytest.approx(history["cost"][-1], abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--optimizer", "adam", "--resume"], "--checkpoint-every and --resume work with the course's"),
+        (["--batch-size", "64", "--checkpoint-every", "10"], "--checkpoint-every and --resume work with"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
+        (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
+    ],
+)
+def test_optimizer_option_errors(tmp_path, extra, message):
+    result = run("train", "--iterations", "2", "--quiet", *extra, cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("portable-dnn: error: ") and message in lines[0]

@@ -26,7 +26,7 @@ from portable_dnn.train_step import TrainStep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.dask_out_of_core import make_store, run  # noqa: E402
+from benchmarks.dask_out_of_core import make_store  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,7 @@ def test_distributed_client_gives_the_numpy_result(cluster):
         assert client is cluster
         got, costs = dnn.L_layer_model(X, Y, [2, 5, 1], num_iterations=101, learning_rate=0.3, backend="dask")
         assert dask.base.get_scheduler() == cluster.get
+        got = {k: to_numpy(v) for k, v in got.items()}  # futures on the cluster: fetch them in the block
     assert _max_diff(ref, got) < 1e-12
     assert costs == pytest.approx(ref_costs, abs=1e-12)
 
@@ -203,13 +204,3 @@ def test_fit_out_of_core_errors(small_store, tmp_path):
         fit_out_of_core(small_store, [16, 2])
     with pytest.raises(TypeError, match="fit_out_of_core: batch_chunks must be an integer >= 1"):
         fit_out_of_core(small_store, [16, 1], batch_chunks=1.5)
-
-
-def test_store_four_times_a_workers_memory_trains_within_the_limit(tmp_path):
-    """A 400 MiB store on workers limited to 100 MiB each: no worker lost, each under its limit."""
-    path = make_store(str(tmp_path / "big.zarr"), 256, 204_800, 2048)  # 400 MiB, 4 MiB chunks
-    r = run(path, [256, 20, 7, 5, 1], n_workers=2, memory_limit="100MiB")
-    assert r["store_bytes"] >= 4 * r["memory_limit_bytes"]
-    assert r["examples"] == 204_800 and r["finite"]
-    assert not r["workers_lost"]
-    assert max(r["peak_rss_bytes"]) < r["memory_limit_bytes"], r

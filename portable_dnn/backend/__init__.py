@@ -46,6 +46,7 @@ __all__ = [
     "matmul_precision",
     "synchronize",
     "quiet_float_errors",
+    "supports_gram_step",
 ]
 
 ENV_VAR = "PORTABLE_DNN_BACKEND"
@@ -389,6 +390,10 @@ def training_ops(backend: Backend, dtype: Any) -> Any:
         from ._cupy import CupyOps
 
         return CupyOps(backend.xp, dtype, backend.device)
+    if backend.name == "numpy":
+        from ._numpy import NumpyOps
+
+        return NumpyOps(backend.xp, dtype, backend.device)
     # JAX and Dask arrays are immutable: their step rebinds instead of updating.
     inplace = backend.name not in ("jax", "dask")
     return ArrayAPIOps(backend.xp, dtype, backend.device, inplace=inplace)
@@ -415,11 +420,24 @@ def step_runner(backend: Backend, step: Any, cuda_graph: bool | str = "auto") ->
         )
     if cuda_graph not in (True, False, "auto"):
         raise ValueError(f"cuda_graph must be True, False or 'auto', got {cuda_graph!r}")
+    if backend.name == "dask":
+        # Persists the parameters after every step, so the task graph does not grow.
+        from ._dask import DaskRunner
+
+        return DaskRunner(step)
     if capturable and cuda_graph:
         from ._torch import GraphRunner
 
         return GraphRunner(step)
     return step
+
+
+def supports_gram_step(backend: Backend) -> bool:
+    """Whether the training loop may carry the first layer through X^T X here.
+
+    Not on Dask, whose runner cuts the graph of the parameters only.
+    """
+    return backend.name != "dask"
 
 
 def matmul_precision(backend: Backend, precision: str, dtype: Any) -> Any:

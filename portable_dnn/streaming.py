@@ -1,0 +1,172 @@
+"""Beyond one machine: training on Dask arrays, on a cluster, from data larger than memory.
+
+The ``"dask"`` backend runs the training loop's step (:mod:`portable_dnn.train_step`)
+on Dask arrays chunked along the examples, and persists the parameters after
+every iteration so the task graph stays one iteration deep. Which scheduler
+computes is Dask's choice: a ``distributed.Client`` you created, else local
+threads; :func:`use_scheduler` names one for a block::
+
+    from distributed import Client
+    from portable_dnn import L_layer_model
+    from portable_dnn.streaming import use_scheduler
+
+    with Client("tcp://10.0.0.5:8786") as client, use_scheduler(client):
+        parameters, costs = L_layer_model(X, Y, [12288, 20, 7, 5, 1], backend="dask")
+
+:func:`fit_out_of_core` trains by mini-batch gradient descent on a Zarr or HDF5
+store read one chunk at a time, so the data never has to fit in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ._checks import check_count, check_layer_dims, check_positive_float
+from .backend import get_backend, host_random_state, resolve_dtype, training_ops
+from .cost import cross_entropy
+from .initialization import INITS, initialize_parameters_deep
+from .train_step import TrainStep
+from .training import TrainingDiverged
+
+__all__ = ["fit_out_of_core", "use_scheduler"]
+
+
+@contextlib.contextmanager
+def use_scheduler(scheduler: Any = None) -> Iterator[Any]:
+    """Compute Dask arrays with ``scheduler`` inside the block; yields the ``Client`` (or None).
+
+    ``scheduler`` is a ``distributed.Client``, a scheduler address such as
+    ``"tcp://10.0.0.5:8786"`` (connected for the block, closed after it),
+    ``"threads"`` or ``"synchronous"`` (Dask's local schedulers), or None for
+    Dask's default: the ``Client`` created last, else local threads.
+
+    >>> from portable_dnn.training import L_layer_model
+    >>> from portable_dnn.datasets import default_dataset
+    >>> X, Y, _, _ = default_dataset()
+    >>> with use_scheduler("synchronous"):
+    ...     params, costs = L_layer_model(X, Y, [2, 4, 1], num_iterations=2, backend="dask")
+    >>> round(costs[0], 6)
+    0.778117
+    """
+    from .backend._dask import use_scheduler as _use
+
+    with _use(scheduler, func="use_scheduler") as client:
+        yield client
+
+
+def fit_out_of_core(
+    path: str,
+    layers_dims: Sequence[int],
+    *,
+    x: str = "X",
+    y: str = "Y",
+    learning_rate: float = 0.0075,
+    num_epochs: int = 1,
+    batch_chunks: int = 1,
+    seed: int = 0,
+    init: str = "xavier",
+    init_seed: int = 1,
+    dtype: Any = None,
+    scheduler: Any = None,
+    print_cost: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mini-batch gradient descent on a store too large for memory; returns ``(parameters, history)``.
+
+    ``path`` is a Zarr store (a directory) or an HDF5 file (``.h5``/``.hdf5``)
+    holding ``x``, the features ``(n_x, m)`` chunked along the examples, and
+    ``y``, the 0/1 labels ``(1, m)`` or ``(m,)``. The network is the course's
+    [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID (``layers_dims``, weights from
+    ``initialize_parameters_deep(layers_dims, init=init, seed=init_seed)``).
+
+    Each epoch visits every chunk once, in the order of
+    ``RandomState(seed + epoch).permutation(number of chunks)``; a mini-batch
+    is ``batch_chunks`` consecutive chunks of that order (their gradients are
+    computed in parallel on a cluster). A chunk is read when its mini-batch
+    runs and dropped after it, and at most two mini-batches are in flight, so
+    a worker holds a few chunks at a time whatever the size of the store.
+    ``scheduler`` is as for :func:`use_scheduler`.
+
+    ``history["cost"]`` holds each epoch's size-weighted mean of the mini-batch
+    costs, ``history["examples"]`` the examples seen per epoch. ``parameters``
+    are Dask arrays of one chunk each (``to_numpy`` brings them home).
+
+    >>> import numpy as np, zarr, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "data.zarr")
+    >>> root = zarr.open_group(path, mode="w")
+    >>> X = np.random.RandomState(0).randn(3, 400)
+    >>> _ = root.create_array("X", data=X, chunks=(3, 100))  # 4 chunks of 100 examples
+    >>> _ = root.create_array("Y", data=(X[:1] > 0) * 1.0, chunks=(1, 100))
+    >>> params, history = fit_out_of_core(path, [3, 4, 1], learning_rate=0.5, num_epochs=20)
+    >>> history["examples"][0], history["cost"][-1] < history["cost"][0]
+    (400, True)
+    """
+    from .backend import _dask
+
+    func = "fit_out_of_core"
+    dims = check_layer_dims(func, layers_dims, name="layers_dims")
+    if dims[-1] != 1:
+        raise ValueError(f"{func}: the sigmoid output needs layers_dims[-1] = 1, got {dims[-1]}")
+    if init not in INITS:
+        raise ValueError(f"{func}: init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+    lr = check_positive_float(func, "learning_rate", learning_rate)
+    num_epochs = check_count(func, "num_epochs", num_epochs, 1)
+    batch_chunks = check_count(func, "batch_chunks", batch_chunks, 1)
+    seed = check_count(func, "seed", seed)
+    be = get_backend("dask")
+    xp = be.xp
+
+    with _dask.use_scheduler(scheduler, func=func):
+        X, Y = _dask.open_store(path, x, y, func=func)
+        if X.shape[0] != dims[0]:
+            raise ValueError(
+                f"{func}: {x!r} has {X.shape[0]} features but layers_dims[0] is {dims[0]} ({path!r})"
+            )
+        name = str(X.dtype) if dtype is None else dtype
+        float_dtype = resolve_dtype(xp, name if name in ("float32", "float64") else "float64")
+        X, Y = xp.astype(X, float_dtype), xp.astype(Y, float_dtype)
+        parameters = initialize_parameters_deep(
+            dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
+        )
+        L = len(dims) - 1
+        Ws = [parameters[f"W{l}"] for l in range(1, L + 1)]
+        bs = [parameters[f"b{l}"] for l in range(1, L + 1)]
+        ops = training_ops(be, float_dtype)
+        sizes = X.chunks[1]
+        history: dict[str, Any] = {"cost": [], "examples": []}
+        previous: tuple[Any, ...] = ()
+        for epoch in range(num_epochs):
+            order = host_random_state(seed + epoch).permutation(len(sizes)).tolist()
+            costs, counts = [], []
+            for k in range(0, len(order), batch_chunks):
+                index = order[k : k + batch_chunks]
+                X_b, Y_b = _dask.column_blocks(X, index), _dask.column_blocks(Y, index)
+                step = TrainStep(ops, X_b, Y_b, Ws, bs, lr)
+                AL = step()
+                out = _dask.persist(*Ws, *bs, cross_entropy(xp, AL, Y_b))
+                Ws[:], bs[:] = out[:L], out[L : 2 * L]
+                costs.append(out[-1])
+                counts.append(sum(sizes[i] for i in index))
+                # Two mini-batches in flight: the next chunk is read while this one computes.
+                _dask.wait(*previous)
+                previous = tuple(Ws)
+            values = [float(c) for c in _dask.compute(*costs)]
+            m = sum(counts)
+            cost = sum(c * n for c, n in zip(values, counts)) / m
+            if not math.isfinite(cost):
+                raise TrainingDiverged(
+                    f"{func}: the cost became NaN or infinite in epoch {epoch}; "
+                    f"try a smaller learning_rate than {lr}"
+                )
+            history["cost"].append(cost)
+            history["examples"].append(m)
+            if print_cost:
+                print(f"Cost after epoch {epoch}: {cost:f}")
+        host = _dask.compute(*Ws, *bs)
+    result: dict[str, Any] = {}
+    for l in range(L):
+        result[f"W{l + 1}"] = be.asarray(host[l])
+        result[f"b{l + 1}"] = be.asarray(host[L + l])
+    return result, history
