@@ -211,7 +211,7 @@ def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool 
     array([[0., 1.]])
     """
     func = "predict"
-    L = num_layers(func, parameters)
+    num_layers(func, parameters)  # checks the dict before anything is moved
     W1 = parameters["W1"]
     be = backend_of(W1)
     X = _move(func, "X", be, X, W1.dtype)
@@ -219,12 +219,9 @@ def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool 
     xp = be.xp
     p = xp.astype(probas > 0.5, probas.dtype)
     if y is not None:
-        y = _labels(func, be, y, shape_of(p), p.dtype)
-        m = shape_of(p)[1]
-        accuracy = float(xp.sum(xp.astype(p == y, p.dtype)) / m)
+        y = _labels(func, be, y, shape_of(p), p.dtype)  # checked even when not printed
         if print_accuracy:
-            print("Accuracy: " + str(accuracy))
-    del L
+            print("Accuracy: " + str(float(xp.sum(xp.astype(p == y, p.dtype)) / shape_of(p)[1])))
     return p
 
 

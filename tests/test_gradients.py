@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import portable_dnn as dnn
 
@@ -67,3 +69,36 @@ def test_dA0_is_gradient_with_respect_to_X(backend):
             - dnn.compute_cost(dnn.L_model_forward(backend.asarray(minus), params)[0], Y)
         ) / (2 * eps)
         assert dA0[idx] == pytest.approx(m * fd, rel=1e-5, abs=1e-8)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    dims=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(lambda d: [*d, 1]),
+    m=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_backward_matches_finite_differences_property(backend, dims, m, seed):
+    """The same check over hypothesis-drawn layer sizes and batch sizes (float64)."""
+    rng = np.random.RandomState(seed)
+    host = {}
+    for l in range(1, len(dims)):
+        host[f"W{l}"] = rng.randn(dims[l], dims[l - 1])
+        host[f"b{l}"] = rng.randn(dims[l], 1) * 0.1
+    X = backend.asarray(rng.randn(dims[0], m))
+    Y = backend.asarray((rng.rand(1, m) > 0.5).astype(np.float64))
+    params = {k: backend.asarray(v) for k, v in host.items()}
+    AL, caches = dnn.L_model_forward(X, params, hidden_activation="tanh")
+    grads = dnn.L_model_backward(AL, Y, caches, hidden_activation="tanh")
+    analytic, numeric = [], []
+    for key in sorted(host):
+        g = dnn.to_numpy(grads["d" + key])
+        for idx in np.ndindex(host[key].shape):
+            plus = {k: v.copy() for k, v in host.items()}
+            minus = {k: v.copy() for k, v in host.items()}
+            plus[key][idx] += 1e-7
+            minus[key][idx] -= 1e-7
+            numeric.append((_cost(backend, X, Y, plus, "tanh") - _cost(backend, X, Y, minus, "tanh")) / 2e-7)
+            analytic.append(g[idx])
+    analytic, numeric = np.array(analytic), np.array(numeric)
+    scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)
+    assert scale == 0 or np.linalg.norm(analytic - numeric) / scale < 1e-7
