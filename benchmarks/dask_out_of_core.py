@@ -129,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="200MiB", help="per worker (default 200MiB)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument(
+        "--batch-chunks",
+        type=int,
+        help="chunks per mini-batch (default: one per worker); fix it to compare worker counts on one job",
+    )
     parser.add_argument("--dir", help="where to write the store (default: a temporary folder)")
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args(argv)
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 n_workers=n,
                 memory_limit=args.memory_limit,
                 num_epochs=args.epochs,
+                batch_chunks=args.batch_chunks,
             )
             results.append(r)
             peaks = ", ".join(f"{p / 2**20:.0f}" for p in r["peak_rss_bytes"])
