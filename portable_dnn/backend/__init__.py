@@ -47,6 +47,7 @@ __all__ = [
     "synchronize",
     "quiet_float_errors",
     "supports_gram_step",
+    "cut_graph",
 ]
 
 ENV_VAR = "PORTABLE_DNN_BACKEND"
@@ -438,6 +439,25 @@ def supports_gram_step(backend: Backend) -> bool:
     Not on Dask, whose runner cuts the graph of the parameters only.
     """
     return backend.name != "dask"
+
+
+def cut_graph(backend: Backend, *arrays: Any) -> tuple[Any, ...]:
+    """``arrays`` with their lazy history cut: on Dask, persisted in one call; elsewhere unchanged.
+
+    A training loop calls it after each update on the parameters and optimizer
+    state (and the step's cost) together, so a lazy backend's task graph stays one
+    step deep and the shared work of the step is computed once.
+
+    >>> import numpy as np
+    >>> a = np.ones(2)
+    >>> cut_graph(get_backend("numpy"), a)[0] is a
+    True
+    """
+    if backend.name == "dask":
+        from ._dask import persist
+
+        return persist(*arrays)
+    return arrays
 
 
 def matmul_precision(backend: Backend, precision: str, dtype: Any) -> Any:
