@@ -94,11 +94,13 @@ def test_training_loop_keeps_its_parameters_cut():
 # ------------------------------------------------------------ distributed
 
 
-@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
-def test_fit_cuts_its_graph_every_mini_batch_and_equals_numpy(optimizer):
+@pytest.mark.parametrize(
+    "optimizer, extra", [("gd", {}), ("momentum", {"lambd": 0.1}), ("adam", {"keep_prob": 0.8})]
+)
+def test_fit_cuts_its_graph_every_mini_batch_and_equals_numpy(optimizer, extra):
     """fit's parameters and optimizer state are persisted after every step (cut_graph)."""
     X, Y, _, _ = default_dataset()
-    run = dict(optimizer=optimizer, learning_rate=0.01, batch_size=64, num_epochs=4, seed=1, lambd=0.1)
+    run = dict(optimizer=optimizer, learning_rate=0.01, batch_size=64, num_epochs=4, seed=1, **extra)
     depths = []
 
     def callback(epoch, params, history):

@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -482,7 +483,20 @@ def quiet_float_errors(backend: Backend) -> Any:
     checks the cost itself and raises :class:`~portable_dnn.TrainingDiverged`."""
     if backend.name in ("numpy", "array_api_strict"):
         return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    if backend.name == "dask":
+        # Dask runs NumPy on its scheduler's threads, which do not inherit np.errstate:
+        # silence the warnings themselves (the filters are process-wide) as well.
+        return _quiet_everywhere()
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _quiet_everywhere() -> Iterator[None]:
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
+        )
+        yield
 
 
 def synchronize(backend: Backend) -> None:
