@@ -35,8 +35,11 @@ def check_binary_labels(func: str, xp: Any, Y: Any, name: str = "Y") -> None:
     """Raise unless every label is 0 or 1 (one host synchronisation)."""
     ok = xp.all((Y == 0) | (Y == 1))
     if not bool(ok):
-        bad = xp.reshape(Y[~((Y == 0) | (Y == 1))], (-1,))
-        raise ValueError(f"{func}: {name} must hold labels 0 or 1 only, found {float(bad[0])!r}")
+        # The first offending label, by position: no boolean-mask indexing, whose result
+        # has a data-dependent size (unknown chunk sizes on Dask).
+        flat = xp.reshape(Y, (-1,))
+        first = int(xp.argmax(xp.astype(~((flat == 0) | (flat == 1)), xp.int8)))
+        raise ValueError(f"{func}: {name} must hold labels 0 or 1 only, found {float(flat[first])!r}")
 
 
 def compute_cost(AL: Any, Y: Any) -> float:

@@ -26,8 +26,16 @@ from ._checks import (
     num_layers,
     shape_of,
 )
-from .backend import Backend, get_backend, host_random_state, namespace_of, resolve_dtype, to_numpy
-from .cost import check_binary_labels, compute_cost
+from .backend import (
+    Backend,
+    cut_graph,
+    get_backend,
+    host_random_state,
+    namespace_of,
+    resolve_dtype,
+    to_numpy,
+)
+from .cost import check_binary_labels, compute_cost, cross_entropy
 from .initialization import INITS, initialize_parameters_deep
 from .layer import linear_activation_backward, linear_activation_forward
 from .linear import linear_backward, linear_forward
@@ -45,12 +53,12 @@ from .optimizers import (
 from .regularization import (
     _check_keep_prob,
     _check_lambd,
+    _l2_cost,
     add_l2_grads,
     dropout_backward,
     dropout_forward,
-    l2_cost,
 )
-from .softmax import compute_cost_softmax, one_hot, softmax
+from .softmax import _cost_softmax, compute_cost_softmax, one_hot, softmax
 
 HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
 OUTPUTS = ("sigmoid", "softmax")
@@ -103,6 +111,24 @@ def _backward(
 
 def _cost(AL: Any, Y: Any, output: str) -> float:
     return compute_cost(AL, Y) if output == "sigmoid" else compute_cost_softmax(AL, Y)
+
+
+def _cost_array(xp: Any, AL: Any, Y: Any, output: str) -> Any:
+    """The cost as a 0-d array, unchecked: Y already of AL's shape and dtype (one-hot for softmax)."""
+    return cross_entropy(xp, AL, Y) if output == "sigmoid" else _cost_softmax(xp, AL, Y)
+
+
+def _cut(
+    be: Backend, costs: list[Any], dicts: list[dict[str, Any]]
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """``costs`` and the arrays of ``dicts`` through one :func:`~portable_dnn.backend.cut_graph` call."""
+    keys = [list(d) for d in dicts]
+    flat = cut_graph(be, *costs, *(d[k] for d, ks in zip(dicts, keys) for k in ks))
+    out, i = [], len(costs)
+    for ks in keys:
+        out.append(dict(zip(ks, flat[i : i + len(ks)])))
+        i += len(ks)
+    return list(flat[: len(costs)]), out
 
 
 def forward_proba(
@@ -317,12 +343,12 @@ def fit(
         for X_b, Y_b in batches:
             m_b = shape_of(X_b)[1]
             AL, caches, masks = _forward(X_b, parameters, hidden_activation, output, keep_prob, dropout_rng)
-            cost = _cost(AL, Y_b, output)
+            # The costs as 0-d arrays (labels checked once above): read after the graph cut.
+            costs = [_cost_array(be.xp, AL, Y_b, output)]
             grads = _backward(AL, Y_b, caches, masks, hidden_activation, keep_prob)
             if lambd > 0:
-                cost += l2_cost(parameters, lambd, m_b)
+                costs.append(_l2_cost(parameters, lambd, m_b))
                 grads = add_l2_grads(grads, parameters, lambd, m_b)
-            total += m_b * cost
             # The optimizers' steps without their argument checks, already done above.
             if optimizer == "gd":
                 parameters = update_parameters_with_gd(parameters, grads, lr)
@@ -333,6 +359,16 @@ def fit(
                 parameters, v, s, _, _ = _adam_step(
                     be.xp, parameters, grads, v, s, t, lr, beta1, beta2, epsilon, L
                 )
+            # Parameters, optimizer state and costs together: on a lazy backend (Dask)
+            # one computation per step, and a graph that does not grow with the steps.
+            state = [parameters] + ([v] if optimizer != "gd" else []) + ([s] if optimizer == "adam" else [])
+            costs, state = _cut(be, costs, state)
+            parameters = state[0]
+            if optimizer != "gd":
+                v = state[1]
+            if optimizer == "adam":
+                s = state[2]
+            total += m_b * sum(float(c) for c in costs)
         history["cost"].append(total / m)
         if X_val is not None:
             val_cost = _cost(_forward(X_val, parameters, hidden_activation, output)[0], Y_val, output)

@@ -94,6 +94,26 @@ def test_training_loop_keeps_its_parameters_cut():
 # ------------------------------------------------------------ distributed
 
 
+@pytest.mark.parametrize(
+    "optimizer, extra", [("gd", {}), ("momentum", {"lambd": 0.1}), ("adam", {"keep_prob": 0.8})]
+)
+def test_fit_cuts_its_graph_every_mini_batch_and_equals_numpy(optimizer, extra):
+    """fit's parameters and optimizer state are persisted after every step (cut_graph)."""
+    X, Y, _, _ = default_dataset()
+    run = dict(optimizer=optimizer, learning_rate=0.01, batch_size=64, num_epochs=4, seed=1, **extra)
+    depths = []
+
+    def callback(epoch, params, history):
+        depths.append(max(len(dict(p.__dask_graph__())) for p in params.values()))
+
+    params, history = dnn.fit(X, Y, [2, 10, 5, 1], backend="dask", callback=callback, **run)
+    reference, expected = dnn.fit(X, Y, [2, 10, 5, 1], backend="numpy", **run)
+    assert depths == [1] * 4  # one computed chunk per parameter, whatever the epoch
+    np.testing.assert_allclose(history["cost"], expected["cost"], rtol=0, atol=1e-12)
+    for key in reference:
+        np.testing.assert_allclose(to_numpy(params[key]), reference[key], rtol=0, atol=1e-12)
+
+
 def test_distributed_client_gives_the_numpy_result(cluster):
     X, Y, _, _ = default_dataset()
     ref, ref_costs = dnn.L_layer_model(

@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "synchronize",
     "quiet_float_errors",
     "supports_gram_step",
+    "cut_graph",
 ]
 
 ENV_VAR = "PORTABLE_DNN_BACKEND"
@@ -440,6 +442,25 @@ def supports_gram_step(backend: Backend) -> bool:
     return backend.name != "dask"
 
 
+def cut_graph(backend: Backend, *arrays: Any) -> tuple[Any, ...]:
+    """``arrays`` with their lazy history cut: on Dask, persisted in one call; elsewhere unchanged.
+
+    A training loop calls it after each update on the parameters and optimizer
+    state (and the step's cost) together, so a lazy backend's task graph stays one
+    step deep and the shared work of the step is computed once.
+
+    >>> import numpy as np
+    >>> a = np.ones(2)
+    >>> cut_graph(get_backend("numpy"), a)[0] is a
+    True
+    """
+    if backend.name == "dask":
+        from ._dask import persist
+
+        return persist(*arrays)
+    return arrays
+
+
 def matmul_precision(backend: Backend, precision: str, dtype: Any) -> Any:
     """A context manager in which float32 products use ``precision`` (``"strict"`` or ``"tf32"``)."""
     if precision not in PRECISIONS:
@@ -462,7 +483,20 @@ def quiet_float_errors(backend: Backend) -> Any:
     checks the cost itself and raises :class:`~portable_dnn.TrainingDiverged`."""
     if backend.name in ("numpy", "array_api_strict"):
         return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    if backend.name == "dask":
+        # Dask runs NumPy on its scheduler's threads, which do not inherit np.errstate:
+        # silence the warnings themselves (the filters are process-wide) as well.
+        return _quiet_everywhere()
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _quiet_everywhere() -> Iterator[None]:
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
+        )
+        yield
 
 
 def synchronize(backend: Backend) -> None:
