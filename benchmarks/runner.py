@@ -231,18 +231,11 @@ class Run:
         return ("xavier", 1)
 
     # ----------------------------------------------------------------- memory
+    # Each measure records one entry: peak bytes over the budget of data, parameters
+    # and one set of activations and gradients (workloads.memory_budget_bytes).
 
     def memory_numpy(self, wl: Workload, dtype: str, contender: str, fn: Callable[[Any, Any], Any]) -> None:
-        budget = budget_of(wl.dims, wl.m, np.dtype(dtype).itemsize)
-        entry = {
-            "device": "cpu",
-            "workload": wl.name,
-            "dtype": dtype,
-            "contender": contender,
-            "method": "tracemalloc",
-            "budget_bytes": budget["total"],
-            "budget": budget,
-        }
+        entry, budget = _memory_entry(wl, dtype, contender, "cpu", "tracemalloc")
         gc.collect()
         tracemalloc.start()
         try:
@@ -259,16 +252,7 @@ class Run:
 
     def memory_cupy(self, wl: Workload, dtype: str, contender: str, fn: Callable[[Any, Any], Any]) -> None:
         cupy = importlib.import_module("cupy")
-        budget = budget_of(wl.dims, wl.m, np.dtype(dtype).itemsize)
-        entry = {
-            "device": "gpu",
-            "workload": wl.name,
-            "dtype": dtype,
-            "contender": contender,
-            "method": "cupy pool total_bytes",
-            "budget_bytes": budget["total"],
-            "budget": budget,
-        }
+        entry, budget = _memory_entry(wl, dtype, contender, "gpu", "cupy pool total_bytes")
         pool = cupy.get_default_memory_pool()
         try:
             gc.collect()
@@ -292,16 +276,7 @@ class Run:
         self, wl: Workload, dtype: str, contender: str, fn: Callable[[Any, Any], Any]
     ) -> None:
         torch = importlib.import_module("torch")
-        budget = budget_of(wl.dims, wl.m, np.dtype(dtype).itemsize)
-        entry = {
-            "device": "gpu",
-            "workload": wl.name,
-            "dtype": dtype,
-            "contender": contender,
-            "method": "torch max_memory_allocated",
-            "budget_bytes": budget["total"],
-            "budget": budget,
-        }
+        entry, budget = _memory_entry(wl, dtype, contender, "gpu", "torch max_memory_allocated")
         try:
             gc.collect()
             torch.cuda.synchronize()
@@ -696,3 +671,20 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # a chart is a convenience: never lose the JSON over it
             print(f"no chart: {_err(exc)}")
     return 0
+
+
+def _memory_entry(
+    wl: Workload, dtype: str, contender: str, device: str, method: str
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """A memory row before measuring, and the budget it is measured against."""
+    budget = budget_of(wl.dims, wl.m, np.dtype(dtype).itemsize)
+    entry = {
+        "device": device,
+        "workload": wl.name,
+        "dtype": dtype,
+        "contender": contender,
+        "method": method,
+        "budget_bytes": budget["total"],
+        "budget": budget,
+    }
+    return entry, budget
