@@ -75,7 +75,7 @@ def run(
             n_workers=n_workers,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: another cluster may hold 8787
             memory_limit=memory_limit,
         ) as cluster,
         Client(cluster) as client,

@@ -8,6 +8,8 @@ early stopping. It is built from the library's layers, costs and optimizers.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +30,7 @@ from ._checks import (
 )
 from .backend import (
     Backend,
-    cut_graph,
+    batch_steps,
     get_backend,
     host_random_state,
     namespace_of,
@@ -55,8 +57,9 @@ from .regularization import (
     _check_lambd,
     _l2_cost,
     add_l2_grads,
+    apply_dropout,
     dropout_backward,
-    dropout_forward,
+    host_mask,
 )
 from .softmax import _cost_softmax, compute_cost_softmax, one_hot, softmax
 
@@ -70,18 +73,17 @@ PRINT_EVERY = 1000
 
 
 def _forward(
-    X: Any, parameters: Mapping[str, Any], hidden: str, output: str, keep_prob: float = 1.0, rng: Any = None
-) -> tuple[Any, list[Any], list[Any]]:
-    """``(AL, caches, masks)``; dropout (when ``keep_prob < 1``) follows every hidden layer."""
+    X: Any, parameters: Mapping[str, Any], hidden: str, output: str, keep_prob: float = 1.0, masks: Any = ()
+) -> tuple[Any, list[Any]]:
+    """``(AL, caches)``; with ``keep_prob < 1``, ``masks[l - 1]`` drops units of hidden layer ``l``."""
     L = len(parameters) // 2
-    caches, masks = [], []
+    caches = []
     A = X
     for l in range(1, L):
         A, cache = linear_activation_forward(A, parameters[f"W{l}"], parameters[f"b{l}"], hidden)
         caches.append(cache)
         if keep_prob < 1:
-            A, D = dropout_forward(A, keep_prob, rng)
-            masks.append(D)
+            A = apply_dropout(A, masks[l - 1], keep_prob)
     if output == "sigmoid":
         AL, cache = linear_activation_forward(A, parameters[f"W{L}"], parameters[f"b{L}"], "sigmoid")
     else:
@@ -89,7 +91,7 @@ def _forward(
         AL, Z = softmax(Z)
         cache = (linear_cache, Z)
     caches.append(cache)
-    return AL, caches, masks
+    return AL, caches
 
 
 def _backward(
@@ -118,17 +120,61 @@ def _cost_array(xp: Any, AL: Any, Y: Any, output: str) -> Any:
     return cross_entropy(xp, AL, Y) if output == "sigmoid" else _cost_softmax(xp, AL, Y)
 
 
-def _cut(
-    be: Backend, costs: list[Any], dicts: list[dict[str, Any]]
-) -> tuple[list[Any], list[dict[str, Any]]]:
-    """``costs`` and the arrays of ``dicts`` through one :func:`~portable_dnn.backend.cut_graph` call."""
-    keys = [list(d) for d in dicts]
-    flat = cut_graph(be, *costs, *(d[k] for d, ks in zip(dicts, keys) for k in ks))
-    out, i = [], len(costs)
-    for ks in keys:
-        out.append(dict(zip(ks, flat[i : i + len(ks)])))
-        i += len(ks)
-    return list(flat[: len(costs)]), out
+def _batch_grads(
+    hidden: str, output: str, keep_prob: float, parameters: Mapping[str, Any], X: Any, Y: Any, *masks: Any
+) -> tuple[Any, dict[str, Any]]:
+    """A (mini-)batch's cost, as a 0-d array, and its gradients: a mean over the batch's columns.
+
+    Unchecked (fit checks once); the namespace is X's, so it also runs on one chunk of a Dask batch.
+    """
+    AL, caches = _forward(X, parameters, hidden, output, keep_prob, masks)
+    cost = _cost_array(namespace_of(AL), AL, Y, output)
+    return cost, _backward(AL, Y, caches, masks, hidden, keep_prob)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Update:
+    """One mini-batch's update: the L2 term, then the optimizer's step, on ``[parameters, v, s]``.
+
+    A picklable value rather than a closure, so a cluster's worker can run it.
+    """
+
+    optimizer: str
+    lr: float
+    m: int  # the batch's examples, for the L2 term
+    t: int = 0  # Adam's step count
+    lambd: float = 0.0
+    beta: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+
+    def __call__(self, state: list[dict[str, Any]], cost: Any, grads: dict[str, Any]) -> tuple[list, Any]:
+        parameters = state[0]
+        L = len(parameters) // 2
+        if self.lambd > 0:
+            cost = cost + _l2_cost(parameters, self.lambd, self.m)
+            grads = add_l2_grads(grads, parameters, self.lambd, self.m)
+        # The optimizers' steps without their argument checks, already done in fit.
+        if self.optimizer == "gd":
+            return [update_parameters_with_gd(parameters, grads, self.lr)], cost
+        if self.optimizer == "momentum":
+            return list(_momentum_step(parameters, grads, state[1], self.beta, self.lr, L)), cost
+        xp = namespace_of(cost)
+        p, v, s, _, _ = _adam_step(
+            xp,
+            parameters,
+            grads,
+            state[1],
+            state[2],
+            self.t,
+            self.lr,
+            self.beta1,
+            self.beta2,
+            self.epsilon,
+            L,
+        )
+        return [p, v, s], cost
 
 
 def forward_proba(
@@ -315,10 +361,12 @@ def fit(
         X_val = Y_val = None
 
     parameters = initialize_parameters_deep(dims, init=init, seed=init_seed, backend=be, dtype=float_dtype)
+    state = [parameters]
     if optimizer == "momentum":
-        v = initialize_velocity(parameters)
+        state.append(initialize_velocity(parameters))
     elif optimizer == "adam":
-        v, s = initialize_adam(parameters)
+        state.extend(initialize_adam(parameters))
+    steps = batch_steps(be, state)
     t, L = 0, len(dims) - 1
     dropout_rng = host_random_state(seed + 1)
     m = shape_of(X)[1]
@@ -339,37 +387,27 @@ def fit(
             batches = [(X, Y)]
         else:
             batches = random_mini_batches(X, Y, batch_size, seed=seed + epoch + 1)
-        total = 0.0
+        sizes = []
         for X_b, Y_b in batches:
             m_b = shape_of(X_b)[1]
-            AL, caches, masks = _forward(X_b, parameters, hidden_activation, output, keep_prob, dropout_rng)
-            # The costs as 0-d arrays (labels checked once above): read after the graph cut.
-            costs = [_cost_array(be.xp, AL, Y_b, output)]
-            grads = _backward(AL, Y_b, caches, masks, hidden_activation, keep_prob)
-            if lambd > 0:
-                costs.append(_l2_cost(parameters, lambd, m_b))
-                grads = add_l2_grads(grads, parameters, lambd, m_b)
-            # The optimizers' steps without their argument checks, already done above.
-            if optimizer == "gd":
-                parameters = update_parameters_with_gd(parameters, grads, lr)
-            elif optimizer == "momentum":
-                parameters, v = _momentum_step(parameters, grads, v, beta, lr, L)
-            else:
-                t += 1
-                parameters, v, s, _, _ = _adam_step(
-                    be.xp, parameters, grads, v, s, t, lr, beta1, beta2, epsilon, L
-                )
-            # Parameters, optimizer state and costs together: on a lazy backend (Dask)
-            # one computation per step, and a graph that does not grow with the steps.
-            state = [parameters] + ([v] if optimizer != "gd" else []) + ([s] if optimizer == "adam" else [])
-            costs, state = _cut(be, costs, state)
-            parameters = state[0]
-            if optimizer != "gd":
-                v = state[1]
+            masks = [
+                be.asarray(host_mask(dropout_rng, (dims[l], m_b), keep_prob), dtype=float_dtype)
+                for l in range(1, L)
+                if keep_prob < 1
+            ]
             if optimizer == "adam":
-                s = state[2]
-            total += m_b * sum(float(c) for c in costs)
-        history["cost"].append(total / m)
+                t += 1
+            update = _Update(optimizer, lr, m_b, t, lambd, beta, beta1, beta2, epsilon)
+            steps(
+                functools.partial(_batch_grads, hidden_activation, output, keep_prob),
+                update,
+                (X_b, Y_b, *masks),
+            )
+            sizes.append(m_b)
+        # The costs are read once per epoch: no host synchronisation between steps.
+        history["cost"].append(sum(n * c for n, c in zip(sizes, steps.costs())) / m)
+        if X_val is not None or callback is not None or epoch == num_epochs - 1:
+            parameters = steps.state[0]
         if X_val is not None:
             val_cost = _cost(_forward(X_val, parameters, hidden_activation, output)[0], Y_val, output)
             history["val_cost"].append(val_cost)

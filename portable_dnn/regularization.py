@@ -133,8 +133,18 @@ def dropout_mask(A: Any, keep_prob: float, rng: Any) -> Any:
         rng = host_random_state(check_count(func, "rng", rng))
     if not hasattr(rng, "rand"):
         raise TypeError(f"{func}: rng must be an integer seed or a RandomState, got {type(rng).__name__}")
-    host = rng.rand(*shape_of(A)) < keep_prob
-    return xp.asarray(host, dtype=A.dtype, device=array_api_compat.device(A))
+    return xp.asarray(
+        host_mask(rng, shape_of(A), keep_prob), dtype=A.dtype, device=array_api_compat.device(A)
+    )
+
+
+def host_mask(rng: Any, shape: tuple[int, ...], keep_prob: float) -> Any:
+    """The host (NumPy) bool mask ``rng.rand(*shape) < keep_prob``, unchecked: one draw of the stream.
+
+    A training loop draws a mini-batch's masks here, layer by layer, before the
+    step runs, so a step split across workers sees the same masks as one run whole.
+    """
+    return rng.rand(*shape) < keep_prob
 
 
 def dropout_forward(A: Any, keep_prob: float, rng: Any) -> tuple[Any, Any]:

@@ -20,15 +20,15 @@ store read one chunk at a time, so the data never has to fit in memory.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._checks import check_count, check_layer_dims, check_positive_float
-from .backend import get_backend, host_random_state, resolve_dtype, training_ops
-from .cost import cross_entropy
+from .backend import batch_steps, get_backend, host_random_state, resolve_dtype
+from .fit import _batch_grads, _Update
 from .initialization import INITS, initialize_parameters_deep
-from .train_step import TrainStep
 from .training import TrainingDiverged
 
 __all__ = ["fit_out_of_core", "use_scheduler"]
@@ -130,29 +130,23 @@ def fit_out_of_core(
         parameters = initialize_parameters_deep(
             dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
         )
-        L = len(dims) - 1
-        Ws = [parameters[f"W{l}"] for l in range(1, L + 1)]
-        bs = [parameters[f"b{l}"] for l in range(1, L + 1)]
-        ops = training_ops(be, float_dtype)
+        # At most two mini-batches in flight: the next chunks are read while one computes.
+        steps = batch_steps(be, [parameters], in_flight=2)
+        grads_of = functools.partial(_batch_grads, "relu", "sigmoid", 1.0)
         sizes = X.chunks[1]
         history: dict[str, Any] = {"cost": [], "examples": []}
-        previous: tuple[Any, ...] = ()
         for epoch in range(num_epochs):
             order = host_random_state(seed + epoch).permutation(len(sizes)).tolist()
-            costs, counts = [], []
+            counts = []
             for k in range(0, len(order), batch_chunks):
                 index = order[k : k + batch_chunks]
-                X_b, Y_b = _dask.column_blocks(X, index), _dask.column_blocks(Y, index)
-                step = TrainStep(ops, X_b, Y_b, Ws, bs, lr)
-                AL = step()
-                out = _dask.persist(*Ws, *bs, cross_entropy(xp, AL, Y_b))
-                Ws[:], bs[:] = out[:L], out[L : 2 * L]
-                costs.append(out[-1])
                 counts.append(sum(sizes[i] for i in index))
-                # Two mini-batches in flight: the next chunk is read while this one computes.
-                _dask.wait(*previous)
-                previous = tuple(Ws)
-            values = [float(c) for c in _dask.compute(*costs)]
+                steps(
+                    grads_of,
+                    _Update("gd", lr, counts[-1]),
+                    (_dask.column_blocks(X, index), _dask.column_blocks(Y, index)),
+                )
+            values = steps.costs()
             m = sum(counts)
             cost = sum(c * n for c, n in zip(values, counts)) / m
             if not math.isfinite(cost):
@@ -164,9 +158,7 @@ def fit_out_of_core(
             history["examples"].append(m)
             if print_cost:
                 print(f"Cost after epoch {epoch}: {cost:f}")
-        host = _dask.compute(*Ws, *bs)
-    result: dict[str, Any] = {}
-    for l in range(L):
-        result[f"W{l + 1}"] = be.asarray(host[l])
-        result[f"b{l + 1}"] = be.asarray(host[L + l])
+        state = steps.state[0]
+        host = dict(zip(state, _dask.compute(*state.values())))
+    result = {key: be.asarray(value) for key, value in host.items()}
     return result, history

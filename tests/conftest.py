@@ -76,20 +76,3 @@ def python_sigint():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "slow_on_dask(reason): skipped on the dask backend, where every mini-batch step of fit() "
-        "builds and computes a fresh task graph (~0.1 s); the reason says what covers it there",
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if str(config.getoption("--backend")).strip().lower() != "dask":
-        return
-    for item in items:
-        marker = item.get_closest_marker("slow_on_dask")
-        if marker is not None:
-            item.add_marker(pytest.mark.skip(reason=f"too slow on dask: {marker.args[0]}"))

@@ -496,7 +496,6 @@ def test_in_process_main_covers_the_same_paths(tmp_path, capsys, one_thread, bac
 # ------------------------------------------------------- optimizers, mini-batches
 
 
-@pytest.mark.slow_on_dask("750 mini-batch steps; fit on Dask is checked against NumPy in test_dask.py")
 def test_train_with_adam_mini_batches_matches_fit(backend, tmp_path):
     result = run(
         "train", "--optimizer", "adam", "--batch-size", "64", "--learning-rate", "0.01",

@@ -98,7 +98,7 @@ def test_training_loop_keeps_its_parameters_cut():
     "optimizer, extra", [("gd", {}), ("momentum", {"lambd": 0.1}), ("adam", {"keep_prob": 0.8})]
 )
 def test_fit_cuts_its_graph_every_mini_batch_and_equals_numpy(optimizer, extra):
-    """fit's parameters and optimizer state are persisted after every step (cut_graph)."""
+    """fit's parameters, as the callback sees them, are one computed chunk each, every epoch."""
     X, Y, _, _ = default_dataset()
     run = dict(optimizer=optimizer, learning_rate=0.01, batch_size=64, num_epochs=4, seed=1, **extra)
     depths = []
@@ -112,6 +112,80 @@ def test_fit_cuts_its_graph_every_mini_batch_and_equals_numpy(optimizer, extra):
     np.testing.assert_allclose(history["cost"], expected["cost"], rtol=0, atol=1e-12)
     for key in reference:
         np.testing.assert_allclose(to_numpy(params[key]), reference[key], rtol=0, atol=1e-12)
+
+
+FIT_RUNS = [
+    ("gd", {}),
+    ("momentum", {"lambd": 0.1}),
+    ("adam", {"keep_prob": 0.8}),
+    ("adam", {"output": "softmax", "keep_prob": 0.7, "lambd": 0.05}),
+]
+
+
+def _chunked_moons():
+    """The embedded dataset as Dask arrays of 5 column chunks (70, 70, 70, 70, 40 examples)."""
+    X, Y, _, _ = default_dataset()
+    return X, Y, dask.array.from_array(X, chunks=(2, 70)), dask.array.from_array(Y, chunks=(1, 70))
+
+
+@pytest.fixture
+def step_spy(monkeypatch):
+    """Records, per training step on Dask, the batch's chunk count and the size of the kept state's graph."""
+    from portable_dnn.backend._dask import DaskSteps
+
+    seen = []
+    call = DaskSteps.__call__
+
+    def spy(self, grads_of, update, batch):
+        call(self, grads_of, update, batch)
+        seen.append((len(batch[0].chunks[1]), len(dict(self._value.__dask_graph__()))))
+
+    monkeypatch.setattr(DaskSteps, "__call__", spy)
+    return seen
+
+
+@pytest.mark.parametrize("batch_size", [None, 100])
+@pytest.mark.parametrize("optimizer, extra", FIT_RUNS)
+def test_fit_splits_each_batch_by_chunks_and_equals_numpy(step_spy, optimizer, extra, batch_size):
+    """Each chunk's gradients are one task; their weighted sum is NumPy's whole-batch step (dropout too)."""
+    X, Y, Xd, Yd = _chunked_moons()
+    dims = [2, 8, 5, 2 if extra.get("output") == "softmax" else 1]
+    run = dict(optimizer=optimizer, learning_rate=0.05, batch_size=batch_size, num_epochs=3, seed=2, **extra)
+    params, history = dnn.fit(Xd, Yd, dims, **run)
+    reference, expected = dnn.fit(X, Y, dims, backend="numpy", **run)
+    assert all(type(p).__module__.startswith("dask") for p in params.values())
+    if batch_size is None:
+        assert {chunks for chunks, _ in step_spy} == {5}  # the chunks' weighted sum is exercised
+    assert len(step_spy) == 3 * (1 if batch_size is None else 4)
+    # The kept state is one computed value at every step: no graph grows.
+    assert {size for _, size in step_spy} == {1}
+    np.testing.assert_allclose(history["cost"], expected["cost"], rtol=0, atol=1e-12)
+    for key in reference:
+        np.testing.assert_allclose(to_numpy(params[key]), reference[key], rtol=0, atol=1e-12)
+
+
+def test_fit_on_a_cluster_equals_numpy(cluster):
+    X, Y, Xd, Yd = _chunked_moons()
+    run = dict(optimizer="adam", keep_prob=0.8, learning_rate=0.01, batch_size=100, num_epochs=3, seed=1)
+    with use_scheduler(cluster):
+        params, history = dnn.fit(Xd, Yd, [2, 6, 1], **run)
+        host = {k: to_numpy(v) for k, v in params.items()}  # futures on the cluster: fetch them in the block
+    reference, expected = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **run)
+    assert _max_diff(reference, host) < 1e-12
+    np.testing.assert_allclose(history["cost"], expected["cost"], rtol=0, atol=1e-12)
+
+
+def test_state_moves_to_the_data_chunks_library():
+    """GPU workers hold CuPy chunks: the state follows the chunk's library (here torch stands in for it)."""
+    torch = pytest.importorskip("torch")
+    from portable_dnn.backend._dask import place_like
+
+    state = [{"W1": np.ones((2, 2)), "b1": np.zeros((2, 1))}, {"dW1": np.full((2, 2), 0.5)}]
+    moved = place_like(state, torch.zeros(3, dtype=torch.float64))
+    assert all(isinstance(v, torch.Tensor) and v.dtype == torch.float64 for d in moved for v in d.values())
+    assert moved[1]["dW1"].tolist() == [[0.5, 0.5], [0.5, 0.5]]
+    same = place_like(state, np.zeros(3))
+    assert same[0]["W1"] is state[0]["W1"]  # already NumPy: no copy
 
 
 def test_distributed_client_gives_the_numpy_result(cluster):
@@ -224,3 +298,34 @@ def test_fit_out_of_core_errors(small_store, tmp_path):
         fit_out_of_core(small_store, [16, 2])
     with pytest.raises(TypeError, match="fit_out_of_core: batch_chunks must be an integer >= 1"):
         fit_out_of_core(small_store, [16, 1], batch_chunks=1.5)
+
+
+def test_store_four_times_a_workers_memory_trains_on_two_workers(tmp_path):
+    """0.81 GiB of data through 2 workers limited to 200 MiB each: none is lost, each peak stays under.
+
+    Run as its own process: spawned workers re-import their parent's main module,
+    and what this test process has imported would count against them.
+    """
+    import json
+    import subprocess
+
+    out = tmp_path / "ooc.json"
+    args = ["--gib", "0.8", "--memory-limit", "200MiB", "--workers", "2", "--batch-chunks", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.dask_out_of_core",
+        *args,
+        "--dir",
+        str(tmp_path),
+        "--out",
+        str(out),
+    ]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (r,) = json.loads(out.read_text())
+    assert r["store_bytes"] >= 4 * r["memory_limit_bytes"]
+    assert not r["workers_lost"] and len(r["peak_rss_bytes"]) == 2
+    assert max(r["peak_rss_bytes"]) < r["memory_limit_bytes"]  # measured: 149 and 170 MiB
+    assert r["examples"] == 209_715 and r["finite"]
+    assert r["cost"][0] == pytest.approx(0.6954, abs=5e-4)  # the benchmark's run, same seed

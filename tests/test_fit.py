@@ -129,7 +129,6 @@ def digits():
     return Xtr.T, ytr, Xte.T, yte
 
 
-@pytest.mark.slow_on_dask("560 mini-batch steps; fit on Dask is checked against NumPy in test_dask.py")
 def test_digits_softmax(backend, digits):
     """A 64-32-10 softmax network: >= 0.95 test accuracy; NumPy's cost curve within 1e-9 on every backend."""
     Xtr, ytr, Xte, yte = digits

@@ -164,26 +164,17 @@ def unregularized(backend):
     return _gap(backend)
 
 
-@pytest.mark.slow_on_dask(
-    "600 full-batch epochs per fit; L2 and dropout in fit on Dask are checked against NumPy in test_dask.py"
-)
 def test_unregularized_overfits(unregularized):
     train, test = unregularized
     assert train == 1.0 and test < 0.82  # measured: 1.000 vs 0.806
 
 
-@pytest.mark.slow_on_dask(
-    "600 full-batch epochs per fit; L2 and dropout in fit on Dask are checked against NumPy in test_dask.py"
-)
 def test_l2_reduces_the_gap(backend, unregularized):
     train, test = _gap(backend, lambd=1.0)  # measured: 0.8625 vs 0.8781
     assert train - test < (unregularized[0] - unregularized[1]) - 0.1
     assert test > unregularized[1]
 
 
-@pytest.mark.slow_on_dask(
-    "600 full-batch epochs per fit; L2 and dropout in fit on Dask are checked against NumPy in test_dask.py"
-)
 def test_dropout_reduces_the_gap(backend, unregularized):
     train, test = _gap(backend, keep_prob=0.5)  # measured: 0.900 vs 0.819
     assert train - test < (unregularized[0] - unregularized[1]) - 0.05

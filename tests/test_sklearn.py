@@ -39,7 +39,6 @@ def test_binary_string_labels(backend):
     assert len(clf.history_["cost"]) == clf.n_iter_ == 60
 
 
-@pytest.mark.slow_on_dask("7 fits of 200 mini-batch steps; test_binary_string_labels fits on Dask")
 def test_multiclass_pipeline_and_grid_search(backend):
     X, y = load_iris(return_X_y=True)
     pipe = make_pipeline(

@@ -40,10 +40,6 @@ def _assert_cost(backend, value, printed):
         ),
     ],
 )
-@pytest.mark.slow_on_dask(
-    "2500 iterations on the 12288-feature cat data (~1 min per 1000 on Dask); "
-    "test_dask.py trains the cat network on Dask and checks it against NumPy"
-)
 def test_cat_results_as_published(backend, cat_paths, capsys, model, dims, published):
     X, Y, Xt, Yt = _load_cat(cat_paths)
     params, costs = getattr(dnn, model)(

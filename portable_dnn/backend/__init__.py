@@ -21,7 +21,7 @@ import importlib.util
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,7 @@ __all__ = [
     "synchronize",
     "quiet_float_errors",
     "supports_gram_step",
+    "batch_steps",
     "cut_graph",
 ]
 
@@ -459,6 +460,58 @@ def cut_graph(backend: Backend, *arrays: Any) -> tuple[Any, ...]:
 
         return persist(*arrays)
     return arrays
+
+
+def batch_steps(backend: Backend, state: list[dict[str, Any]], in_flight: int | None = None) -> Any:
+    """A loop's training steps on ``state`` (a list of dicts of arrays, the parameters first).
+
+    ``steps(grads_of, update, batch)`` runs one step on a (mini-)batch:
+    ``grads_of(parameters, *batch)`` returns the batch's mean cost (0-d) and
+    gradients, ``update(state, cost, grads)`` the new state and the cost to
+    record. ``batch`` holds arrays of shape ``(k, m)``, a column per example.
+    ``steps.costs()`` returns the costs recorded since the last call as floats
+    (one host synchronisation for all of them); ``steps.state`` is the current
+    state as arrays of the backend.
+
+    On Dask the state stays on the workers as one value between steps; each
+    column chunk of the batch runs ``grads_of`` as one task on the chunk's own
+    arrays (NumPy, or CuPy on GPU workers), their results are summed weighted by
+    the chunk's share of the columns, and the update is one more task, so the
+    task graph is a few tasks per step and does not grow with the steps.
+    On a cluster, where a step is queued and not waited for, ``in_flight=k``
+    waits after each step until the one ``k - 1`` steps before it is done, so
+    the workers read at most ``k`` batches ahead of the finished state.
+
+    >>> import numpy as np
+    >>> grads_of = lambda p, X: (np.mean(X), {"dW1": p["W1"]})
+    >>> update = lambda state, cost, g: ([{"W1": state[0]["W1"] - g["dW1"] / 2}], cost)
+    >>> steps = batch_steps(get_backend("numpy"), [{"W1": np.ones(1)}])
+    >>> steps(grads_of, update, (np.ones((1, 4)),)); steps(grads_of, update, (np.zeros((1, 2)),))
+    >>> steps.state, steps.costs()
+    ([{'W1': array([0.25])}], [1.0, 0.0])
+    """
+    if backend.name == "dask":
+        from ._dask import DaskSteps
+
+        return DaskSteps(state, in_flight)
+    return _Steps(state)
+
+
+class _Steps:
+    """:func:`batch_steps` on an eager backend: the step's results are already arrays of the backend."""
+
+    def __init__(self, state: list[dict[str, Any]]) -> None:
+        self.state = state
+        self._costs: list[Any] = []
+
+    def __call__(self, grads_of: Callable, update: Callable, batch: tuple[Any, ...]) -> None:
+        self.state, cost = update(self.state, *grads_of(self.state[0], *batch))
+        self._costs.append(cost)
+
+    def costs(self) -> list[float]:
+        out = [float(c) for c in self._costs]
+        self._costs = []
+        return out
 
 
 def matmul_precision(backend: Backend, precision: str, dtype: Any) -> Any:
