@@ -13,8 +13,12 @@ threads; :func:`use_scheduler` names one for a block::
     with Client("tcp://10.0.0.5:8786") as client, use_scheduler(client):
         parameters, costs = L_layer_model(X, Y, [12288, 20, 7, 5, 1], backend="dask")
 
-:func:`fit_out_of_core` trains by mini-batch gradient descent on a Zarr or HDF5
-store read one chunk at a time, so the data never has to fit in memory.
+:func:`~portable_dnn.fit.fit` on Dask arrays, and :func:`fit_out_of_core`, run
+each mini-batch as one task per chunk of examples (the same Array API code on
+the chunk's own arrays) whose gradients are summed before one update task
+(:func:`portable_dnn.backend.batch_steps`). :func:`fit_out_of_core` trains by
+mini-batch gradient descent on a Zarr or HDF5 store read one chunk at a time,
+so the data never has to fit in memory.
 """
 
 from __future__ import annotations

@@ -176,16 +176,23 @@ def test_fit_on_a_cluster_equals_numpy(cluster):
 
 
 def test_state_moves_to_the_data_chunks_library():
-    """GPU workers hold CuPy chunks: the state follows the chunk's library (here torch stands in for it)."""
-    torch = pytest.importorskip("torch")
-    from portable_dnn.backend._dask import place_like
+    """GPU workers hold CuPy chunks: the state follows the chunk's library (array-api-strict stands in)."""
+    xs = pytest.importorskip("array_api_strict")
+    from portable_dnn.backend._dask import _chunk_grads, place_like
 
     state = [{"W1": np.ones((2, 2)), "b1": np.zeros((2, 1))}, {"dW1": np.full((2, 2), 0.5)}]
-    moved = place_like(state, torch.zeros(3, dtype=torch.float64))
-    assert all(isinstance(v, torch.Tensor) and v.dtype == torch.float64 for d in moved for v in d.values())
-    assert moved[1]["dW1"].tolist() == [[0.5, 0.5], [0.5, 0.5]]
+    moved = place_like(state, xs.zeros(3, dtype=xs.float64))
+    assert all(
+        type(v).__module__.startswith("array_api_strict") and v.dtype == xs.float64
+        for d in moved
+        for v in d.values()
+    )
+    np.testing.assert_array_equal(np.asarray(moved[1]["dW1"]), [[0.5, 0.5], [0.5, 0.5]])
     same = place_like(state, np.zeros(3))
     assert same[0]["W1"] is state[0]["W1"]  # already NumPy: no copy
+    # A chunk's host-drawn dropout mask (NumPy) joins the chunk's library too.
+    seen = _chunk_grads(lambda p, *chunk: chunk, moved, xs.ones((1, 2)), np.ones((1, 2)))
+    assert all(type(a).__module__.startswith("array_api_strict") for a in seen)
 
 
 def test_distributed_client_gives_the_numpy_result(cluster):

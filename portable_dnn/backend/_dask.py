@@ -265,14 +265,17 @@ class DaskSteps:
 def place_like(state: list[dict[str, Any]], chunk: Any) -> list[dict[str, Any]]:
     """``state``'s arrays in ``chunk``'s array library (as they are when it is theirs already)."""
     xp = array_api_compat.array_namespace(chunk)
-    return [
-        {k: v if array_api_compat.array_namespace(v) is xp else xp.asarray(v) for k, v in d.items()}
-        for d in state
-    ]
+    return [{k: _into(xp, v) for k, v in d.items()} for d in state]
 
 
-def _chunk_grads(grads_of: Any, state: list[dict[str, Any]], *chunk: Any) -> Any:
-    return grads_of(state[0], *chunk)
+def _into(xp: Any, a: Any) -> Any:
+    return a if array_api_compat.array_namespace(a) is xp else xp.asarray(a)
+
+
+def _chunk_grads(grads_of: Any, state: list[dict[str, Any]], X: Any, *rest: Any) -> Any:
+    # Masks drawn on the host are NumPy chunks; they join X's library (CuPy on a GPU worker).
+    xp = array_api_compat.array_namespace(X)
+    return grads_of(state[0], X, *(_into(xp, a) for a in rest))
 
 
 def _update(update: Any, state: list[dict[str, Any]], total: tuple[Any, dict[str, Any]]) -> Any:
