@@ -160,9 +160,8 @@ class _Update:
             return [update_parameters_with_gd(parameters, grads, self.lr)], cost
         if self.optimizer == "momentum":
             return list(_momentum_step(parameters, grads, state[1], self.beta, self.lr, L)), cost
-        xp = namespace_of(cost)
         p, v, s, _, _ = _adam_step(
-            xp,
+            namespace_of(parameters["W1"]),
             parameters,
             grads,
             state[1],
