@@ -366,6 +366,7 @@ def fit(
     elif optimizer == "adam":
         state.extend(initialize_adam(parameters))
     steps = batch_steps(be, state)
+    grads_of = functools.partial(_batch_grads, hidden_activation, output, keep_prob)
     t, L = 0, len(dims) - 1
     dropout_rng = host_random_state(seed + 1)
     m = shape_of(X)[1]
@@ -397,11 +398,7 @@ def fit(
             if optimizer == "adam":
                 t += 1
             update = _Update(optimizer, lr, m_b, t, lambd, beta, beta1, beta2, epsilon)
-            steps(
-                functools.partial(_batch_grads, hidden_activation, output, keep_prob),
-                update,
-                (X_b, Y_b, *masks),
-            )
+            steps(grads_of, update, (X_b, Y_b, *masks))
             sizes.append(m_b)
         # The costs are read once per epoch: no host synchronisation between steps.
         history["cost"].append(sum(n * c for n, c in zip(sizes, steps.costs())) / m)
