@@ -34,6 +34,7 @@ from .backend import (
     get_backend,
     host_random_state,
     namespace_of,
+    prepare_examples,
     resolve_dtype,
     to_numpy,
 )
@@ -359,6 +360,9 @@ def fit(
     else:
         X_val = Y_val = None
 
+    X, Y = prepare_examples(be, X, Y)
+    if X_val is not None:
+        X_val, Y_val = prepare_examples(be, X_val, Y_val)
     parameters = initialize_parameters_deep(dims, init=init, seed=init_seed, backend=be, dtype=float_dtype)
     state = [parameters]
     if optimizer == "momentum":

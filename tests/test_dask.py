@@ -64,8 +64,8 @@ def test_cat_network_100_iterations_equals_numpy(cat_paths):
 def test_graph_of_the_parameters_stays_one_iteration_deep():
     be = get_backend("dask")
     X, Y, _, _ = default_dataset()
-    X = np.tile(X, (1, 2000))  # large enough to be split along the examples
-    Y = np.tile(Y, (1, 2000))
+    X = dask.array.from_array(np.tile(X, (1, 2000)), chunks=(2, 160_000))  # 4 chunks of examples
+    Y = dask.array.from_array(np.tile(Y, (1, 2000)), chunks=(1, 160_000))
     params = dnn.initialize_parameters_deep([2, 5, 3, 1], init="xavier", seed=1, backend=be)
     Ws = [params[f"W{l}"] for l in (1, 2, 3)]
     bs = [params[f"b{l}"] for l in (1, 2, 3)]

@@ -25,8 +25,8 @@ import dask
 import dask.array as da
 from dask.threaded import get as threaded_get
 
-#: Data above this size is split into one chunk per worker thread (below it the
-#: per-task overhead outweighs the parallel products).
+#: On a cluster, data above this size is split into one chunk per worker thread
+#: (below it the per-task overhead outweighs the parallel products).
 SPLIT_BYTES = 4 * 2**20
 
 _LOCAL = ("threads", "threading", "synchronous", "sync", "single-threaded")
@@ -124,8 +124,11 @@ def split_examples(X: Any, Y: Any) -> tuple[Any, Any]:
     """X (features, m) and Y (k, m) chunked along the examples axis only, and persisted.
 
     Chunks of X already split along the examples alone are kept. Otherwise the
-    examples are cut into chunks of at most Dask's ``array.chunk-size``, and
-    into one chunk per worker thread when X is larger than ``SPLIT_BYTES``.
+    examples are cut into chunks of at most Dask's ``array.chunk-size``, and, on
+    a distributed cluster, into one chunk per worker thread when X is larger
+    than ``SPLIT_BYTES``. Local threads get no such split: the BLAS already runs
+    each product on every core, and two chunks on 2 cores measured twice as slow
+    per iteration on the cat data (25.7 against 13.8 ms).
     """
     m = X.shape[1]
     if len(X.chunks[0]) == 1 and len(X.chunks[1]) > 1:
@@ -133,7 +136,7 @@ def split_examples(X: Any, Y: Any) -> tuple[Any, Any]:
     else:
         limit = dask.utils.parse_bytes(dask.config.get("array.chunk-size"))
         n = max(1, math.ceil(X.nbytes / limit))
-        if X.nbytes > SPLIT_BYTES:
+        if X.nbytes > SPLIT_BYTES and current_client() is not None:
             n = max(n, parallelism())
         per = math.ceil(m / min(n, m))
     X = X.rechunk((-1, per))
