@@ -137,8 +137,8 @@ def resolve_dtype(xp: Any, dtype: Any) -> Any:
     ``dtype`` may be ``None`` (float64), a string such as ``"float32"``, or a
     dtype object of any library.
 
-    >>> import array_api_compat.numpy as xp
-    >>> resolve_dtype(xp, "float32")
+    >>> import numpy as np, array_api_compat.numpy as xp
+    >>> np.dtype(resolve_dtype(xp, "float32"))
     dtype('float32')
     """
     if dtype is None:
