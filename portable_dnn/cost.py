@@ -31,15 +31,22 @@ def xp_size(x: Any) -> int:
     return n
 
 
+def first_non_binary(xp: Any, Y: Any) -> float | None:
+    """The first label of Y that is neither 0 nor 1, or None (one host synchronisation)."""
+    if bool(xp.all((Y == 0) | (Y == 1))):
+        return None
+    # By position: no boolean-mask indexing, whose result has a data-dependent
+    # size (unknown chunk sizes on Dask).
+    flat = xp.reshape(Y, (-1,))
+    first = int(xp.argmax(xp.astype(~((flat == 0) | (flat == 1)), xp.int8)))
+    return float(flat[first])
+
+
 def check_binary_labels(func: str, xp: Any, Y: Any, name: str = "Y") -> None:
     """Raise unless every label is 0 or 1 (one host synchronisation)."""
-    ok = xp.all((Y == 0) | (Y == 1))
-    if not bool(ok):
-        # The first offending label, by position: no boolean-mask indexing, whose result
-        # has a data-dependent size (unknown chunk sizes on Dask).
-        flat = xp.reshape(Y, (-1,))
-        first = int(xp.argmax(xp.astype(~((flat == 0) | (flat == 1)), xp.int8)))
-        raise ValueError(f"{func}: {name} must hold labels 0 or 1 only, found {float(flat[first])!r}")
+    bad = first_non_binary(xp, Y)
+    if bad is not None:
+        raise ValueError(f"{func}: {name} must hold labels 0 or 1 only, found {bad!r}")
 
 
 def compute_cost(AL: Any, Y: Any) -> float:

@@ -8,14 +8,13 @@ early stopping. It is built from the library's layers, costs and optimizers.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 from ._checks import (
     check_activation,
@@ -28,153 +27,27 @@ from ._checks import (
     num_layers,
     shape_of,
 )
-from .backend import (
-    Backend,
-    batch_steps,
-    get_backend,
-    host_random_state,
-    namespace_of,
-    prepare_examples,
-    resolve_dtype,
-    to_numpy,
+from .backend import Backend, backend_of, get_backend, host_random_state, namespace_of, resolve_dtype, to_numpy
+from .cost import check_binary_labels
+from .engine import (
+    HIDDEN,
+    OPTIMIZERS,
+    OUTPUTS,
+    Batch,
+    Network,
+    Optimizer,
+    Step,
+    Trainer,
+    flatten,
+    new_state,
+    unflatten,
 )
-from .cost import check_binary_labels, compute_cost, cross_entropy
 from .initialization import INITS, initialize_parameters_deep
-from .layer import linear_activation_backward, linear_activation_forward
-from .linear import linear_backward, linear_forward
-from .minibatch import random_mini_batches
-from .optimizers import (
-    _adam_step,
-    _check_beta,
-    _momentum_step,
-    initialize_adam,
-    initialize_velocity,
-    schedule_lr_decay,
-    update_lr,
-    update_parameters_with_gd,
-)
-from .regularization import (
-    _check_keep_prob,
-    _check_lambd,
-    _l2_cost,
-    add_l2_grads,
-    apply_dropout,
-    dropout_backward,
-    host_mask,
-)
-from .softmax import _cost_softmax, compute_cost_softmax, one_hot, softmax
+from .optimizers import _check_beta, schedule_lr_decay, update_lr
+from .regularization import _check_keep_prob, _check_lambd, host_mask
+from .softmax import one_hot
 
-HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
-OUTPUTS = ("sigmoid", "softmax")
-OPTIMIZERS = ("gd", "momentum", "adam")
 PRINT_EVERY = 1000
-
-
-# ------------------------------------------------------------------ the network
-
-
-def _forward(
-    X: Any, parameters: Mapping[str, Any], hidden: str, output: str, keep_prob: float = 1.0, masks: Any = ()
-) -> tuple[Any, list[Any]]:
-    """``(AL, caches)``; with ``keep_prob < 1``, ``masks[l - 1]`` drops units of hidden layer ``l``."""
-    L = len(parameters) // 2
-    caches = []
-    A = X
-    for l in range(1, L):
-        A, cache = linear_activation_forward(A, parameters[f"W{l}"], parameters[f"b{l}"], hidden)
-        caches.append(cache)
-        if keep_prob < 1:
-            A = apply_dropout(A, masks[l - 1], keep_prob)
-    if output == "sigmoid":
-        AL, cache = linear_activation_forward(A, parameters[f"W{L}"], parameters[f"b{L}"], "sigmoid")
-    else:
-        Z, linear_cache = linear_forward(A, parameters[f"W{L}"], parameters[f"b{L}"])
-        AL, Z = softmax(Z)
-        cache = (linear_cache, Z)
-    caches.append(cache)
-    return AL, caches
-
-
-def _backward(
-    AL: Any, Y: Any, caches: Sequence[Any], masks: Sequence[Any], hidden: str, keep_prob: float
-) -> dict[str, Any]:
-    """Gradients of the cross-entropy cost; Y is (1, m) 0/1 labels or (C, m) one-hot."""
-    L = len(caches)
-    grads: dict[str, Any] = {}
-    # Sigmoid + binary cross-entropy and softmax + categorical cross-entropy share
-    # dZ = AL - Y (compute_cost_softmax_backward); it stays finite when AL saturates.
-    dZ = AL - Y
-    dA, grads[f"dW{L}"], grads[f"db{L}"] = linear_backward(dZ, caches[L - 1][0])
-    for l in reversed(range(1, L)):
-        if keep_prob < 1:
-            dA = dropout_backward(dA, masks[l - 1], keep_prob)
-        dA, grads[f"dW{l}"], grads[f"db{l}"] = linear_activation_backward(dA, caches[l - 1], hidden)
-    return grads
-
-
-def _cost(AL: Any, Y: Any, output: str) -> float:
-    return compute_cost(AL, Y) if output == "sigmoid" else compute_cost_softmax(AL, Y)
-
-
-def _cost_array(xp: Any, AL: Any, Y: Any, output: str) -> Any:
-    """The cost as a 0-d array, unchecked: Y already of AL's shape and dtype (one-hot for softmax)."""
-    return cross_entropy(xp, AL, Y) if output == "sigmoid" else _cost_softmax(xp, AL, Y)
-
-
-def _batch_grads(
-    hidden: str, output: str, keep_prob: float, parameters: Mapping[str, Any], X: Any, Y: Any, *masks: Any
-) -> tuple[Any, dict[str, Any]]:
-    """A (mini-)batch's cost, as a 0-d array, and its gradients: a mean over the batch's columns.
-
-    Unchecked (fit checks once); the namespace is X's, so it also runs on one chunk of a Dask batch.
-    """
-    AL, caches = _forward(X, parameters, hidden, output, keep_prob, masks)
-    cost = _cost_array(namespace_of(AL), AL, Y, output)
-    return cost, _backward(AL, Y, caches, masks, hidden, keep_prob)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Update:
-    """One mini-batch's update: the L2 term, then the optimizer's step, on ``[parameters, v, s]``.
-
-    A picklable value rather than a closure, so a cluster's worker can run it.
-    """
-
-    optimizer: str
-    lr: float
-    m: int  # the batch's examples, for the L2 term
-    t: int = 0  # Adam's step count
-    lambd: float = 0.0
-    beta: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-
-    def __call__(self, state: list[dict[str, Any]], cost: Any, grads: dict[str, Any]) -> tuple[list, Any]:
-        parameters = state[0]
-        L = len(parameters) // 2
-        if self.lambd > 0:
-            cost = cost + _l2_cost(parameters, self.lambd, self.m)
-            grads = add_l2_grads(grads, parameters, self.lambd, self.m)
-        # The optimizers' steps without their argument checks, already done in fit.
-        if self.optimizer == "gd":
-            return [update_parameters_with_gd(parameters, grads, self.lr)], cost
-        if self.optimizer == "momentum":
-            return list(_momentum_step(parameters, grads, state[1], self.beta, self.lr, L)), cost
-        p, v, s, _, _ = _adam_step(
-            namespace_of(parameters["W1"]),
-            parameters,
-            grads,
-            state[1],
-            state[2],
-            self.t,
-            self.lr,
-            self.beta1,
-            self.beta2,
-            self.epsilon,
-            L,
-        )
-        return [p, v, s], cost
 
 
 def forward_proba(
@@ -199,7 +72,12 @@ def forward_proba(
     check_array(func, "X", X)
     n_x = shape_of(parameters["W1"])[1]
     check_shape(func, "X", X, (n_x, None), f"(features must equal W1's columns, {n_x})")
-    return _forward(X, parameters, hidden_activation, output)[0]
+    xp = namespace_of(X, *parameters.values(), func=func)
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"{func}: X contains NaN or infinity")
+    be = backend_of(parameters["W1"])
+    step = Step(be.ops(X.dtype), Network(hidden_activation, output), Optimizer())
+    return step.forward(flatten(parameters), X)
 
 
 def predict_labels(
@@ -253,6 +131,8 @@ def fit(
     dtype: Any = None,
     print_cost: bool | int = False,
     callback: Callable[[int, dict[str, Any], dict[str, Any]], Any] | None = None,
+    resume: Mapping[str, Any] | None = None,
+    signals: Sequence[int] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train a network on ``X`` (features, m) and ``Y``; return ``(parameters, history)``.
 
@@ -286,6 +166,13 @@ def fit(
     ``print_cost`` prints every 1000 epochs (or every ``print_cost`` epochs if an
     int); ``callback(epoch, parameters, history)`` runs after every epoch and
     stops training by returning True.
+
+    Ctrl-C (and the signals in ``signals``, e.g. ``(signal.SIGTERM,)``) ends
+    training after the current epoch with :class:`~portable_dnn.TrainingInterrupted`,
+    whose ``state`` can be saved; ``resume={"parameters": ..., "v": ..., "s": ...,
+    "t": ..., "epoch": ..., "costs": [...]}`` (``state.snapshot()``,
+    ``state.optimizer_state()``, ``state.iteration`` and ``state.costs``)
+    continues from it, ending where the uninterrupted run would.
 
     >>> import numpy as np
     >>> X = np.array([[0.0, 1.0, 2.0, 3.0]]); Y = np.array([[0, 0, 1, 1]])
@@ -360,72 +247,85 @@ def fit(
     else:
         X_val = Y_val = None
 
-    X, Y = prepare_examples(be, X, Y)
+    X, Y = be.prepare_examples(X, Y)
     if X_val is not None:
-        X_val, Y_val = prepare_examples(be, X_val, Y_val)
-    parameters = initialize_parameters_deep(dims, init=init, seed=init_seed, backend=be, dtype=float_dtype)
-    state = [parameters]
-    if optimizer == "momentum":
-        state.append(initialize_velocity(parameters))
-    elif optimizer == "adam":
-        state.extend(initialize_adam(parameters))
-    steps = batch_steps(be, state)
-    grads_of = functools.partial(_batch_grads, hidden_activation, output, keep_prob)
-    t, L = 0, len(dims) - 1
-    dropout_rng = host_random_state(seed + 1)
+        X_val, Y_val = be.prepare_examples(X_val, Y_val)
+    network = Network(hidden_activation, output, keep_prob, lambd)
+    opt = Optimizer(optimizer, beta, beta1, beta2, epsilon)
+    if resume is None:
+        parameters = initialize_parameters_deep(dims, init=init, seed=init_seed, backend=be, dtype=float_dtype)
+        state = new_state(be.xp, parameters, opt)
+        start, t, costs = 0, 0, []
+    else:
+        state, start, t, costs = _resume_state(func, be, resume, dims, opt, float_dtype, num_epochs)
+    step = Step(be.ops(float_dtype), network, opt)
     m = shape_of(X)[1]
-    history: dict[str, Any] = {"cost": []}
-    if X_val is not None:
-        history["val_cost"] = []
-    best: tuple[float, int, dict[str, Any]] | None = None
+    L = len(dims) - 1
 
-    for epoch in range(num_epochs):
-        lr = lr0
-        if decay_rate > 0:
-            lr = (
-                update_lr(lr0, epoch, decay_rate)
-                if time_interval is None
-                else schedule_lr_decay(lr0, epoch, decay_rate, time_interval)
-            )
+    def batches(epoch: int) -> Iterator[Batch]:
         if batch_size is None:
-            batches = [(X, Y)]
+            parts: Sequence[tuple[Any, Any]] = [(X, Y)]
         else:
-            batches = random_mini_batches(X, Y, batch_size, seed=seed + epoch + 1)
-        sizes = []
-        for X_b, Y_b in batches:
+            parts = _mini_batches(be, X, Y, batch_size, seed + epoch + 1)
+        # Each epoch's masks from their own seeded stream, so a resumed run draws what it would have.
+        rng = np.random.RandomState([seed, epoch]) if keep_prob < 1 else None
+        for X_b, Y_b in parts:
             m_b = shape_of(X_b)[1]
             masks = [
-                be.asarray(host_mask(dropout_rng, (dims[l], m_b), keep_prob), dtype=float_dtype)
+                be.asarray(host_mask(rng, (dims[l], m_b), keep_prob), dtype=float_dtype)
                 for l in range(1, L)
-                if keep_prob < 1
+                if rng is not None
             ]
-            if optimizer == "adam":
-                t += 1
-            update = _Update(optimizer, lr, m_b, t, lambd, beta, beta1, beta2, epsilon)
-            steps(grads_of, update, (X_b, Y_b, *masks))
-            sizes.append(m_b)
-        # The costs are read once per epoch: no host synchronisation between steps.
-        history["cost"].append(sum(n * c for n, c in zip(sizes, steps.costs())) / m)
-        if X_val is not None or callback is not None or epoch == num_epochs - 1:
-            parameters = steps.state[0]
+            yield (X_b, Y_b, *masks), m_b
+
+    def learning_rate_of(epoch: int) -> float:
+        if decay_rate == 0:
+            return lr0
+        if time_interval is None:
+            return update_lr(lr0, epoch, decay_rate)
+        return schedule_lr_decay(lr0, epoch, decay_rate, time_interval)
+
+    trainer = Trainer(
+        func,
+        be,
+        step,
+        state,
+        batches=batches,
+        learning_rate=learning_rate_of,
+        # Every call the same: a backend may capture the step once and replay it.
+        replay=batch_size is None and decay_rate == 0 and keep_prob == 1 and optimizer != "adam",
+        t=t,
+        signals=signals,
+    )
+    trainer.costs = costs
+    history: dict[str, Any] = {"cost": trainer.costs}
+    if X_val is not None:
+        history["val_cost"] = []
+    best: list[Any] = []  # [val_cost, epoch, parameters] of the best epoch so far
+
+    def on_epoch(epoch: int, cost: float | None) -> bool:
+        # Copies: a callback may keep them while training goes on.
+        parameters = trainer.parameters(copy=True) if X_val is not None or callback is not None else None
         if X_val is not None:
-            val_cost = _cost(_forward(X_val, parameters, hidden_activation, output)[0], Y_val, output)
+            AL = step.forward(flatten(parameters), X_val)  # type: ignore[arg-type]
+            val_cost = float(step.ops.cost(AL, Y_val, output))
             history["val_cost"].append(val_cost)
         if every and (epoch % every == 0 or epoch == num_epochs - 1):
             extra = f", validation cost {history['val_cost'][-1]:f}" if X_val is not None else ""
-            print(f"Cost after epoch {epoch}: {history['cost'][-1]:f}{extra}")
+            print(f"Cost after epoch {epoch}: {cost:f}{extra}")
         stop = callback is not None and callback(epoch, parameters, history) is True
         if early_stopping_patience is not None:
-            if best is None or val_cost < best[0]:
-                best = (val_cost, epoch, parameters)
+            if not best or val_cost < best[0]:
+                best[:] = [val_cost, epoch, parameters]
             elif epoch - best[1] >= early_stopping_patience:
                 stop = True
-        if stop:
-            break
-    if best is not None:
-        parameters = best[2]
+        return stop
+
+    trainer.run(start, num_epochs, on_epoch)
+    if best:
         history["best_epoch"] = best[1]
-    return parameters, history
+        return best[2], history
+    return trainer.parameters(), history
 
 
 # ------------------------------------------------------------------ helpers
@@ -447,11 +347,47 @@ def _pick_backend(X: Any, backend: Any) -> Backend:
     """``backend`` when given; else X's own library and device; else (host data) the selected default."""
     if backend is not None or not is_array(X) or array_api_compat.is_numpy_array(X):
         return get_backend(backend)
-    return Backend(
-        name=type(X).__module__.split(".")[0],
-        xp=namespace_of(X, func="fit"),
-        device=array_api_compat.device(X),
-    )
+    namespace_of(X, func="fit")
+    return backend_of(X)
+
+
+def _mini_batches(be: Backend, X: Any, Y: Any, size: int, seed: int) -> list[tuple[Any, Any]]:
+    """:func:`~portable_dnn.random_mini_batches` without its checks (fit checked once)."""
+    perm = host_random_state(seed).permutation(shape_of(X)[1])
+    X, Y = be.take_columns(X, perm), be.take_columns(Y, perm)
+    m = shape_of(X)[1]
+    return [(X[:, k : k + size], Y[:, k : k + size]) for k in range(0, m, size)]
+
+
+def _resume_state(
+    func: str, be: Backend, resume: Mapping[str, Any], dims: list[int], opt: Optimizer, dtype: Any, epochs: int
+) -> tuple[list[list[Any]], int, int, list[float]]:
+    """The engine's state, first epoch, Adam's step count and costs of a run to continue."""
+    if not isinstance(resume, Mapping) or "parameters" not in resume:
+        raise TypeError(f"{func}: resume must be a dict with 'parameters', 'epoch', 't' and 'costs'")
+    params = resume["parameters"]
+    L = num_layers(func, params, name="resume['parameters']")
+    got = [shape_of(params["W1"])[1]] + [shape_of(params[f"W{l}"])[0] for l in range(1, L + 1)]
+    if got != dims:
+        raise ValueError(f"{func}: resume['parameters'] have layer sizes {got}, expected layers_dims {dims}")
+    epoch = check_count(func, "resume['epoch']", resume.get("epoch"))
+    t = check_count(func, "resume['t']", resume.get("t", 0))
+    if epoch > epochs:
+        raise ValueError(f"{func}: resume['epoch'] {epoch} is past num_epochs {epochs}")
+    costs = resume.get("costs", [])
+    if not isinstance(costs, Sequence) or len(costs) != epoch:
+        raise ValueError(f"{func}: resume['costs'] must hold one cost per epoch done ({epoch})")
+    groups = [params] + [resume.get(name) for name in ("v", "s")[: {"gd": 0, "momentum": 1, "adam": 2}[opt.name]]]
+    state = []
+    for i, group in enumerate(groups):
+        if not isinstance(group, Mapping):
+            raise ValueError(f"{func}: resume has no {('v', 's')[i - 1]!r} for the {opt.name} optimizer")
+        values = flatten(group, prefix="d" if i else "")
+        state.append([_to(be, v, dtype) for v in values])
+    for values in state:
+        if not all(bool(be.xp.all(be.xp.isfinite(v))) for v in values):
+            raise ValueError(f"{func}: resume holds NaN or infinite values")
+    return state, epoch, t, [float(c) for c in costs]
 
 
 def _to(be: Backend, a: Any, dtype: Any = None) -> Any:
@@ -515,9 +451,5 @@ def _split(func: str, be: Backend, X: Any, Y: Any, fraction: float, seed: int) -
             f"{func}: validation_fraction={fraction} leaves no training or no validation examples of {m}"
         )
     perm = host_random_state(seed).permutation(m)
-    xp = be.xp
-
-    def cols(a: Any, index: Any) -> Any:
-        return xp.take(a, xp.asarray(index, dtype=xp.int64, device=be.device), axis=1)
-
+    cols = be.take_columns
     return cols(X, perm[n_val:]), cols(Y, perm[n_val:]), cols(X, perm[:n_val]), cols(Y, perm[:n_val])

@@ -1,8 +1,10 @@
 """Beyond one machine: training on Dask arrays, on a cluster, from data larger than memory.
 
-The ``"dask"`` backend runs the training loop's step (:mod:`portable_dnn.train_step`)
-on Dask arrays chunked along the examples, and persists the parameters after
-every iteration so the task graph stays one iteration deep. Which scheduler
+The ``"dask"`` backend runs the engine's training step (:mod:`portable_dnn.engine`)
+on Dask arrays chunked along the examples: each step is one task per chunk of
+examples (the same Array API code on the chunk's own arrays) whose gradients
+are summed before one update task, and the new state is persisted, so the
+task graph does not grow with the steps. Which scheduler
 computes is Dask's choice: a ``distributed.Client`` you created, else local
 threads; :func:`use_scheduler` names one for a block::
 
@@ -13,10 +15,8 @@ threads; :func:`use_scheduler` names one for a block::
     with Client("tcp://10.0.0.5:8786") as client, use_scheduler(client):
         parameters, costs = L_layer_model(X, Y, [12288, 20, 7, 5, 1], backend="dask")
 
-:func:`~portable_dnn.fit.fit` on Dask arrays, and :func:`fit_out_of_core`, run
-each mini-batch as one task per chunk of examples (the same Array API code on
-the chunk's own arrays) whose gradients are summed before one update task
-(:func:`portable_dnn.backend.batch_steps`). :func:`fit_out_of_core` trains by
+:func:`~portable_dnn.L_layer_model`, :func:`~portable_dnn.fit` and
+:func:`fit_out_of_core` all run that step. :func:`fit_out_of_core` trains by
 mini-batch gradient descent on a Zarr or HDF5 store read one chunk at a time,
 so the data never has to fit in memory.
 """
@@ -24,16 +24,13 @@ so the data never has to fit in memory.
 from __future__ import annotations
 
 import contextlib
-import functools
-import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._checks import check_count, check_layer_dims, check_positive_float
-from .backend import batch_steps, get_backend, host_random_state, resolve_dtype
-from .fit import _batch_grads, _Update
+from .backend import get_backend, host_random_state, resolve_dtype
+from .engine import Network, Optimizer, Step, Trainer, new_state
 from .initialization import INITS, initialize_parameters_deep
-from .training import TrainingDiverged
 
 __all__ = ["fit_out_of_core", "use_scheduler"]
 
@@ -134,35 +131,29 @@ def fit_out_of_core(
         parameters = initialize_parameters_deep(
             dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
         )
-        # At most two mini-batches in flight: the next chunks are read while one computes.
-        steps = batch_steps(be, [parameters], in_flight=2)
-        grads_of = functools.partial(_batch_grads, "relu", "sigmoid", 1.0)
         sizes = X.chunks[1]
-        history: dict[str, Any] = {"cost": [], "examples": []}
-        for epoch in range(num_epochs):
+        examples: list[int] = []
+
+        def batches(epoch: int) -> Iterator[tuple[tuple[Any, Any], int]]:
             order = host_random_state(seed + epoch).permutation(len(sizes)).tolist()
-            counts = []
+            examples.append(0)
             for k in range(0, len(order), batch_chunks):
                 index = order[k : k + batch_chunks]
-                counts.append(sum(sizes[i] for i in index))
-                steps(
-                    grads_of,
-                    _Update("gd", lr, counts[-1]),
-                    (_dask.column_blocks(X, index), _dask.column_blocks(Y, index)),
-                )
-            values = steps.costs()
-            m = sum(counts)
-            cost = sum(c * n for c, n in zip(values, counts)) / m
-            if not math.isfinite(cost):
-                raise TrainingDiverged(
-                    f"{func}: the cost became NaN or infinite in epoch {epoch}; "
-                    f"try a smaller learning_rate than {lr}"
-                )
-            history["cost"].append(cost)
-            history["examples"].append(m)
+                m_b = sum(sizes[i] for i in index)
+                examples[-1] += m_b
+                yield (_dask.column_blocks(X, index), _dask.column_blocks(Y, index)), m_b
+
+        def report(epoch: int, cost: float | None) -> None:
             if print_cost:
                 print(f"Cost after epoch {epoch}: {cost:f}")
-        state = steps.state[0]
-        host = dict(zip(state, _dask.compute(*state.values())))
+
+        network, gd = Network("relu", "sigmoid"), Optimizer("gd")
+        state = new_state(xp, parameters, gd)
+        trainer = Trainer(
+            func, be, Step(be.ops(float_dtype), network, gd), state, batches=batches, learning_rate=lambda e: lr
+        )
+        trainer.run(0, num_epochs, report)
+        history: dict[str, Any] = {"cost": trainer.costs, "examples": examples}
+        host = {key: be.to_host(value) for key, value in trainer.parameters().items()}
     result = {key: be.asarray(value) for key, value in host.items()}
     return result, history

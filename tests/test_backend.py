@@ -109,14 +109,24 @@ def test_mixed_libraries_are_named(backend, to_backend):
 
 
 def test_tf32_needs_a_gpu():
+    X, Y = np.ones((2, 3)), np.array([[0, 1, 0]])
     with pytest.raises(ValueError, match="matmul_precision='tf32' needs a CUDA GPU"):
-        backend_mod.matmul_precision(dnn.get_backend("numpy"), "tf32", "float32")
+        dnn.L_layer_model(X, Y, [2, 1], num_iterations=1, backend="numpy", matmul_precision="tf32")
     with pytest.raises(ValueError, match="matmul_precision must be one of"):
-        backend_mod.matmul_precision(dnn.get_backend("numpy"), "bf16", "float32")
+        dnn.L_layer_model(X, Y, [2, 1], num_iterations=1, backend="numpy", matmul_precision="bf16")
 
 
 def test_cuda_graph_needs_torch_cuda():
+    X, Y = np.ones((2, 3)), np.array([[0, 1, 0]])
     with pytest.raises(ValueError, match="cuda_graph=True needs the torch backend on a CUDA device"):
-        backend_mod.step_runner(dnn.get_backend("numpy"), lambda: None, cuda_graph=True)
-    step = object()
-    assert backend_mod.step_runner(dnn.get_backend("numpy"), step) is step
+        dnn.L_layer_model(X, Y, [2, 1], num_iterations=1, backend="numpy", cuda_graph=True)
+
+
+def test_backends_are_classes_registered_by_name(backend):
+    """Each backend is its own class; arrays find theirs through backend_of."""
+    from portable_dnn.backend.base import Backend
+
+    assert isinstance(backend, Backend) and type(backend) is not Backend
+    assert type(backend).name == backend.name
+    assert backend_mod.backend_of(backend.asarray(np.ones(2))) == backend
+    assert backend_mod.get_backend(backend.name) is backend  # one object per name and device

@@ -52,23 +52,31 @@ def test_activation_gradients(xp, f64, activation):
     assert diff < TOL
 
 
-def test_full_network_with_l2(backend, xp, f64):
-    """A 3-layer sigmoid network, cost + L2, through fit's own forward/backward."""
-    from portable_dnn.fit import _backward, _forward
-    from portable_dnn.regularization import add_l2_grads, compute_cost_with_regularization
+@pytest.mark.parametrize("hidden", ["tanh", "relu", "leaky_relu", "sigmoid"])
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+def test_engine_step_with_l2(backend, xp, f64, hidden, output):
+    """A 3-layer network, cost + L2, through the engine's step (the one training loops run)."""
+    from portable_dnn.engine import Network, Optimizer, Step, flatten, unflatten
 
     X = f64(_host(7, 3, 5))
-    Y = f64((_host(8, 1, 5) > 0).astype(float))
-    params = dnn.initialize_parameters_deep([3, 4, 2, 1], init="he", seed=1, backend=backend, dtype="float64")
+    n_y = 1 if output == "sigmoid" else 3
+    labels = _host(8, 1, 5) > 0 if output == "sigmoid" else np.eye(3)[:, [0, 2, 1, 1, 0]]
+    Y = f64(labels.astype(float))
+    params = dnn.initialize_parameters_deep([3, 4, 2, n_y], init="he", seed=1, backend=backend, dtype="float64")
     lambd = 0.7
+    step = Step(backend.ops(X.dtype), Network(hidden, output, lambd=lambd), Optimizer())
 
     def cost(p):
-        AL = _forward(X, p, "tanh", "sigmoid")[0]
-        return compute_cost_with_regularization(AL, Y, p, lambd)
+        state = [[xp.asarray(a, copy=True) for a in flatten(p)]]
+        return float(step.update(state, *step.gradients(state[0], X, Y), (1e-300, 1, 5))[1])
 
     def grads(p):
-        AL, caches = _forward(X, p, "tanh", "sigmoid")
-        return add_l2_grads(_backward(AL, Y, caches, (), "tanh", 1.0), p, lambd, 5)
+        state = [[xp.asarray(a, copy=True) for a in flatten(p)]]
+        cost, g = step.gradients(state[0], X, Y)
+        g = [xp.asarray(a, copy=True) for a in g]
+        for i in range(0, len(g), 2):
+            g[i] = g[i] + lambd / 5 * state[0][i]
+        return unflatten(g, prefix="d")
 
     assert gradient_check(cost, grads, params) < TOL
 

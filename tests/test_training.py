@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import portable_dnn as dnn
-from portable_dnn.backend import backend_of, cut_graph, supports_gram_step
+from portable_dnn.backend import backend_of
 
 from .published import assert_printed
 
@@ -70,7 +70,7 @@ def _plain_course_loop(backend, X, Y, dims, lr, n):
         grads = dnn.L_model_backward(AL, Y, caches)
         params = dnn.update_parameters(params, grads, lr)
         # A no-op but on a lazy backend (Dask), where it keeps the graph one iteration deep.
-        params = dict(zip(params, cut_graph(backend, *params.values())))
+        params = dict(zip(params, backend.cut_graph(*params.values())))
         if i % 100 == 0:
             costs.append(cost)
     return params, costs
@@ -171,13 +171,39 @@ def test_callback_and_ctrl_c_stop_after_a_whole_iteration(backend, python_sigint
 def test_divergence_names_the_iteration(backend):
     rng = np.random.RandomState(8)
     X, Y = rng.randn(3, 20) * 1e150, (rng.rand(1, 20) > 0.5).astype(np.int64)
-    expected = (
-        "at iteration 100 \\(it was finite at iteration 0\\)" if backend.is_gpu else "at iteration [12];"
-    )
-    with pytest.raises(dnn.TrainingDiverged, match=r"the cost became NaN or infinite " + expected):
+    # The first step already drives the weights past the dtype's bound (1.16e77 in float64):
+    # the check after it names iteration 0, on a GPU too (iteration 0 is a recorded one).
+    with pytest.raises(
+        dnn.TrainingDiverged,
+        match=r"L_layer_model: the parameters became NaN, infinite or larger than 1.16e\+77 by iteration 0 "
+        r"\(largest magnitude .*\); try a smaller learning_rate than 10000000000.0",
+    ):
         dnn.L_layer_model(
             X, Y, [3, 50, 50, 1], learning_rate=1e10, num_iterations=300, backend=backend, init="he"
         )
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam"])
+def test_fit_divergence_names_the_epoch(backend, optimizer):
+    """A learning rate far too large: fit stops at the first epoch whose cost or weights blow up."""
+    rng = np.random.RandomState(8)
+    X, Y = rng.randn(3, 64), (rng.rand(1, 64) > 0.5).astype(np.int64)
+    with pytest.raises(dnn.TrainingDiverged, match=r"fit: the (cost|parameters) became .* (at|by) epoch \d+"):
+        # Adam moves each weight by about the learning rate per step, whatever the gradient.
+        lr = 1e80 if optimizer == "adam" else 1e30
+        dnn.fit(X, Y, [3, 20, 20, 1], optimizer=optimizer, learning_rate=lr, batch_size=16,
+                num_epochs=50, backend=backend)  # fmt: skip
+
+
+def test_slow_blow_up_with_a_clipped_cost_is_caught(backend):
+    """Weights growing to 1e200 while the clipped cost stays finite: the weights' bound catches it."""
+    rng = np.random.RandomState(3)
+    X, Y = rng.randn(4, 30), (rng.rand(1, 30) > 0.5).astype(np.int64)
+    with pytest.raises(
+        dnn.TrainingDiverged,
+        match=r"the parameters became NaN, infinite or larger than 1.16e\+77 by iteration 100 \(largest magnitude",
+    ):
+        dnn.L_layer_model(X, Y, [4, 3, 1], learning_rate=1e3, num_iterations=500, backend=backend)
 
 
 def test_print_cost_prints_course_lines(backend, capsys):
@@ -221,9 +247,9 @@ def test_an_ignored_sigint_stays_ignored(backend):
 
 @pytest.mark.parametrize("dims", [[300, 9, 5, 1], [300, 6, 1]])
 def test_gram_step_equals_direct_step(backend, dims):
-    if not supports_gram_step(backend):
+    if not backend.supports_gram:
         pytest.skip(
-            f"no Gram step on {backend.name} (supports_gram_step): both runs would take the direct "
+            f"no Gram step on {backend.name} (Backend.supports_gram): both runs would take the direct "
             "step, which test_training_loop_equals_course_loop checks against the course loop"
         )
     rng = np.random.RandomState(11)
@@ -242,15 +268,15 @@ def test_gram_step_equals_direct_step(backend, dims):
 
 
 def test_gram_snapshots_and_choice(backend):
-    from portable_dnn.train_step import GramStep
+    from portable_dnn.engine import GramStep
 
     rng = np.random.RandomState(12)
     X, Y = rng.rand(200, 30), (rng.rand(1, 30) > 0.5).astype(np.int64)
     dims = [200, 4, 1]
-    if not supports_gram_step(backend):
+    if not backend.supports_gram:
         with pytest.raises(ValueError, match=f"gram=True is not supported on the {backend.name} backend"):
             dnn.L_layer_model(X, Y, dims, num_iterations=1, backend=backend, gram=True)
-        pytest.skip(f"no Gram step on {backend.name} (supports_gram_step): gram=True is refused there")
+        pytest.skip(f"no Gram step on {backend.name} (Backend.supports_gram): gram=True is refused there")
     snaps = {}
 
     def callback(state):
@@ -268,9 +294,9 @@ def test_gram_snapshots_and_choice(backend):
             np.testing.assert_allclose(
                 dnn.to_numpy(snaps[n][key]), dnn.to_numpy(ref[key]), rtol=0, atol=1e-12
             )
-    Ws = [np.zeros((4, 200)), np.zeros((1, 4))]
-    assert GramStep.pays_off(np.zeros((200, 30)), Ws, 100)
-    assert not GramStep.pays_off(np.zeros((200, 150)), Ws, 100)  # examples not well below features
-    assert not GramStep.pays_off(np.zeros((200, 30)), Ws, 10)  # too few iterations to repay X^T X
+    assert GramStep.pays_off(np.zeros((200, 30)), 2, 100)
+    assert not GramStep.pays_off(np.zeros((200, 150)), 2, 100)  # examples not well below features
+    assert not GramStep.pays_off(np.zeros((200, 30)), 2, 10)  # too few iterations to repay X^T X
+    assert not GramStep.pays_off(np.zeros((200, 30)), 1, 100)  # no hidden layer to carry
     with pytest.raises(ValueError, match="L_layer_model: gram must be True, False or 'auto', got 'yes'"):
         dnn.L_layer_model(X, Y, dims, num_iterations=1, backend=backend, gram="yes")

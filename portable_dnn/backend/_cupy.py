@@ -2,7 +2,7 @@
 
 A CUDA GPU runs the course network's small layers far faster than Python can
 launch kernels, so each group of elementwise operations below is one kernel.
-Each kernel computes what the matching :class:`~portable_dnn.train_step.ArrayAPIOps`
+Each kernel computes what the matching :class:`~portable_dnn.backend.ops.Ops`
 method computes, in the same order; tests compare the two.
 """
 
@@ -15,7 +15,8 @@ from typing import Any
 import cupy
 import numpy as np
 
-from ..train_step import ArrayAPIOps
+from .base import Backend
+from .ops import Ops
 
 _relu_bias = cupy.ElementwiseKernel(
     "T z, T b", "T a", "T s = z + b; a = s > (T)0 ? s : (T)0", "portable_dnn_relu_bias"
@@ -29,33 +30,90 @@ _sigmoid_minus = cupy.ElementwiseKernel(
 _relu_mask = cupy.ElementwiseKernel(
     "T da, T a", "T dz", "dz = a > (T)0 ? da : (T)0", "portable_dnn_relu_mask"
 )
-_sgd = cupy.ElementwiseKernel("T g, T scale, T lr", "T w", "w = w - lr * (scale * g)", "portable_dnn_sgd")
+_sgd = cupy.ElementwiseKernel("T g, T lr", "T w", "w = w - lr * g", "portable_dnn_sgd")
 
 
-class CupyOps(ArrayAPIOps):
-    """:class:`ArrayAPIOps` with fused kernels; parameters are updated in place."""
+class CupyOps(Ops):
+    """:class:`Ops` with fused kernels; parameters are updated in place.
+
+    ``linear`` leaves the bias to the activation kernel that follows it (one
+    pass instead of two), so its result is ``W A`` paired with ``b``.
+    """
 
     def __init__(self, xp: Any, dtype: Any, device: Any) -> None:
         super().__init__(xp, dtype, device)
         self.lower_scalar = float(self.lower)
 
-    def linear_relu(self, W: Any, A: Any, b: Any) -> Any:
-        Z = W @ A
-        return _relu_bias(Z, b, Z)
+    def linear(self, W: Any, A: Any, b: Any) -> Any:
+        return _Pending(W @ A, b)
 
-    def linear_sigmoid(self, W: Any, A: Any, b: Any, Y: Any) -> tuple[Any, Any]:
-        Z = W @ A
-        return _sigmoid_minus(Z, b, Y, self.lower_scalar)  # type: ignore[no-any-return]
+    def activation(self, Z: Any, kind: str) -> Any:
+        if isinstance(Z, _Pending):
+            if kind == "relu":
+                return _relu_bias(Z.product, Z.bias, Z.product)
+            Z = Z.product + Z.bias
+        return super().activation(Z, kind)
 
-    def relu_grad(self, W: Any, dZ: Any, A_prev: Any) -> Any:
-        dA = W.T @ dZ
-        return _relu_mask(dA, A_prev, dA)
+    def probabilities(self, Z: Any, kind: str) -> Any:
+        if isinstance(Z, _Pending):
+            Z = Z.product + Z.bias
+        return super().probabilities(Z, kind)
 
-    def sgd(self, W: Any, b: Any, dZ: Any, A_prev: Any, lr: float) -> tuple[Any, Any]:
-        scale = 1 / A_prev.shape[1]
-        _sgd(dZ @ A_prev.T, scale, lr, W)
-        _sgd(cupy.sum(dZ, axis=1, keepdims=True), scale, lr, b)
-        return W, b
+    def output(self, Z: Any, Y: Any, kind: str) -> tuple[Any, Any]:
+        if isinstance(Z, _Pending) and kind == "sigmoid":
+            return _sigmoid_minus(Z.product, Z.bias, Y, self.lower_scalar)  # type: ignore[no-any-return]
+        return super().output(Z, Y, kind)
+
+    def activation_grad(self, dA: Any, A: Any, kind: str) -> Any:
+        if kind == "relu":
+            return _relu_mask(dA, A, dA)
+        return super().activation_grad(dA, A, kind)
+
+    def sgd(self, P: Any, G: Any, lr: float) -> Any:
+        _sgd(G, lr, P)
+        return P
+
+
+class _Pending:
+    """A product ``W A`` whose bias is added by the kernel that consumes it."""
+
+    def __init__(self, product: Any, bias: Any) -> None:
+        self.product, self.bias = product, bias
+
+
+class CupyBackend(Backend):
+    """CuPy on a CUDA GPU, with fused elementwise kernels."""
+
+    name = "cupy"
+    namespace = "array_api_compat.cupy"
+
+    @classmethod
+    def create(cls, device: str | None) -> Backend:
+        import re
+
+        import array_api_compat.cupy as xp
+
+        # Accepts "cuda:1", "1" or str(cupy.cuda.Device(1)) == "<CUDA Device 1>".
+        found = re.search(r"\d+", device or "")
+        return cls(xp, cupy.cuda.Device(int(found.group()) if found else 0))
+
+    @property
+    def is_gpu(self) -> bool:
+        return True
+
+    def to_host(self, x: Any) -> np.ndarray:
+        return x.get()  # type: ignore[no-any-return]
+
+    def ops(self, dtype: Any) -> Ops:
+        return CupyOps(self.xp, dtype, self.device)
+
+    def matmul_precision(self, precision: str, dtype: Any) -> Any:
+        if precision == "strict":
+            return super().matmul_precision(precision, dtype)
+        return matmul_precision(precision, dtype)
+
+    def synchronize(self) -> None:
+        cupy.cuda.get_current_stream().synchronize()
 
 
 @contextlib.contextmanager
@@ -72,7 +130,3 @@ def matmul_precision(precision: str, dtype: Any) -> Iterator[None]:
         yield
     finally:
         linalg.set_compute_type(np.float32, before)
-
-
-def synchronize() -> None:
-    cupy.cuda.get_current_stream().synchronize()

@@ -1,10 +1,9 @@
-"""Dask execution: cut each iteration's task graph, pick the scheduler, open on-disk stores.
+"""Dask: the training step as a task per chunk, the scheduler, on-disk stores.
 
 Imported only for the ``"dask"`` backend. Dask arrays are lazy: every training
-step adds the step's tasks to the parameters' graph, so without a cut the graph
-(and the memory holding it) grows with every iteration. :class:`DaskRunner`
-persists the new parameters after each step, which replaces their graph by one
-already-computed chunk each (a future on a distributed cluster).
+step would add the step's tasks to the parameters' graph, so :class:`DaskRunner`
+runs a step as a few tasks and persists the new state after each, which keeps
+it one already-computed value (a future on a distributed cluster).
 
 The scheduler is Dask's own choice unless :func:`use_scheduler` names one: a
 ``distributed.Client`` made current (``Client(...)`` makes itself the default),
@@ -14,16 +13,21 @@ else Dask's local threaded scheduler.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
-import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import array_api_compat
 import dask
 import dask.array as da
-from dask.threaded import get as threaded_get
+import numpy as np
+
+from ._numpy import NumpyOps
+from .base import Backend
+from .ops import Ops
 
 #: On a cluster, data above this size is split into one chunk per worker thread
 #: (below it the per-task overhead outweighs the parallel products).
@@ -144,89 +148,72 @@ def split_examples(X: Any, Y: Any) -> tuple[Any, Any]:
     return persist(X, Y)
 
 
+class DaskBackend(Backend):
+    """Dask arrays, split along the examples, on the current scheduler (local threads or a cluster)."""
+
+    name = "dask"
+    namespace = "array_api_compat.dask.array"
+    mutable = False
+    # The runner cuts the graph of the state it carries: a Gram product is no part of it.
+    supports_gram = False
+
+    @property
+    def sync_is_cheap(self) -> bool:
+        return False
+
+    def to_host(self, x: Any) -> np.ndarray:
+        return np.asarray(x.compute())
+
+    def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
+        return split_examples(X, Y)
+
+    def runner(self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto") -> Any:
+        super().runner(step, state, replay, cuda_graph)  # refuses cuda_graph=True
+        return DaskRunner(step, state, in_flight=2 if current_client() is not None else None)
+
+    def quiet_float_errors(self) -> Any:
+        return _quiet_everywhere()
+
+    def cut_graph(self, *arrays: Any) -> tuple[Any, ...]:
+        return persist(*arrays)
+
+
+@contextlib.contextmanager
+def _quiet_everywhere() -> Iterator[None]:
+    # Dask runs NumPy on its scheduler's threads, which do not inherit np.errstate:
+    # silence the warnings themselves (the filters are process-wide) as well.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning)
+        yield
+
+
 class DaskRunner:
-    """Runs a :class:`~portable_dnn.train_step.TrainStep` on Dask arrays with its graph cut every call.
+    """A training step on Dask: one task per column chunk of the batch, then one update task.
 
-    The data is chunked along the examples (:func:`split_examples`) and kept.
-    Each call leaves the new ``Ws`` and ``bs`` in the step's lists as computed
-    arrays of one chunk, and returns the step's ``AL``, computed too, so no
-    graph grows with the iterations.
-
-    On a local scheduler the step's task graph is built once, on the first
-    call, and replayed with the current parameters substituted: building a
-    Dask graph costs far more than running this one. Single-chunk data
-    replays synchronously (nothing to run in parallel). On a distributed
-    cluster each call builds the step and persists its results on the workers.
+    Each chunk's task runs the step's ``gradients`` (the same Array API code)
+    on the chunk's own arrays, NumPy or CuPy alike; their results are summed,
+    weighted by the chunk's share of the columns (the course's ``1/m`` makes
+    this the whole batch's mean), and one more task runs the step's ``update``.
+    Building these few tasks costs far less than tracing the step's hundred
+    array operations through ``dask.array``. The state is one persisted value
+    between steps (on a cluster, a future on a worker), so no graph grows with
+    the steps. On a cluster, where a step is queued and not waited for,
+    ``in_flight=k`` waits after each step until the one ``k - 1`` steps before
+    it is done, so the workers read at most ``k`` batches ahead.
     """
 
-    def __init__(self, step: Any) -> None:
-        self.step = step
-        step.X, step.Y = split_examples(step.X, step.Y)
-        self._client = current_client()
-        self._cut()
-        self._graph: dict[Any, Any] | None = None
-        self._arrays: list[Any] = []
-        self._values: list[Any] = []
-
-    def _cut(self, *extra: Any) -> tuple[Any, ...]:
-        s = self.step
-        L = len(s.Ws)
-        out = persist(*s.Ws, *s.bs, *extra)
-        s.Ws[:] = out[:L]
-        s.bs[:] = out[L : 2 * L]
-        return out[2 * L :]
-
-    def __call__(self) -> Any:
-        if self._client is not None:
-            return self._cut(self.step())[0]
-        s = self.step
-        L = len(s.Ws)
-        params = [*s.Ws, *s.bs]
-        if self._graph is None:
-            self._inputs = [_only_key(p) for p in params]
-            AL = s()
-            outs = [*s.Ws, *s.bs, AL]
-            self._graph = {k: v for o in outs for k, v in dict(o.__dask_graph__()).items()}
-            self._outs = [(o.name, o.chunks, o.dtype, list(_flat_keys(o))) for o in outs]
-            self._keys = [k for _, _, _, keys in self._outs for k in keys]
-            self._get = dask.get if len(s.X.chunks[1]) == 1 else dask.base.get_scheduler() or threaded_get
-        if not (len(self._arrays) == len(params) and all(a is b for a, b in zip(self._arrays, params))):
-            self._values = [_only_value(p) for p in params]
-        for key, value in zip(self._inputs, self._values):
-            self._graph[key] = _data(key, value)
-        results = iter(self._get(self._graph, self._keys))
-        arrays = []
-        for name, chunks, dtype, keys in self._outs:
-            new = f"{name.split('-')[0]}-step-{uuid.uuid4().hex}"
-            blocks = {(new, *key[1:]): next(results) for key in keys}
-            arrays.append(da.Array(blocks, new, chunks=chunks, dtype=dtype))
-        s.Ws[:], s.bs[:] = arrays[:L], arrays[L : 2 * L]
-        self._arrays = arrays[: 2 * L]
-        self._values = [next(iter(dict(a.__dask_graph__()).values())) for a in self._arrays]
-        return arrays[-1]
-
-
-class DaskSteps:
-    """:func:`portable_dnn.backend.batch_steps` on Dask: one task per column chunk, then one update task.
-
-    Building a few tasks per step costs far less than tracing the step's
-    hundred array operations through ``dask.array`` (measured on the moons
-    network's mini-batches: 100 ms a step that way), and each task runs the
-    Array API code on its chunk's own arrays, NumPy or CuPy alike. The state
-    is one persisted value (on a cluster, a future on a worker) between steps.
-    """
-
-    def __init__(self, state: list[dict[str, Any]], in_flight: int | None = None) -> None:
+    def __init__(self, step: Any, state: list[list[Any]], in_flight: int | None = None) -> None:
+        # The step travels without its kernels: each task builds them for its chunk's library.
+        self._step = step.with_ops(None)
         self._in_flight = in_flight
         self._recent: list[Any] = []
-        self._like = [{k: (a.shape, a.dtype) for k, a in d.items()} for d in state]
-        self._meta = next(iter(state[0].values()))._meta
+        self._like = [[(a.shape, a.dtype) for a in group] for group in state]
+        self._meta = state[0][0]._meta
         (self._value,) = persist(dask.delayed(state))
-        self._state: list[dict[str, Any]] | None = state
-        self._costs: list[Any] = []
+        self._state: list[list[Any]] | None = state
         self._placed = False
 
-    def __call__(self, grads_of: Any, update: Any, batch: tuple[Any, ...]) -> None:
+    def __call__(self, batch: tuple[Any, ...], hyper: tuple[float, ...]) -> Any:
         X = batch[0]
         m, cols = X.shape[1], X.chunks[1]
         columns = [a.rechunk((-1, cols)).to_delayed(optimize_graph=False)[0] for a in batch]
@@ -234,102 +221,76 @@ class DaskSteps:
             # The state moves once to the data's array library (CuPy chunks on GPU workers).
             (self._value,) = persist(dask.delayed(place_like)(self._value, columns[0][0]))
             self._meta, self._placed = X._meta, True
-        parts = [dask.delayed(_chunk_grads)(grads_of, self._value, *chunk) for chunk in zip(*columns)]
+        parts = [dask.delayed(_chunk_grads)(self._step, self._value, *chunk) for chunk in zip(*columns)]
         total = dask.delayed(_weighted_sum)(parts, [n / m for n in cols])
-        new = dask.delayed(_update, nout=2)(update, self._value, total)
-        # State and cost kept apart: the epoch's costs must not hold every step's state alive.
+        new = dask.delayed(_update, nout=2)(self._step, self._value, total, hyper)
+        # State and cost kept apart: recorded costs must not hold every step's state alive.
         self._value, cost = persist(*new, serial=len(cols) == 1)
-        self._costs.append(cost)
         self._state = None
         if self._in_flight:
             self._recent = [*self._recent, self._value][-self._in_flight :]
             if len(self._recent) == self._in_flight:
                 wait(self._recent[0])
+        return cost
 
-    def costs(self) -> list[float]:
-        out = [float(c) for c in compute(*self._costs)]
-        self._costs = []
-        return out
+    def fetch(self, values: list[Any]) -> list[float]:
+        return [float(c) for c in compute(*values)]
 
     @property
-    def state(self) -> list[dict[str, Any]]:
+    def state(self) -> list[list[Any]]:
         """The state as Dask arrays of one chunk each, persisted."""
         if self._state is None:
             arrays = [
-                da.from_delayed(self._value[i][k], shape, dtype=dtype, meta=self._meta)
-                for i, d in enumerate(self._like)
-                for k, (shape, dtype) in d.items()
+                da.from_delayed(self._value[i][j], shape, dtype=dtype, meta=self._meta)
+                for i, group in enumerate(self._like)
+                for j, (shape, dtype) in enumerate(group)
             ]
             values = iter(persist(*arrays))
-            self._state = [{k: next(values) for k in d} for d in self._like]
+            self._state = [[next(values) for _ in group] for group in self._like]
         return self._state
 
 
-def place_like(state: list[dict[str, Any]], chunk: Any) -> list[dict[str, Any]]:
+def place_like(state: list[list[Any]], chunk: Any) -> list[list[Any]]:
     """``state``'s arrays in ``chunk``'s array library (as they are when it is theirs already)."""
     xp = array_api_compat.array_namespace(chunk)
-    return [{k: _into(xp, v) for k, v in d.items()} for d in state]
+    return [[_into(xp, a) for a in group] for group in state]
 
 
 def _into(xp: Any, a: Any) -> Any:
     return a if array_api_compat.array_namespace(a) is xp else xp.asarray(a)
 
 
-def _chunk_grads(grads_of: Any, state: list[dict[str, Any]], X: Any, *rest: Any) -> Any:
+@functools.cache
+def _chunk_ops(xp: Any, dtype: Any, numpy_chunks: bool, for_update: bool) -> Ops:
+    if numpy_chunks and not for_update:
+        # The gradients write only into arrays they create: NumPy's in-place kernels are safe.
+        return NumpyOps(xp, dtype, "cpu")
+    # The update must leave the persisted state it reads as it was: a lost worker recomputes from it.
+    return Ops(xp, dtype, None, inplace=False)
+
+
+def _ops_for(a: Any, for_update: bool) -> Ops:
+    xp = array_api_compat.array_namespace(a)
+    return _chunk_ops(xp, a.dtype, isinstance(a, np.ndarray), for_update)
+
+
+def _chunk_grads(step: Any, state: list[list[Any]], X: Any, *rest: Any) -> Any:
     # Masks drawn on the host are NumPy chunks; they join X's library (CuPy on a GPU worker).
     xp = array_api_compat.array_namespace(X)
-    return grads_of(state[0], X, *(_into(xp, a) for a in rest))
+    return step.with_ops(_ops_for(X, False)).gradients(state[0], X, *(_into(xp, a) for a in rest))
 
 
-def _update(update: Any, state: list[dict[str, Any]], total: tuple[Any, dict[str, Any]]) -> Any:
-    return update(state, *total)
+def _update(step: Any, state: list[list[Any]], total: tuple[Any, list[Any]], hyper: tuple[float, ...]) -> Any:
+    return step.with_ops(_ops_for(state[0][0], True)).update(state, *total, hyper)
 
 
-def _weighted_sum(
-    parts: list[tuple[Any, dict[str, Any]]], weights: list[float]
-) -> tuple[Any, dict[str, Any]]:
+def _weighted_sum(parts: list[tuple[Any, list[Any]]], weights: list[float]) -> tuple[Any, list[Any]]:
     """The chunks' ``(cost, grads)`` combined into the whole batch's means."""
     if len(parts) == 1:  # the whole batch in one chunk: its results as they are
         return parts[0]
     cost = sum(w * c for w, (c, _) in zip(weights, parts))
-    grads = {key: sum(w * g[key] for w, (_, g) in zip(weights, parts)) for key in parts[0][1]}
+    grads = [sum(w * g[i] for w, (_, g) in zip(weights, parts)) for i in range(len(parts[0][1]))]
     return cost, grads
-
-
-def _flat_keys(a: Any) -> Iterator[Any]:
-    def walk(keys: Any) -> Iterator[Any]:
-        if isinstance(keys, list):
-            for k in keys:
-                yield from walk(k)
-        else:
-            yield keys
-
-    return walk(a.__dask_keys__())
-
-
-def _only_key(a: Any) -> Any:
-    keys = list(_flat_keys(a))
-    if len(keys) != 1:
-        raise ValueError(f"DaskRunner: parameters must be one chunk each, got chunks {a.chunks}")
-    return keys[0]
-
-
-def _only_value(a: Any) -> Any:
-    """The computed value of a one-chunk array (persisting it first if it is still a graph)."""
-    graph = dict(a.__dask_graph__())
-    if len(graph) != 1:
-        (a,) = persist(a)
-        graph = dict(a.__dask_graph__())
-    value = graph[_only_key(a)]
-    return getattr(value, "value", value)  # a DataNode holds its value
-
-
-def _data(key: Any, value: Any) -> Any:
-    try:
-        from dask._task_spec import DataNode
-    except ImportError:  # older Dask: a raw value is data
-        return value
-    return DataNode(key, value)
 
 
 def open_store(path: str, x: str = "X", y: str = "Y", func: str = "open_store") -> tuple[Any, Any]:

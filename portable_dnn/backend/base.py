@@ -1,0 +1,218 @@
+"""What every backend does, and the two that need nothing more: NumPy's parent and array-api-strict.
+
+A backend is a class registered by name (:mod:`portable_dnn.backend`): an array
+library and a device, with methods for everything that differs between
+libraries: the step's kernels (:meth:`Backend.ops`), how a training step is run
+again and again (:meth:`Backend.runner`), the data's layout, matrix-product
+precision, float error handling and synchronisation. A subclass overrides only
+what its library does differently.
+
+>>> import numpy as np
+>>> from portable_dnn.backend import get_backend
+>>> be = get_backend("array_api_strict")
+>>> be.name, be.to_host(be.asarray(np.ones(2))).tolist()
+('array_api_strict', [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import array_api_compat
+import numpy as np
+
+from .ops import Ops
+
+
+class Backend:
+    """An array library and a device to compute on.
+
+    ``xp`` is the Array API namespace; ``device`` is what ``xp.asarray(...,
+    device=...)`` takes. Use :func:`~portable_dnn.backend.get_backend` rather
+    than building one.
+
+    >>> import numpy as np
+    >>> from portable_dnn.backend import get_backend
+    >>> get_backend("numpy").asarray(np.ones((2, 1)), dtype="float32").dtype
+    dtype('float32')
+    """
+
+    name: ClassVar[str]
+    namespace: ClassVar[str]  # the Array API namespace's module
+    #: Whether the arrays can be written in place (the step's buffers are updated, not rebuilt).
+    mutable: ClassVar[bool] = True
+    #: Whether the Gram-matrix form of the full-batch step may run here.
+    supports_gram: ClassVar[bool] = True
+
+    def __init__(self, xp: Any, device: Any) -> None:
+        self.xp, self.device = xp, device
+
+    # ---------------------------------------------------------- identity
+
+    @classmethod
+    def create(cls, device: str | None) -> Backend:
+        xp = importlib.import_module(cls.namespace)
+        return cls(xp, cls.default_device(xp) if device is None else device)
+
+    @staticmethod
+    def default_device(xp: Any) -> Any:
+        return array_api_compat.device(xp.asarray(0.0))
+
+    @property
+    def is_gpu(self) -> bool:
+        text = str(self.device).lower()
+        return "cuda" in text or "gpu" in text
+
+    #: Whether reading a value to the host is cheap (CPU, eager): then the loop checks every step.
+    @property
+    def sync_is_cheap(self) -> bool:
+        return not self.is_gpu
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Backend) and (self.name, str(self.device)) == (other.name, str(other.device))
+
+    def __hash__(self) -> int:
+        return hash((self.name, str(self.device)))
+
+    def __repr__(self) -> str:
+        return f"Backend(name={self.name!r}, device={self.device!r})"
+
+    # ------------------------------------------------------------ arrays
+
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        """Move ``x`` (host data or an array of this backend) here, as ``dtype``."""
+        target = resolve_dtype(self.xp, dtype) if dtype is not None else None
+        if isinstance(x, np.ndarray) and target is not None:
+            # Cast on the host first so every backend sees the same rounded values.
+            x = x.astype(np.dtype(dtype_name(target)), copy=False)
+        return self.xp.asarray(x, dtype=target, device=self.device)
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        return self.xp.zeros(shape, dtype=resolve_dtype(self.xp, dtype), device=self.device)
+
+    def to_host(self, x: Any) -> np.ndarray:
+        """``x`` as a NumPy array on the host."""
+        return np.from_dlpack(x) if not isinstance(x, np.ndarray) else x
+
+    # ------------------------------------------------------ training step
+
+    def ops(self, dtype: Any) -> Ops:
+        """The step's kernels for ``dtype`` arrays of this backend."""
+        return Ops(self.xp, dtype, self.device, inplace=self.mutable)
+
+    def prepare_features(self, X: Any) -> Any:
+        """X ``(features, m)`` laid out for the products of a loop that reads it every step."""
+        return X
+
+    def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
+        """X and Y ``(k, m)`` laid out once for a training loop (split and kept where the library needs it).
+
+        >>> import numpy as np
+        >>> from portable_dnn.backend import get_backend
+        >>> X, Y = get_backend("numpy").prepare_examples(np.ones((2, 3)), np.zeros((1, 3)))
+        >>> X.shape, Y.shape
+        ((2, 3), (1, 3))
+        """
+        return X, Y
+
+    def take_columns(self, A: Any, index: np.ndarray) -> Any:
+        """The columns ``index`` (host integers) of ``A``, in that order."""
+        xp = self.xp
+        return xp.take(A, xp.asarray(index, dtype=xp.int64, device=self.device), axis=A.ndim - 1)
+
+    def runner(self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto") -> Any:
+        """What runs ``step(state, batch, hyper) -> (state, cost)`` again and again.
+
+        ``replay=True`` says every call will get the same batch and
+        hyper-parameters (full-batch gradient descent), so a backend may
+        capture the step once and replay it.
+        """
+        if cuda_graph is True:
+            raise ValueError(
+                f"cuda_graph=True needs the torch backend on a CUDA device, not {self!r} "
+                "(CuPy 14 cannot capture cuBLAS calls)"
+            )
+        return Runner(step, state)
+
+    def matmul_precision(self, precision: str, dtype: Any) -> Any:
+        """A context in which float32 products use ``precision`` (``"strict"`` or ``"tf32"``)."""
+        if precision == "strict":
+            return contextlib.nullcontext()
+        raise ValueError(f"matmul_precision='tf32' needs a CUDA GPU (cupy, or torch on cuda), not {self!r}")
+
+    def quiet_float_errors(self) -> Any:
+        """Silence overflow/invalid warnings inside a training loop, which checks its results itself."""
+        return contextlib.nullcontext()
+
+    def synchronize(self) -> None:
+        """Wait until the device has finished its queued work (for timing)."""
+
+    def cut_graph(self, *arrays: Any) -> tuple[Any, ...]:
+        """``arrays`` with their lazy history cut (persisted on Dask); elsewhere unchanged."""
+        return arrays
+
+
+class Runner:
+    """Runs a training step on an eager backend: ``runner(batch, hyper)`` returns the step's cost.
+
+    ``state`` is the state after the last step, as arrays of the backend.
+    """
+
+    def __init__(self, step: Callable[..., tuple[Any, Any]], state: list[list[Any]]) -> None:
+        self.step, self.state = step, state
+
+    def __call__(self, batch: Sequence[Any], hyper: tuple[float, ...]) -> Any:
+        self.state, cost = self.step(self.state, batch, hyper)
+        return cost
+
+    def fetch(self, values: Sequence[Any]) -> list[float]:
+        """``values`` (0-d arrays) as host floats."""
+        return [float(v) for v in values]
+
+
+class StrictBackend(Backend):
+    """array-api-strict: the standard and nothing more (proves the library uses only ``xp.*``)."""
+
+    name = "array_api_strict"
+    namespace = "array_api_strict"
+
+    def quiet_float_errors(self) -> Any:
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+# ------------------------------------------------------------------ dtypes
+
+_DTYPE_NAME = re.compile(r"\b(float16|float32|float64|complex64|complex128|u?int8|u?int16|u?int32|u?int64|bool)\b")
+
+
+def dtype_name(dtype: Any) -> str:
+    """The standard name of any library's dtype: ``'float64'`` for ``torch.float64``, ``np.float64``, ..."""
+    match = _DTYPE_NAME.search(str(dtype))
+    if match is None:
+        raise ValueError(f"unsupported dtype {dtype!r}")
+    return match.group(1)
+
+
+def resolve_dtype(xp: Any, dtype: Any) -> Any:
+    """The floating dtype of namespace ``xp`` that ``dtype`` names.
+
+    ``dtype`` may be ``None`` (float64), a string such as ``"float32"``, or a
+    dtype object of any library.
+
+    >>> import numpy as np, array_api_compat.numpy as xp
+    >>> np.dtype(resolve_dtype(xp, "float32"))
+    dtype('float32')
+    """
+    if dtype is None:
+        return xp.float64
+    try:
+        name = dtype if isinstance(dtype, str) else dtype_name(dtype)
+    except ValueError:
+        name = None
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return getattr(xp, name)

@@ -1,0 +1,160 @@
+"""The training step's arithmetic: the kernels a backend may replace with faster ones.
+
+:class:`Ops` writes every kernel of the training engine once, in Array API calls
+only. A backend subclasses it to change how a kernel runs, never what it
+computes: NumPy writes into buffers it owns, CuPy fuses elementwise work into
+single kernels. Tests hold every subclass to this one.
+
+Activation gradients are taken from the layer's output ``A`` rather than its
+input ``Z`` (``A > 0`` is ``Z > 0`` for ReLU and leaky ReLU; tanh and sigmoid
+have derivatives in ``A``), so the forward pass keeps one array per layer.
+
+>>> import array_api_compat.numpy as xp
+>>> ops = Ops(xp, xp.float64, "cpu")
+>>> ops.activation(xp.asarray([[-1.0, 2.0]]), "relu")
+array([[0., 2.]])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: Leaky ReLU's slope for negative inputs (the course's 0.01).
+LEAKY_SLOPE = 0.01
+
+
+class Ops:
+    """Kernels of the training step on the Array API namespace ``xp``, for floating ``dtype``.
+
+    With ``inplace`` the update kernels overwrite the parameters and optimizer
+    slots they are given (buffers the engine owns; fixed addresses are what a
+    replayed CUDA graph needs); without it (immutable arrays: JAX, Dask) they
+    return new arrays. Either way the caller keeps using what they return.
+    """
+
+    inplace = True
+
+    def __init__(self, xp: Any, dtype: Any, device: Any, inplace: bool | None = None) -> None:
+        self.xp, self.dtype, self.device = xp, dtype, device
+        if inplace is not None:
+            self.inplace = inplace
+        # exp(-Z) overflows below -log(max): clipping there changes no value in range.
+        bound = math.floor(math.log(float(xp.finfo(dtype).max))) - 1.0
+        # A 0-d array, not clip(): some wrapped libraries clip by boolean indexing,
+        # which synchronises a GPU.
+        self.lower = xp.asarray(-bound, dtype=dtype, device=device)
+        self.eps = float(xp.finfo(dtype).eps)
+
+    # ------------------------------------------------------------ forward
+
+    def linear(self, W: Any, A: Any, b: Any) -> Any:
+        return W @ A + b
+
+    def activation(self, Z: Any, kind: str) -> Any:
+        """``g(Z)``; ``Z`` is scratch (a subclass may overwrite it)."""
+        xp = self.xp
+        if kind == "relu":
+            return xp.where(Z > 0, Z, xp.zeros_like(Z))
+        if kind == "tanh":
+            return xp.tanh(Z)
+        if kind == "leaky_relu":
+            return xp.where(Z > 0, Z, LEAKY_SLOPE * Z)
+        return 1 / (1 + xp.exp(-xp.maximum(Z, self.lower)))
+
+    def probabilities(self, Z: Any, kind: str) -> Any:
+        """The output layer's activation: ``"sigmoid"`` or ``"softmax"`` (over each column); ``Z`` is scratch."""
+        if kind == "sigmoid":
+            return self.activation(Z, "sigmoid")
+        xp = self.xp
+        E = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
+        return E / xp.sum(E, axis=0, keepdims=True)
+
+    def output(self, Z: Any, Y: Any, kind: str) -> tuple[Any, Any]:
+        """``(AL, dZ)``: the output activation and the gradient of its cross-entropy, ``AL - Y``."""
+        AL = self.probabilities(Z, kind)
+        return AL, AL - Y
+
+    def cost(self, AL: Any, Y: Any, kind: str) -> Any:
+        """The mean cross-entropy as a 0-d array, AL clipped to ``[eps, 1 - eps]`` so it stays finite."""
+        xp = self.xp
+        m = Y.shape[1]
+        if kind == "sigmoid":
+            A = xp.clip(AL, self.eps, 1 - self.eps)
+            return -1 / m * xp.sum(Y * xp.log(A) + (1 - Y) * xp.log(1 - A))
+        return -1 / m * xp.sum(Y * xp.log(xp.clip(AL, self.eps, None)))
+
+    def dropout(self, A: Any, D: Any, keep_prob: float) -> Any:
+        """Inverted dropout ``A * D / keep_prob`` (also its own backward)."""
+        return A * D / keep_prob
+
+    # ----------------------------------------------------------- backward
+
+    def back(self, W: Any, dZ: Any) -> Any:
+        """``dA`` of the layer below: ``W^T dZ``."""
+        return W.T @ dZ
+
+    def activation_grad(self, dA: Any, A: Any, kind: str) -> Any:
+        """``dZ = dA * g'(Z)`` from the layer's output ``A = g(Z)``; ``dA`` is scratch."""
+        xp = self.xp
+        if kind == "relu":
+            return xp.where(A > 0, dA, xp.zeros_like(dA))
+        if kind == "tanh":
+            return dA * (1 - A * A)
+        if kind == "leaky_relu":
+            return xp.where(A > 0, dA, LEAKY_SLOPE * dA)
+        return dA * A * (1 - A)
+
+    def weight_grads(self, dZ: Any, A_prev: Any) -> tuple[Any, Any]:
+        """The course's ``dW = 1/m dZ A_prev^T`` and ``db = 1/m sum(dZ)``."""
+        m = A_prev.shape[1]
+        return 1 / m * (dZ @ A_prev.T), 1 / m * self.xp.sum(dZ, axis=1, keepdims=True)
+
+    def l2(self, W: Any, lambd: float, m: int) -> tuple[Any, Any]:
+        """The L2 term's cost ``lambd / (2m) sum(W^2)`` (0-d) and gradient ``lambd / m W``."""
+        return lambd / (2 * m) * self.xp.sum(W * W), lambd / m * W
+
+    # ------------------------------------------------------------ updates
+
+    def _set(self, dst: Any, value: Any) -> Any:
+        if self.inplace:
+            dst[...] = value
+            return dst
+        return value
+
+    def sgd(self, P: Any, G: Any, lr: float) -> Any:
+        """``P - lr G``; ``G`` is scratch."""
+        if self.inplace:
+            P -= lr * G
+            return P
+        return P - lr * G
+
+    def momentum(self, P: Any, G: Any, v: Any, beta: float, lr: float) -> tuple[Any, Any]:
+        """``v = beta v + (1 - beta) G``, ``P = P - lr v``."""
+        v = self._set(v, beta * v + (1 - beta) * G)
+        return self.sgd(P, v, lr), v
+
+    def adam(
+        self, P: Any, G: Any, v: Any, s: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
+    ) -> tuple[Any, Any, Any]:
+        """One Adam step with the course's bias correction (``t`` counts steps from 1)."""
+        v = self._set(v, beta1 * v + (1 - beta1) * G)
+        s = self._set(s, beta2 * s + (1 - beta2) * (G * G))
+        corrected = v / (1 - beta1**t)
+        step = lr * corrected / (self.xp.sqrt(s / (1 - beta2**t)) + eps)
+        if self.inplace:
+            P -= step
+            return P, v, s
+        return P - step, v, s
+
+    # -------------------------------------------------------------- checks
+
+    def largest(self, arrays: Any) -> Any:
+        """``max |a|`` over ``arrays`` as a 0-d array (NaN when any is NaN): no host synchronisation."""
+        xp = self.xp
+        tops = [xp.max(xp.abs(a)) for a in arrays]
+        top = tops[0]
+        for other in tops[1:]:
+            # maximum() propagates NaN, so a NaN anywhere is seen.
+            top = xp.maximum(top, other)
+        return top

@@ -1,0 +1,435 @@
+"""The training engine: the one definition of a training step, and the one loop that runs it.
+
+:class:`Step` computes a (mini-)batch's forward pass, cost and gradients for
+every option (``relu``/``tanh``/``leaky_relu``/``sigmoid`` hidden layers, a
+sigmoid or softmax output, dropout masks, L2) and applies every optimizer
+(gradient descent, momentum, Adam) to one representation of the state: a list
+``[parameters, *slots]`` of flat lists ``[W1, b1, ..., WL, bL]`` (momentum's
+``v``, Adam's ``v`` and ``s`` as slots, shaped like the parameters). Its
+arithmetic is the backend's kernels (:class:`~portable_dnn.backend.Ops`), and
+the course's public functions (``L_model_forward`` ... ``update_parameters_with_adam``)
+compute the same values; tests hold the two together.
+
+:class:`Trainer` is the loop: epochs of batches, the learning rate of each
+epoch, costs read from the device only where they are recorded, divergence
+checks, Ctrl-C, callbacks. ``two_layer_model``, ``L_layer_model``, ``fit``,
+``fit_out_of_core``, ``DNNClassifier`` and the command line all train through it.
+How a step is run again and again (in place, replayed as a CUDA graph, compiled
+by XLA, a task per chunk) is the backend's :meth:`~portable_dnn.backend.Backend.runner`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .backend import Backend
+
+HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
+OUTPUTS = ("sigmoid", "softmax")
+OPTIMIZERS = ("gd", "momentum", "adam")
+SLOTS = {"gd": 0, "momentum": 1, "adam": 2}
+
+
+class TrainingDiverged(FloatingPointError):
+    """The cost became NaN or infinite, or the parameters grew without bound; the message names when."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """What the network computes: hidden activation, output, dropout and L2."""
+
+    hidden: str = "relu"
+    output: str = "sigmoid"
+    keep_prob: float = 1.0
+    lambd: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+    """How the parameters move: ``"gd"``, ``"momentum"`` (``beta``) or ``"adam"``."""
+
+    name: str = "gd"
+    beta: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+
+
+# ------------------------------------------------------------------ state
+
+
+def flatten(parameters: Mapping[str, Any], prefix: str = "") -> list[Any]:
+    """``{"W1": .., "b1": .., ...}`` as ``[W1, b1, ...]`` (``prefix="d"`` for ``dW1``, ``db1``, ...)."""
+    L = len(parameters) // 2
+    return [parameters[f"{prefix}{p}{l}"] for l in range(1, L + 1) for p in ("W", "b")]
+
+
+def unflatten(values: Sequence[Any], prefix: str = "") -> dict[str, Any]:
+    """The inverse of :func:`flatten`."""
+    return {f"{prefix}{'Wb'[i % 2]}{i // 2 + 1}": v for i, v in enumerate(values)}
+
+
+def new_state(xp: Any, parameters: Mapping[str, Any], optimizer: Optimizer) -> list[list[Any]]:
+    """The engine's state for ``parameters``: copies it owns, and zeroed optimizer slots."""
+    params = [xp.asarray(a, copy=True) for a in flatten(parameters)]
+    slots = [[xp.zeros_like(a) for a in params] for _ in range(SLOTS[optimizer.name])]
+    return [params, *slots]
+
+
+# ------------------------------------------------------------------- step
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One training step: ``step(state, (X, Y, *masks), (lr, t, m)) -> (state, cost)``.
+
+    ``X`` is ``(features, m_b)``, ``Y`` ``(1 or C, m_b)`` in X's dtype, ``masks``
+    one 0/1 array per hidden layer when dropping out. ``lr`` is the step's
+    learning rate, ``t`` Adam's step count (from 1), ``m`` the batch's examples
+    for the L2 term. Nothing is checked here: the public functions check once.
+    """
+
+    ops: Any
+    network: Network
+    optimizer: Optimizer
+
+    def with_ops(self, ops: Any) -> Step:
+        return dataclasses.replace(self, ops=ops)
+
+    def __call__(self, state: list[list[Any]], batch: Sequence[Any], hyper: Sequence[Any]) -> Any:
+        cost, grads = self.gradients(state[0], *batch)
+        return self.update(state, cost, grads, hyper)
+
+    def gradients(self, params: list[Any], X: Any, Y: Any, *masks: Any) -> tuple[Any, list[Any]]:
+        """The batch's mean cost (0-d, without the L2 term) and its gradients ``[dW1, db1, ...]``."""
+        cost, grads, _ = self._pass(params, X, Y, masks)
+        return cost, grads
+
+    def forward(self, params: list[Any], X: Any) -> Any:
+        """The network's output ``AL`` for ``X`` (no dropout)."""
+        return self.ops.probabilities(self._forward(params, X)[2], self.network.output)
+
+    def _forward(
+        self, params: list[Any], X: Any, masks: Sequence[Any] = (), Z1: Any = None
+    ) -> tuple[list[Any], list[Any], Any]:
+        """Each layer's input, each hidden layer's output before dropout, and the last ``Z``."""
+        ops, net = self.ops, self.network
+        L = len(params) // 2
+        inputs, outputs = [X], []
+        A = X
+        for l in range(L - 1):
+            Z = Z1 if l == 0 and Z1 is not None else ops.linear(params[2 * l], A, params[2 * l + 1])
+            A = ops.activation(Z, net.hidden)
+            outputs.append(A)
+            if masks:
+                A = ops.dropout(A, masks[l], net.keep_prob)
+            inputs.append(A)
+        Z = Z1 if L == 1 and Z1 is not None else ops.linear(params[-2], A, params[-1])
+        return inputs, outputs, Z
+
+    def _pass(
+        self, params: list[Any], X: Any, Y: Any, masks: Sequence[Any], Z1: Any = None
+    ) -> tuple[Any, list[Any], Any]:
+        # With Z1 given (the Gram form), the first layer's product is not formed here
+        # and its gradients are left to the caller, which gets dZ1.
+        ops, net = self.ops, self.network
+        L = len(params) // 2
+        inputs, outputs, Z = self._forward(params, X, masks, Z1)
+        AL, dZ = ops.output(Z, Y, net.output)
+        cost = ops.cost(AL, Y, net.output)
+        grads: list[Any] = [None] * (2 * L)
+        for l in reversed(range(L)):
+            if l == 0 and Z1 is not None:
+                break
+            grads[2 * l], grads[2 * l + 1] = ops.weight_grads(dZ, inputs[l])
+            if l == 0:
+                break
+            dA = ops.back(params[2 * l], dZ)
+            if masks:
+                dA = ops.dropout(dA, masks[l - 1], net.keep_prob)
+            dZ = ops.activation_grad(dA, outputs[l - 1], net.hidden)
+        return cost, grads, dZ
+
+    def update(
+        self, state: list[list[Any]], cost: Any, grads: list[Any], hyper: Sequence[Any]
+    ) -> tuple[list[list[Any]], Any]:
+        """The L2 term (cost and gradients), then the optimizer's step, on the whole state."""
+        ops, net, opt = self.ops, self.network, self.optimizer
+        lr, t, m = hyper
+        params = list(state[0])
+        if net.lambd > 0:
+            total = None
+            for i in range(0, len(params), 2):
+                term, dW = ops.l2(params[i], net.lambd, m)
+                total = term if total is None else total + term
+                grads[i] = grads[i] + dW
+            cost = cost + total
+        if opt.name == "gd":
+            return [[ops.sgd(P, G, lr) for P, G in zip(params, grads)]], cost
+        if opt.name == "momentum":
+            moved = [ops.momentum(P, G, v, opt.beta, lr) for P, G, v in zip(params, grads, state[1])]
+            return [[p for p, _ in moved], [v for _, v in moved]], cost
+        stepped = [
+            ops.adam(P, G, v, s, t, lr, opt.beta1, opt.beta2, opt.epsilon)
+            for P, G, v, s in zip(params, grads, state[1], state[2])
+        ]
+        return [[p for p, _, _ in stepped], [v for _, v, _ in stepped], [s for _, _, s in stepped]], cost
+
+    def current(self, state: list[list[Any]]) -> list[list[Any]]:
+        """``state`` with every parameter formed (see :class:`GramStep`)."""
+        return state
+
+    def watched(self, state: list[list[Any]]) -> list[Any]:
+        """The arrays whose size tells whether training diverged."""
+        return state[0]
+
+
+class GramStep(Step):
+    """Full-batch gradient descent with the first layer carried through the examples' Gram matrix.
+
+    With full-batch gradient descent the first layer's update is
+    ``W1 <- W1 - c dZ1 X^T`` (``c = lr / m``), so its product with the fixed X
+    evolves as ``W1 X <- W1 X - c dZ1 (X^T X)``. When there are fewer examples
+    than features (the course: 209 images of 12288 values) this replaces the
+    two products with X per step, the step's largest by far, by one m x m
+    product; W1 itself is ``W1(0) - (sum of c dZ1) X^T``, formed only when asked
+    for (:meth:`current`). The result equals the direct step up to rounding
+    (tests hold it to 1e-12 in float64), not bit for bit.
+    """
+
+    def __init__(self, ops: Any, network: Network, X: Any, params: list[Any]) -> None:
+        super().__init__(ops, network, Optimizer("gd"))
+        xp = ops.xp
+        object.__setattr__(self, "buffers", {
+            "X": X,
+            "gram": X.T @ X,
+            "W1": xp.asarray(params[0], copy=True),
+            "product": params[0] @ X,
+            "applied": xp.zeros((params[0].shape[0], X.shape[1]), dtype=X.dtype, device=ops.device),
+        })  # fmt: skip
+
+    @staticmethod
+    def pays_off(X: Any, layers: int, iterations: int) -> bool:
+        """Whether the Gram form is cheaper for ``layers`` weight layers: examples well below
+        features, m x m small, a hidden layer to carry."""
+        n_x, m = (int(d) for d in X.shape)
+        return layers > 1 and 2 * m <= n_x and m <= 4096 and iterations >= 20
+
+    def __call__(self, state: list[list[Any]], batch: Sequence[Any], hyper: Sequence[Any]) -> Any:
+        ops, buf = self.ops, self.buffers  # type: ignore[attr-defined]
+        lr = hyper[0]
+        params = list(state[0])
+        cost, grads, dZ1 = self._pass(params, buf["X"], batch[1], (), Z1=buf["product"] + params[1])
+        for i in range(2, len(params)):
+            params[i] = ops.sgd(params[i], grads[i], lr)
+        m = int(buf["X"].shape[1])
+        step = lr * (1 / m * dZ1)
+        db = lr * (1 / m * ops.xp.sum(dZ1, axis=1, keepdims=True))
+        if ops.inplace:  # fixed addresses, for CUDA-graph replay
+            buf["applied"] += step
+            buf["product"] -= step @ buf["gram"]
+            params[1] -= db
+        else:
+            buf["applied"] = buf["applied"] + step
+            buf["product"] = buf["product"] - step @ buf["gram"]
+            params[1] = params[1] - db
+        return [params], cost
+
+    def current(self, state: list[list[Any]]) -> list[list[Any]]:
+        buf = self.buffers  # type: ignore[attr-defined]
+        params = list(state[0])
+        params[0] = buf["W1"] - buf["applied"] @ buf["X"].T
+        return [params]
+
+    def watched(self, state: list[list[Any]]) -> list[Any]:
+        return [self.buffers["product"], *state[0][1:]]  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------- loop
+
+
+Batch = tuple[tuple[Any, ...], int]  # the step's arrays and the batch's examples
+
+
+@dataclasses.dataclass
+class TrainingState:
+    """Where a training run stands, as handed to ``callback`` after each iteration (epoch)."""
+
+    iteration: int
+    costs: list[Any]
+    _trainer: Any = dataclasses.field(repr=False)
+
+    @property
+    def last_cost(self) -> float | None:
+        return float(self.costs[-1]) if self.costs else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current parameters as new arrays, safe to keep while training goes on."""
+        return self._trainer.parameters(copy=True)
+
+    def optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's slots (``v``, ``s`` as dicts of ``dW1``, ...) and Adam's step count ``t``."""
+        return self._trainer.optimizer_state()
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, where the program asked for it) during training.
+
+    ``.state`` is the :class:`TrainingState` after the last completed iteration.
+    """
+
+    def __init__(self, state: TrainingState, unit: str = "iterations", signum: int = signal.SIGINT) -> None:
+        super().__init__(f"training interrupted after {state.iteration} {unit}")
+        self.state, self.signum = state, signum
+
+
+class _Interrupts:
+    """Defers Ctrl-C (and the signals in ``extra``) to the end of the current step.
+
+    Only where Ctrl-C would raise KeyboardInterrupt: a program that ignores
+    SIGINT (nohup) or handles it itself keeps its choice.
+    """
+
+    def __init__(self, extra: Sequence[int] = ()) -> None:
+        self.signum: int | None = None
+        self.previous: dict[int, Any] = {}
+        self.extra = extra
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
+            for signum in self.extra:
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+class Trainer:
+    """Runs a :class:`Step` over epochs of batches on a backend, and keeps what a caller needs.
+
+    ``batches(epoch)`` gives the epoch's ``[((X_b, Y_b, *masks), m_b), ...]``;
+    ``learning_rate(epoch)`` its rate. The cost of an epoch (the size-weighted
+    mean of its batches' costs) is read from the device every
+    ``record_every`` epochs and kept in ``costs``; divergence (a non-finite
+    cost, or parameters past a bound of the dtype) is checked there too, and
+    on a CPU after every epoch, so no GPU waits on the host between steps.
+    ``unit`` names an epoch in messages ("iteration" for the course's loops).
+    """
+
+    def __init__(
+        self,
+        func: str,
+        backend: Backend,
+        step: Step,
+        state: list[list[Any]],
+        *,
+        batches: Callable[[int], Iterable[Batch]],
+        learning_rate: Callable[[int], float],
+        record_every: int = 1,
+        replay: bool = False,
+        cuda_graph: Any = "auto",
+        t: int = 0,
+        unit: str = "epoch",
+        signals: Sequence[int] = (),
+    ) -> None:
+        self.func, self.backend, self.step, self.unit = func, backend, step, unit
+        self.batches, self.learning_rate, self.record_every = batches, learning_rate, record_every
+        self.signals = signals
+        self.t = t
+        self.dtype = state[0][0].dtype
+        self.ops = backend.ops(self.dtype)
+        self.runner = backend.runner(step, state, replay=replay, cuda_graph=cuda_graph)
+        # Past this, a float32 or float64 network has diverged whatever its cost says.
+        self.bound = float(backend.xp.finfo(self.dtype).max) ** 0.25
+        self.costs: list[float] = []
+        self.epoch = 0
+
+    def parameters(self, copy: bool = False) -> dict[str, Any]:
+        params = self.step.current(self.runner.state)[0]
+        if copy:
+            params = [self.backend.xp.asarray(p, copy=True) for p in params]
+        return unflatten(params)
+
+    def optimizer_state(self) -> dict[str, Any]:
+        slots = self.runner.state[1:]
+        out: dict[str, Any] = {"t": self.t}
+        for name, values in zip(("v", "s"), slots):
+            out[name] = unflatten([self.backend.xp.asarray(a, copy=True) for a in values], prefix="d")
+        return out
+
+    def run(
+        self,
+        start: int,
+        stop: int,
+        on_epoch: Callable[[int, float | None], bool | None] | None = None,
+    ) -> None:
+        """Epochs ``start .. stop - 1``; ``on_epoch(epoch, cost)`` after each (cost None where not
+        recorded) stops the loop by returning True."""
+        cheap = self.backend.sync_is_cheap
+        with self.backend.quiet_float_errors(), _Interrupts(self.signals) as interrupts:
+            for epoch in range(start, stop):
+                lr = self.learning_rate(epoch)
+                pending: list[tuple[Any, int]] = []
+                for arrays, m_b in self.batches(epoch):
+                    self.t += 1
+                    pending.append((self.runner(arrays, (lr, self.t, m_b)), m_b))
+                self.epoch = epoch + 1
+                recorded = epoch % self.record_every == 0
+                cost = None
+                if recorded or cheap or epoch == stop - 1:
+                    cost = self._check(epoch, pending, with_parameters=recorded or epoch == stop - 1)
+                if recorded:
+                    self.costs.append(cost)  # type: ignore[arg-type]
+                else:
+                    cost = None
+                stop_now = on_epoch is not None and on_epoch(epoch, cost) is True
+                if interrupts.signum is not None:
+                    state = TrainingState(self.epoch, self.costs, self)
+                    raise TrainingInterrupted(state, f"{self.unit}s", interrupts.signum)
+                if stop_now:
+                    break
+
+    def _check(self, epoch: int, pending: list[tuple[Any, int]], with_parameters: bool) -> float:
+        """The epoch's cost as a host float, one synchronisation; raises where training diverged."""
+        values = [c for c, _ in pending]
+        if with_parameters:
+            values.append(self.ops.largest(self.step.watched(self.runner.state)))
+        host = self.runner.fetch(values)
+        costs = host[: len(pending)]
+        if len(costs) == 1:
+            cost = costs[0]
+        else:
+            total = sum(m for _, m in pending)
+            cost = sum(c * m for c, (_, m) in zip(costs, pending)) / total
+        where = f"{self.unit} {epoch}"
+        if not math.isfinite(cost):
+            raise TrainingDiverged(
+                f"{self.func}: the cost became NaN or infinite at {where}; "
+                f"try a smaller learning_rate than {self.learning_rate(epoch)}"
+            )
+        if with_parameters and not host[-1] <= self.bound:
+            raise TrainingDiverged(
+                f"{self.func}: the parameters became NaN, infinite or larger than {self.bound:.3g} "
+                f"by {where} (largest magnitude {host[-1]:.3g}); "
+                f"try a smaller learning_rate than {self.learning_rate(epoch)}"
+            )
+        return cost
+
+
+def host_costs(costs: Iterable[Any]) -> list[np.ndarray]:
+    """Recorded costs as host NumPy 0-d arrays (what the course's ``compute_cost`` returns)."""
+    return [np.asarray(float(c)) for c in costs]
