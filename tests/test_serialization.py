@@ -5,7 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
+import struct
+import time
+import tracemalloc
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -267,16 +272,41 @@ def test_load_rejects_missing_and_foreign_files(tmp_path):
         activations=np.array(["sigmoid"]),
         dtype=np.array("float64"),
     )
-    with pytest.raises(ValueError, match="is not a readable model file .*allow_pickle"):
+    with pytest.raises(
+        ValueError, match="is not a portable_dnn model file: its 'format_version' array holds Python objects"
+    ):
         load_parameters(objects)
     empty = tmp_path / "empty.npz"
     empty.write_bytes(b"")
-    with pytest.raises(ValueError, match=r"load_parameters: '.*empty\.npz' is not a readable model file"):
+    with pytest.raises(
+        ValueError, match=r"load_parameters: '.*empty\.npz' is empty, not a portable_dnn model file"
+    ):
         load_parameters(empty)
-    text = tmp_path / "text.npz"
-    text.write_text("W1,b1\n1,2\n")
-    with pytest.raises(ValueError, match=r"load_parameters: '.*text\.npz' is not a readable model file"):
-        load_parameters(text)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"W1,b1\n1,2\n",
+        pickle.dumps({"W1": [[1.0]]}),
+        bytes(range(256)) * 4,
+        b"PK\x03\x04" + bytes(100),  # a zip's magic, then nothing of a zip
+    ],
+    ids=["text", "pickle", "bytes", "zip-magic"],
+)
+@pytest.mark.parametrize("load", [load_parameters, load_metadata])
+def test_load_says_a_foreign_file_is_not_a_model_file(tmp_path, content, load):
+    path = tmp_path / "foreign.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        load(path)
+    message = str(info.value)
+    assert message.startswith(f"{load.__name__}: {str(path)!r} is not a ")
+    if content.startswith(b"PK"):
+        assert "is not a readable model file (truncated or damaged .npz?)" in message
+    else:
+        assert message.endswith("is not a portable_dnn model file (it is not an .npz archive)")
+    assert "pickle" not in message
 
 
 def test_load_rejects_a_truncated_file(model_file):
@@ -328,6 +358,7 @@ def _load_or_value_error(path):
     except ValueError as exc:
         assert str(exc).startswith("load_parameters: "), str(exc)
         assert repr(str(path)) in str(exc), str(exc)
+        assert "allow_pickle" not in str(exc), str(exc)
         return None
     for v in params.values():
         assert np.all(np.isfinite(v))
@@ -373,3 +404,139 @@ def test_fuzz_flipped_bytes(valid_model_bytes, fuzz_path, data):
         load_metadata(fuzz_path)
     except ValueError as exc:
         assert str(exc).startswith("load_metadata: "), str(exc)
+
+
+# ------------------------------------------------------- decompression bombs
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+def _npy(array):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array)
+    return buf.getvalue()
+
+
+def _write_zip(path, members):
+    """A zip written by hand from (name, payload, declared size, crc, method), declaring what it is told."""
+    out, central = bytearray(), bytearray()
+    for name, payload, size, crc, method in members:
+        offset, n = len(out), name.encode()
+        sizes = (crc, len(payload), size, len(n), 0)
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, *sizes) + n + payload
+        central += struct.pack(
+            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, *sizes, 0, 0, 0, 0, offset
+        )
+        central += n
+    start = len(out)
+    out += central + struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), start, 0
+    )
+    path.write_bytes(bytes(out))
+
+
+def _bomb(header):
+    """A deflate stream of ``header`` then 4095 MiB of zeros (about 4 MB), and its inflated size."""
+    npy_header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy_header, header)
+    head = npy_header.getvalue()
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = co.compress(head) + co.flush(zlib.Z_FULL_FLUSH)
+    # After a full flush a block refers to nothing before it, so one block of
+    # compressed zeros can be repeated.
+    block = co.compress(bytes(MiB)) + co.flush(zlib.Z_FULL_FLUSH)
+    return start + block * 4095 + co.flush(), len(head) + 4095 * MiB
+
+
+_SMALL_MODEL = {
+    "format_version": np.array(1),
+    "layer_dims": np.array([2, 3, 1]),
+    "activations": np.array(["relu", "sigmoid"]),
+    "dtype": np.array("float64"),
+    "metadata": np.array("{}"),
+    "W1": np.ones((3, 2)),
+    "b1": np.zeros((3, 1)),
+    "W2": np.ones((1, 3)),
+    "b2": np.zeros((1, 1)),
+}
+_ZEROS = 4095 * MiB
+
+
+@pytest.mark.parametrize(
+    ("member", "header"),
+    [
+        ("W1", {"descr": "<f8", "fortran_order": False, "shape": (_ZEROS // 8,)}),
+        ("W1", {"descr": "<f8", "fortran_order": False, "shape": (3, 2)}),  # the right shape, a huge member
+        ("b2", {"descr": "<f8", "fortran_order": False, "shape": (1, _ZEROS // 8)}),
+        ("layer_dims", {"descr": "<i8", "fortran_order": False, "shape": (_ZEROS // 8,)}),
+        ("metadata", {"descr": "<U256", "fortran_order": False, "shape": (_ZEROS // 1024,)}),
+    ],
+    ids=["W1-shape", "W1-size", "b2-shape", "layer_dims", "metadata"],
+)
+@pytest.mark.parametrize("load", [load_parameters, load_metadata])
+def test_load_refuses_a_decompression_bomb_before_inflating_it(tmp_path, member, header, load):
+    payload, size = _bomb(header)
+    members = [(f"{k}.npy", _npy(v), len(_npy(v)), zlib.crc32(_npy(v)), 0) for k, v in _SMALL_MODEL.items()]
+    members = [m if m[0] != f"{member}.npy" else (m[0], payload, size, 0, 8) for m in members]
+    path = tmp_path / "bomb.npz"
+    _write_zip(path, members)
+    # It is a real bomb: about 4 MB on disk, 4 GiB of zeros declared, and it inflates to them.
+    assert path.stat().st_size < 5 * MiB and size > 4 * GiB - 2 * MiB
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo(f"{member}.npy").file_size == size
+        with zf.open(f"{member}.npy") as fh:
+            assert np.lib.format.read_magic(fh) == (1, 0)
+            assert np.lib.format.read_array_header_1_0(fh)[0] == header["shape"]
+            assert fh.read(8 * MiB) == bytes(8 * MiB)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError) as info:
+            load(path)
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(info.value)
+    assert message.startswith(
+        f"{load.__name__}: {str(path)!r} has a {member!r} member of {size} bytes, more than"
+    )
+    assert elapsed < 1.0, elapsed
+    assert peak < 100 * MiB, peak
+
+
+def test_load_checks_each_header_before_reading(model_file):
+    # A member whose header is fine but whose declared size disagrees with it.
+    arrays = _contents(model_file)
+    members = [(f"{k}.npy", _npy(v), len(_npy(v)), zlib.crc32(_npy(v)), 0) for k, v in arrays.items()]
+    members = [m if m[0] != "W2.npy" else (m[0], m[1] + bytes(8), m[2] + 8, zlib.crc32(m[1] + bytes(8)), 0)
+               for m in members]  # fmt: skip
+    _write_zip(model_file, members)
+    with pytest.raises(ValueError, match=r"has a 'W2' member of 256 bytes, but its header declares 248"):
+        load_parameters(model_file)
+    with pytest.raises(ValueError, match=r"load_metadata: .* has a 'W2' member of 256 bytes"):
+        load_metadata(model_file)
+
+
+def test_load_metadata_checks_the_weights_headers(model_file):
+    _rewrite(model_file, W2=np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"load_metadata: .* has 'W2' of shape \(3, 4\), expected \(3, 5\)"):
+        load_metadata(model_file)
+
+
+def test_compressed_and_fortran_ordered_files_load(tmp_path):
+    params = _host(_params("numpy"))
+    params["W2"] = np.asfortranarray(params["W2"])
+    path = tmp_path / "model.npz"
+    save_parameters(params, path)
+    with zipfile.ZipFile(path) as zf, zf.open("W2.npy") as fh:
+        np.lib.format.read_magic(fh)
+        assert np.lib.format.read_array_header_1_0(fh)[1]  # stored in Fortran order
+    arrays = _contents(path)
+    squeezed = tmp_path / "compressed.npz"
+    np.savez_compressed(squeezed, **arrays)
+    for p in (path, squeezed):
+        loaded = load_parameters(p, backend="numpy")
+        for k, v in params.items():
+            np.testing.assert_array_equal(loaded[k], v)
