@@ -29,7 +29,10 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
+import signal
+import stat
+import threading
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -62,6 +65,12 @@ _META_LIMITS = {
 _MAX_HEADER = 10_000  # numpy's own limit on a .npy header
 _READ_CHUNK = 1 << 24
 
+# The temporary file of a save: a hidden name that stays short whatever the
+# target's length (a name near NAME_MAX still saves), ending in ".tmp" so that no
+# "*.npz" pattern picks it up after a crash.
+_TMP_STEM = 32
+_TMP_NAME = re.compile(r"^\..*\.[0-9a-f]{8}\.tmp$", re.DOTALL)
+
 
 # ------------------------------------------------------------------ saving
 
@@ -77,9 +86,14 @@ def save_parameters(
 
     ``activations`` names each layer's activation (default ``relu`` for the hidden
     layers and ``sigmoid`` for the last); ``metadata`` is a JSON-serialisable dict
-    stored beside them. The file is written exactly at ``path`` (no suffix is
-    added), atomically: a temporary file in the same folder, fsync'ed, then
-    ``os.replace``'d over ``path``.
+    stored beside them.
+
+    The file is written exactly at ``path`` (no suffix is added), atomically: a
+    temporary ``.NAME.XXXXXXXX.tmp`` in the same folder, fsync'ed, then
+    ``os.replace``'d over ``path``. An error, Ctrl-C or (in the main thread) a
+    SIGTERM during the save removes the temporary file. An existing file keeps
+    its permission mode; a new one gets the mode the umask leaves of ``0o666``;
+    a file without write permission is not replaced (``PermissionError``).
 
     >>> save_parameters({"W1": np.ones((1, 2), dtype=np.int64), "b1": np.zeros((1, 1))}, "m.npz")
     Traceback (most recent call last):
@@ -123,7 +137,7 @@ def save_parameters(
     arrays["activations"] = np.array(acts, dtype=f"<U{max(len(a) for a in acts)}")
     arrays["dtype"] = np.array(dtypes.pop())
     arrays["metadata"] = np.array(extra)
-    _atomic_savez(path, arrays)
+    _atomic_savez(func, path, arrays)
     return path
 
 
@@ -141,19 +155,105 @@ def _check_activations(func: str, activations: Sequence[str] | None, L: int) -> 
     return acts
 
 
-def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+def _replaceable(func: str, path: str) -> os.stat_result | None:
+    """The status of the file a save will replace (None when there is none), after refusing read-only ones."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"{func}: {path!r} is a folder, expected a model file path")
+    euid = os.geteuid() if hasattr(os, "geteuid") else None
+    # os.access answers yes to root for any file: the owner's write bit is what
+    # says "do not overwrite" there (and for the owner, whatever os.access says).
+    owner_says_no = euid in (0, st.st_uid) and not st.st_mode & stat.S_IWUSR
+    if owner_says_no or not os.access(path, os.W_OK):
+        raise PermissionError(
+            f"{func}: {path!r} is read-only (mode {oct(stat.S_IMODE(st.st_mode))}), so it was not replaced"
+        )
+    return st
+
+
+class _Terminated(BaseException):
+    """SIGTERM during a save: unwinds it, so that the temporary file is removed, before the process ends."""
+
+
+class _SigtermUnwinds:
+    """In the main thread, a SIGTERM unwinds the code within (running ``finally``), then ends the process.
+
+    Only a default SIGTERM disposition is replaced: an ignored SIGTERM stays
+    ignored, and a Python handler already runs between bytecodes (whatever it
+    raises unwinds the save too). Another thread cannot install handlers, so
+    there a SIGTERM still ends the process at once.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.pending = False
+        self.previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.active:
+            raise _Terminated(signum)
+        self.pending = True
+
+    def __enter__(self) -> _SigtermUnwinds:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                self.previous = signal.signal(signal.SIGTERM, self._handler)
+                self.active = True
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.previous is None:
+            return
+        self.active = False
+        signal.signal(signal.SIGTERM, self.previous)
+        self.previous = None
+        if exc_type is _Terminated or self.pending:
+            signal.raise_signal(signal.SIGTERM)  # the default action: the process ends as it would have
+
+
+def _create_temp(func: str, path: str, folder: str) -> tuple[int, str]:
+    # O_CREAT with 0o666 lets the kernel apply the umask, as for any new file
+    # (mkstemp would give 0o600 whatever the umask).
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    stem = os.path.basename(path)[:_TMP_STEM]
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise type(exc)(f"{func}: cannot write {path!r} ({exc.strerror or exc})") from None
+    raise FileExistsError(f"{func}: cannot create a temporary file beside {path!r}")
+
+
+def _atomic_savez(func: str, path: str, arrays: dict[str, np.ndarray]) -> None:
+    old = _replaceable(func, path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    with _SigtermUnwinds():
+        try:
+            fd, tmp = _create_temp(func, path, folder)
+            with os.fdopen(fd, "wb") as fh:
+                if old is not None:
+                    if hasattr(os, "fchown") and (old.st_uid, old.st_gid) != os.fstat(fd)[4:6]:
+                        with contextlib.suppress(OSError):  # only root may give a file away
+                            os.fchown(fd, old.st_uid, old.st_gid)
+                    os.chmod(tmp, stat.S_IMODE(old.st_mode))
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+            raise
     with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
@@ -181,6 +281,11 @@ def _open(func: str, path: Any) -> Any:
         raise ValueError(f"{func}: model file {path!r} does not exist")
     if not os.path.isfile(path):
         raise ValueError(f"{func}: model file {path!r} is not a file")
+    if _TMP_NAME.match(os.path.basename(path)):
+        raise ValueError(
+            f"{func}: {path!r} is the temporary file of an unfinished save, not a model file "
+            "(it is safe to delete)"
+        )
     return path
 
 
@@ -375,8 +480,9 @@ def load_parameters(path: str | os.PathLike[str], backend: str | Backend | None 
 
     Every array is checked against the file's recorded layer sizes and dtype and
     must be finite; a member is only inflated after its declared size has been
-    checked against those layer sizes. A missing, damaged or foreign file raises
-    ``ValueError`` naming the file and what is wrong.
+    checked against those layer sizes. A missing, damaged or foreign file, or
+    the temporary file of an unfinished save, raises ``ValueError`` naming the
+    file and what is wrong.
 
     >>> load_parameters("no_model.npz")
     Traceback (most recent call last):

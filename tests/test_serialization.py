@@ -6,7 +6,13 @@ import io
 import json
 import os
 import pickle
+import re
+import signal
+import stat
 import struct
+import subprocess
+import sys
+import threading
 import time
 import tracemalloc
 import zipfile
@@ -540,3 +546,221 @@ def test_compressed_and_fortran_ordered_files_load(tmp_path):
         loaded = load_parameters(p, backend="numpy")
         for k, v in params.items():
             np.testing.assert_array_equal(loaded[k], v)
+
+
+# ------------------------------------------------------ permissions on save
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (restored after it)."""
+    saved = os.umask(0o022)
+    yield os.umask
+    os.umask(saved)
+
+
+@pytest.mark.parametrize(
+    ("mask", "mode"),
+    [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664), (0o077, 0o600)],
+    ids=["022", "027", "002", "077"],
+)
+def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path, umask, mask, mode):
+    umask(mask)
+    path = tmp_path / "model.npz"
+    save_parameters(_host(_params("numpy")), path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+def test_an_existing_file_keeps_its_mode_and_owner(tmp_path, umask):
+    umask(0o077)
+    path = tmp_path / "model.npz"
+    save_parameters(_host(_params("numpy", dims=(3, 1))), path)
+    os.chmod(path, 0o604)
+    if os.geteuid() == 0:
+        os.chown(path, 4242, 4343)
+    save_parameters(_host(_params("numpy", dims=(6, 2, 1))), path)
+    assert load_metadata(path)["layer_dims"] == [6, 2, 1]
+    st = path.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o604
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (4242, 4343)
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o400, 0o044], ids=["444", "400", "044"])
+def test_save_refuses_to_replace_a_read_only_file(tmp_path, mode):
+    path = tmp_path / "model.npz"
+    save_parameters(_host(_params("numpy", dims=(3, 1))), path)
+    before = path.read_bytes()
+    os.chmod(path, mode)
+    with pytest.raises(
+        PermissionError,
+        match=rf"save_parameters: '.*model\.npz' is read-only \(mode {oct(mode)}\), so it was not replaced",
+    ):
+        save_parameters(_host(_params("numpy", dims=(6, 2, 1))), path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_save_names_a_bad_target(tmp_path):
+    params = _host(_params("numpy", dims=(3, 1)))
+    with pytest.raises(ValueError, match=r"save_parameters: '.*' is a folder, expected a model file path"):
+        save_parameters(params, tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"save_parameters: cannot write '.*absent/m\.npz'"):
+        save_parameters(params, tmp_path / "absent" / "m.npz")
+
+
+# --------------------------------------------------- the temporary file
+
+
+def test_a_name_near_name_max_saves(tmp_path):
+    assert os.pathconf(tmp_path, "PC_NAME_MAX") == 255
+    path = tmp_path / ("m" * 246 + ".npz")
+    assert len(path.name) == 250
+    params = _host(_params("numpy"))
+    save_parameters(params, path)
+    save_parameters(params, path)  # and replaces itself
+    assert os.listdir(tmp_path) == [path.name]
+    np.testing.assert_array_equal(load_parameters(path, backend="numpy")["W3"], params["W3"])
+
+
+def test_the_temporary_file_is_hidden_short_and_beside_the_target(tmp_path, monkeypatch):
+    seen = []
+    real_fsync = os.fsync
+
+    def spying_fsync(fd):
+        seen.append(sorted(os.listdir(tmp_path)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spying_fsync)
+    name = "é" * 100 + ".npz"
+    save_parameters(_host(_params("numpy")), tmp_path / name)
+    temps = [n for n in seen[0] if n != name]
+    assert len(temps) == 1
+    assert re.fullmatch(r"\.é{32}\.[0-9a-f]{8}\.tmp", temps[0]), temps
+    assert len(os.fsencode(temps[0])) == 78
+    assert os.listdir(tmp_path) == [name]
+
+
+_CHILD = r"""
+import os, sys, time, zipfile
+import numpy as np
+from portable_dnn.serialization import save_parameters
+
+path, hook = sys.argv[1], sys.argv[2]
+save_parameters({"W1": np.ones((2, 3)), "b1": np.zeros((2, 1))}, path)  # the old model
+paused = []
+
+def pause():
+    if not paused:
+        paused.append(1)
+        print("saving", flush=True)
+        if hook == "crash":
+            os._exit(3)
+        time.sleep(60)
+
+if hook == "close":
+    real_close = zipfile.ZipFile.close
+    def close(self):
+        pause()
+        real_close(self)
+    zipfile.ZipFile.close = close
+else:
+    real_fsync = os.fsync
+    def fsync(fd):
+        pause()
+        real_fsync(fd)
+    os.fsync = fsync
+save_parameters({"W1": np.full((2000, 3000), 0.5), "b1": np.zeros((2000, 1))}, path)
+print("finished", flush=True)
+"""
+
+
+def _save_in_child(tmp_path, hook):
+    """A child saving a 48 MB model over model.npz, paused mid-save: (child, path, first line, temp files)."""
+    path = tmp_path / "model.npz"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), hook],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = child.stdout.readline()
+    temps = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    return child, path, line, temps
+
+
+@pytest.mark.parametrize("hook", ["close", "fsync"])
+def test_sigterm_during_a_save_removes_the_temporary_file(tmp_path, hook):
+    child, path, line, temps = _save_in_child(tmp_path, hook)
+    try:
+        assert line == "saving\n", child.stderr.read() if not line else line
+        assert len(temps) == 1 and (tmp_path / temps[0]).stat().st_size > 40 * MiB  # mid-save
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGTERM, err  # ended by the signal, as without the save
+    assert out == "" and err == ""
+    assert os.listdir(tmp_path) == ["model.npz"]
+    np.testing.assert_array_equal(load_parameters(path, backend="numpy")["W1"], np.ones((2, 3)))
+
+
+def test_a_stale_temporary_file_is_not_a_model(tmp_path):
+    child, path, line, temps = _save_in_child(tmp_path, "crash")  # killed without any cleanup
+    child.communicate(timeout=60)
+    assert child.returncode == 3 and line == "saving\n"
+    assert sorted(os.listdir(tmp_path)) == sorted(["model.npz", *temps]) and len(temps) == 1
+    assert re.fullmatch(r"\.model\.npz\.[0-9a-f]{8}\.tmp", temps[0])
+    assert [p.name for p in tmp_path.glob("*.npz")] == ["model.npz"]
+    for load in (load_parameters, load_metadata):
+        with pytest.raises(
+            ValueError,
+            match=rf"{load.__name__}: '.*{re.escape(temps[0])}' is the temporary file of an unfinished save, "
+            r"not a model file \(it is safe to delete\)",
+        ):
+            load(tmp_path / temps[0])
+    np.testing.assert_array_equal(load_parameters(path, backend="numpy")["W1"], np.ones((2, 3)))
+
+
+def test_sigterm_is_armed_only_while_writing(tmp_path, monkeypatch):
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("the test runner handles SIGTERM itself")
+    seen = []
+    real_fsync = os.fsync
+
+    def spying_fsync(fd):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spying_fsync)
+    params = _host(_params("numpy"))
+    save_parameters(params, tmp_path / "a.npz")
+    # The file's fsync ran with a handler in place, the folder's after it was restored.
+    assert callable(seen[0]) and seen[1] is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def own_handler(signum, frame):
+        pass
+
+    seen.clear()
+    signal.signal(signal.SIGTERM, own_handler)
+    try:
+        save_parameters(params, tmp_path / "b.npz")
+        assert seen == [own_handler, own_handler]  # a program's own handler stays in charge
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    seen.clear()
+    errors = []
+    thread = threading.Thread(target=lambda: _save_or_record(params, tmp_path / "c.npz", errors))
+    thread.start()
+    thread.join()
+    assert errors == [] and seen == [signal.SIG_DFL, signal.SIG_DFL]
+    assert sorted(os.listdir(tmp_path)) == ["a.npz", "b.npz", "c.npz"]
+
+
+def _save_or_record(params, path, errors):
+    try:
+        save_parameters(params, path)
+    except BaseException as exc:  # the test reads it in the main thread
+        errors.append(exc)
