@@ -72,6 +72,42 @@ _TMP_STEM = 32
 _TMP_NAME = re.compile(r"^\..*\.[0-9a-f]{8}\.tmp$", re.DOTALL)
 
 
+# -------------------------------------------------------- metadata fields
+
+# The fields the CLI writes into ``metadata``, checked on save and on load so that
+# a file always reads back as it was written: (what is expected, accepted types,
+# range check). Other keys are free-form JSON.
+_FIELDS: dict[str, tuple[str, tuple[type, ...], Callable[[Any], bool]]] = {
+    "iterations": ("a non-negative integer", (int,), lambda v: v >= 0),
+    "num_iterations": ("a positive integer", (int,), lambda v: v >= 1),
+    "batch_size": ("a positive integer or null", (int, type(None)), lambda v: v is None or v >= 1),
+    "seed": ("an integer or null", (int, type(None)), lambda v: True),
+    "learning_rate": ("a positive finite number", (int, float), lambda v: v > 0 and math.isfinite(v)),
+    "costs": (
+        "a list of numbers",
+        (list,),
+        lambda v: all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in v),
+    ),
+    "init": ("a string", (str,), lambda v: True),
+    "optimizer": ("a string", (str,), lambda v: True),
+    "data": ("a string", (str,), lambda v: True),
+    "data_sha256": ("a string", (str,), lambda v: True),
+}
+
+
+def _bad_field(extra: Mapping[str, Any]) -> tuple[str, str, bool] | None:
+    """The first known field of ``extra`` with a wrong value: (field, expected, type is wrong)."""
+    for field, (expected, types, ok) in _FIELDS.items():
+        if field not in extra:
+            continue
+        value = extra[field]
+        if isinstance(value, bool) or not isinstance(value, types):
+            return field, expected, True
+        if not ok(value):
+            return field, expected, False
+    return None
+
+
 # ------------------------------------------------------------------ saving
 
 
@@ -86,7 +122,11 @@ def save_parameters(
 
     ``activations`` names each layer's activation (default ``relu`` for the hidden
     layers and ``sigmoid`` for the last); ``metadata`` is a JSON-serialisable dict
-    stored beside them.
+    stored beside them (its fields ``iterations``, ``num_iterations``, ``costs``,
+    ``learning_rate``, ``seed``, ``batch_size``, ``init``, ``optimizer``, ``data``
+    and ``data_sha256``, where given, must have the types the CLI writes).
+    Parameters holding NaN or infinity are refused with ``ValueError``, since
+    :func:`load_parameters` would refuse the file.
 
     The file is written exactly at ``path`` (no suffix is added), atomically: a
     temporary ``.NAME.XXXXXXXX.tmp`` in the same folder, fsync'ed, then
@@ -95,10 +135,10 @@ def save_parameters(
     its permission mode; a new one gets the mode the umask leaves of ``0o666``;
     a file without write permission is not replaced (``PermissionError``).
 
-    >>> save_parameters({"W1": np.ones((1, 2), dtype=np.int64), "b1": np.zeros((1, 1))}, "m.npz")
+    >>> save_parameters({"W1": np.full((1, 2), np.nan), "b1": np.zeros((1, 1))}, "m.npz")
     Traceback (most recent call last):
     ...
-    TypeError: save_parameters: parameters must be float32 or float64 arrays, got W1: int64
+    ValueError: save_parameters: parameters['W1'] holds NaN or infinite values, which a model file cannot hold
     """
     func = "save_parameters"
     if not isinstance(path, (str, os.PathLike)):
@@ -122,6 +162,11 @@ def save_parameters(
     if len(dtypes) > 1:
         detail = ", ".join(f"{k}: {a.dtype}" for k, a in arrays.items())
         raise TypeError(f"{func}: parameters must share one dtype, got {detail}")
+    for key, a in arrays.items():
+        if not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"{func}: parameters[{key!r}] holds NaN or infinite values, which a model file cannot hold"
+            )
     acts = _check_activations(func, activations, L)
     extra = "{}"
     if metadata is not None:
@@ -131,6 +176,12 @@ def save_parameters(
             extra = json.dumps(dict(metadata), sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{func}: metadata must be JSON-serialisable ({exc})") from None
+        bad = _bad_field(json.loads(extra))
+        if bad is not None:
+            field, expected, wrong_type = bad
+            raise (TypeError if wrong_type else ValueError)(
+                f"{func}: metadata[{field!r}] must be {expected}, got {metadata[field]!r}"
+            )
     layer_dims = [arrays["W1"].shape[1]] + [arrays[f"W{l}"].shape[0] for l in range(1, L + 1)]
     arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
     arrays["layer_dims"] = np.array(layer_dims, dtype=np.int64)
@@ -405,6 +456,10 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
             raise archive.fail("has metadata that is not valid JSON") from None
         if not isinstance(extra, dict):
             raise archive.fail("has metadata that is not a JSON object")
+        bad = _bad_field(extra)
+        if bad is not None:
+            field, expected, _ = bad
+            raise archive.fail(f"has metadata field {field!r} = {extra[field]!r}, expected {expected}")
     expected = set(_META_KEYS) | {"metadata"} | {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"}
     unexpected = sorted(keys - expected)
     if unexpected:

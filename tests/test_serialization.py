@@ -764,3 +764,83 @@ def _save_or_record(params, path, errors):
         save_parameters(params, path)
     except BaseException as exc:  # the test reads it in the main thread
         errors.append(exc)
+
+
+# ------------------------------------------------ non-finite parameters
+
+
+@pytest.mark.parametrize(("key", "value"), [("W2", np.nan), ("b1", np.inf), ("W3", -np.inf)])
+def test_save_refuses_non_finite_parameters(tmp_path, key, value):
+    path = tmp_path / "model.npz"
+    good = _host(_params("numpy"))
+    save_parameters(good, path)
+    before = path.read_bytes()
+    bad = dict(good)
+    bad[key] = good[key].copy()
+    bad[key][0, 0] = value
+    with pytest.raises(
+        ValueError,
+        match=rf"save_parameters: parameters\['{key}'\] holds NaN or infinite values, which a model file",
+    ):
+        save_parameters(bad, path, metadata={"iterations": 3})
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.npz"]
+
+
+# ------------------------------------------------------ metadata fields
+
+_BAD_FIELDS = [
+    ("iterations", 1.7, "a non-negative integer", TypeError),
+    ("iterations", "12", "a non-negative integer", TypeError),
+    ("iterations", True, "a non-negative integer", TypeError),
+    ("iterations", -1, "a non-negative integer", ValueError),
+    ("num_iterations", 0, "a positive integer", ValueError),
+    ("batch_size", 0, "a positive integer or null", ValueError),
+    ("batch_size", 64.0, "a positive integer or null", TypeError),
+    ("seed", 1.5, "an integer or null", TypeError),
+    ("seed", False, "an integer or null", TypeError),
+    ("learning_rate", "0.01", "a positive finite number", TypeError),
+    ("learning_rate", -0.01, "a positive finite number", ValueError),
+    ("learning_rate", float("inf"), "a positive finite number", ValueError),
+    ("costs", "0.69", "a list of numbers", TypeError),
+    ("costs", [0.69, "0.5"], "a list of numbers", ValueError),
+    ("costs", [0.69, True], "a list of numbers", ValueError),
+    ("init", 3, "a string", TypeError),
+    ("data_sha256", None, "a string", TypeError),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "expected", "error"), _BAD_FIELDS)
+def test_load_refuses_mistyped_metadata_fields(model_file, field, value, expected, error):
+    _rewrite(model_file, metadata=np.array(json.dumps({"seed": 2, field: value})))
+    for load in (load_parameters, load_metadata):
+        with pytest.raises(ValueError) as info:
+            load(model_file)
+        where = f"{load.__name__}: {str(model_file)!r}"
+        assert str(info.value) == f"{where} has metadata field {field!r} = {value!r}, expected {expected}"
+
+
+@pytest.mark.parametrize(("field", "value", "expected", "error"), _BAD_FIELDS)
+def test_save_refuses_mistyped_metadata_fields(tmp_path, field, value, expected, error):
+    with pytest.raises(error) as info:
+        save_parameters(_host(_params("numpy")), tmp_path / "m.npz", metadata={field: value})
+    assert str(info.value) == f"save_parameters: metadata[{field!r}] must be {expected}, got {value!r}"
+    assert os.listdir(tmp_path) == []
+
+
+def test_well_typed_metadata_fields_round_trip(tmp_path):
+    metadata = {
+        "iterations": 0,
+        "num_iterations": 2500,
+        "batch_size": None,
+        "seed": None,
+        "learning_rate": 1,
+        "costs": [0.69, 1, float("inf")],
+        "init": "xavier",
+        "optimizer": "adam",
+        "data": "train.h5 test.h5",
+        "data_sha256": "0" * 64,
+        "anything": {"else": [1.7, "x", True]},
+    }
+    path = tmp_path / "m.npz"
+    save_parameters(_host(_params("numpy")), path, metadata=metadata)
+    assert load_metadata(path)["metadata"] == metadata
