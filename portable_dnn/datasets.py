@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["load_dataset", "flatten_images", "load_npz_dataset", "default_dataset"]
+__all__ = ["load_dataset", "check_same_features", "flatten_images", "load_npz_dataset", "default_dataset"]
 
 _H5_HINT = "pip install 'portable_dnn[cli]'"
 
@@ -116,6 +116,42 @@ def load_dataset(
     train_x, train_y, classes = _read_h5(func, train_path, "train_set_x", "train_set_y")
     test_x, test_y, _ = _read_h5(func, test_path, "test_set_x", "test_set_y")
     return train_x, train_y, test_x, test_y, classes
+
+
+def check_same_features(
+    train_x: Any,
+    test_x: Any,
+    *,
+    train_name: str | None = None,
+    test_name: str | None = None,
+    axis: int = 0,
+) -> None:
+    """Raise ``ValueError`` unless every example of ``test_x`` has the shape of those of ``train_x``.
+
+    Examples run along ``axis`` of both arrays: 0 for the images
+    :func:`load_dataset` returns (``(m, 64, 64, 3)``), 1 for ``(features, m)``
+    matrices. ``train_name`` and ``test_name`` (such as the files' paths) are
+    named in the message.
+
+    >>> check_same_features(np.zeros((5, 64, 64, 3)), np.zeros((2, 64, 64, 3)))
+    >>> check_same_features(np.zeros((5, 64, 64, 3)), np.zeros((2, 8, 8)), test_name="t.h5")
+    Traceback (most recent call last):
+    ...
+    ValueError: check_same_features: test_x ('t.h5') holds (8, 8) examples, expected (64, 64, 3) like train_x
+    """
+    func = "check_same_features"
+    shapes = []
+    for arg, a in (("train_x", train_x), ("test_x", test_x)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{func}: {arg} must be a NumPy array, got {type(a).__name__}")
+        if isinstance(axis, bool) or not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
+            raise ValueError(f"{func}: axis must be an axis of {arg} (shape {a.shape}), got {axis!r}")
+        k = axis % a.ndim
+        shapes.append(a.shape[:k] + a.shape[k + 1 :])
+    if shapes[0] != shapes[1]:
+        test = f"test_x ({test_name!r})" if test_name is not None else "test_x"
+        train = f"train_x ({train_name!r})" if train_name is not None else "train_x"
+        raise ValueError(f"{func}: {test} holds {shapes[1]} examples, expected {shapes[0]} like {train}")
 
 
 def flatten_images(x_orig: Any) -> np.ndarray:

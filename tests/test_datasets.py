@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from portable_dnn.datasets import (
+    check_same_features,
     default_dataset,
     flatten_images,
     load_dataset,
@@ -382,3 +383,38 @@ def test_load_dataset_accepts_labels_as_a_row_or_a_column(tmp_path):
         assert train_y.tolist() == [[1, 0, 1]] and test_y.tolist() == [[1]], shape
         assert train_x.shape == (3, 2, 2, 3) and test_x.shape == (1, 2, 2, 3)
         assert classes.tolist() == [b"non-cat", b"cat"]
+
+
+# ------------------------------------------------------ check_same_features
+
+
+def test_check_same_features_accepts_matching_examples():
+    assert check_same_features(np.zeros((5, 4, 4, 3)), np.zeros((2, 4, 4, 3))) is None
+    assert check_same_features(np.zeros((6, 5)), np.zeros((6, 2)), axis=1) is None
+    assert check_same_features(np.zeros((6, 5)), np.zeros((6, 2)), axis=-1) is None
+
+
+def test_check_same_features_names_the_files(cat_paths):
+    train_x, _, test_x, _, _ = load_dataset(*cat_paths)
+    check_same_features(train_x, test_x, train_name=str(cat_paths[0]), test_name=str(cat_paths[1]))
+    with pytest.raises(ValueError) as info:
+        check_same_features(train_x, test_x[:, :32, :32], train_name="train.h5", test_name="test.h5")
+    assert str(info.value) == (
+        "check_same_features: test_x ('test.h5') holds (32, 32, 3) examples, expected (64, 64, 3) like "
+        "train_x ('train.h5')"
+    )
+
+
+def test_check_same_features_rejects_bad_arguments():
+    with pytest.raises(
+        ValueError, match=r"^check_same_features: test_x holds \(3,\) examples, expected \(2,\)"
+    ):
+        check_same_features(np.zeros((2, 5)), np.zeros((3, 5)), axis=1)
+    with pytest.raises(TypeError, match="check_same_features: test_x must be a NumPy array, got list"):
+        check_same_features(np.zeros((2, 5)), [[0.0] * 5])
+    with pytest.raises(
+        ValueError, match=r"check_same_features: axis must be an axis of train_x \(shape \(2, 5\)\)"
+    ):
+        check_same_features(np.zeros((2, 5)), np.zeros((2, 5)), axis=2)
+    with pytest.raises(ValueError, match="check_same_features: axis must be an axis of train_x"):
+        check_same_features(np.zeros((2, 5)), np.zeros((2, 5)), axis=True)
