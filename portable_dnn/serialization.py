@@ -212,6 +212,8 @@ def _replaceable(func: str, path: str) -> os.stat_result | None:
         st = os.stat(path)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise _cannot_write(func, path, exc) from None
     if stat.S_ISDIR(st.st_mode):
         raise ValueError(f"{func}: {path!r} is a folder, expected a model file path")
     euid = os.geteuid() if hasattr(os, "geteuid") else None
@@ -223,6 +225,11 @@ def _replaceable(func: str, path: str) -> os.stat_result | None:
             f"{func}: {path!r} is read-only (mode {oct(stat.S_IMODE(st.st_mode))}), so it was not replaced"
         )
     return st
+
+
+def _cannot_write(func: str, path: str, exc: OSError) -> OSError:
+    """``exc`` (same class) with a message naming the target rather than the temporary file."""
+    return type(exc)(f"{func}: cannot write {path!r} ({exc.strerror or exc})")
 
 
 class _Terminated(BaseException):
@@ -245,6 +252,7 @@ class _SigtermUnwinds:
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self.active:
+            self.active = False  # a second SIGTERM must not interrupt the cleanup
             raise _Terminated(signum)
         self.pending = True
 
@@ -279,7 +287,7 @@ def _create_temp(func: str, path: str, folder: str) -> tuple[int, str]:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise type(exc)(f"{func}: cannot write {path!r} ({exc.strerror or exc})") from None
+            raise _cannot_write(func, path, exc) from None
     raise FileExistsError(f"{func}: cannot create a temporary file beside {path!r}")
 
 
@@ -299,7 +307,10 @@ def _atomic_savez(func: str, path: str, arrays: dict[str, np.ndarray]) -> None:
                 np.savez(fh, **arrays)  # type: ignore[arg-type]
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:  # its own message names the temporary file, not the target
+                raise _cannot_write(func, path, exc) from None
         except BaseException:
             if tmp is not None:
                 with contextlib.suppress(OSError):

@@ -600,12 +600,27 @@ def test_save_refuses_to_replace_a_read_only_file(tmp_path, mode):
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.npz"]
 
 
-def test_save_names_a_bad_target(tmp_path):
+def test_save_names_a_bad_target(tmp_path, monkeypatch):
     params = _host(_params("numpy", dims=(3, 1)))
     with pytest.raises(ValueError, match=r"save_parameters: '.*' is a folder, expected a model file path"):
         save_parameters(params, tmp_path)
     with pytest.raises(FileNotFoundError, match=r"save_parameters: cannot write '.*absent/m\.npz'"):
         save_parameters(params, tmp_path / "absent" / "m.npz")
+    with pytest.raises(
+        OSError, match=r"save_parameters: cannot write '.*/m{256}\.npz' \(File name too long\)"
+    ):
+        save_parameters(params, tmp_path / ("m" * 256 + ".npz"))
+    assert os.listdir(tmp_path) == []
+
+    def failing_replace(src, dst):
+        raise OSError(18, "Invalid cross-device link", src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(
+        OSError, match=r"^save_parameters: cannot write '.*/m\.npz' \(Invalid cross-device link\)$"
+    ):
+        save_parameters(params, tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
 
 
 # --------------------------------------------------- the temporary file
