@@ -469,8 +469,8 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
             raise archive.fail("has metadata that is not a JSON object")
         bad = _bad_field(extra)
         if bad is not None:
-            field, expected, _ = bad
-            raise archive.fail(f"has metadata field {field!r} = {extra[field]!r}, expected {expected}")
+            field, wanted, _ = bad
+            raise archive.fail(f"has metadata field {field!r} = {extra[field]!r}, expected {wanted}")
     expected = set(_META_KEYS) | {"metadata"} | {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"}
     unexpected = sorted(keys - expected)
     if unexpected:
