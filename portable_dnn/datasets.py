@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["load_dataset", "flatten_images", "load_npz_dataset", "default_dataset"]
+__all__ = ["load_dataset", "check_same_features", "flatten_images", "load_npz_dataset", "default_dataset"]
 
 _H5_HINT = "pip install 'portable_dnn[cli]'"
 
@@ -30,6 +30,35 @@ def _require_file(func: str, path: Any) -> str:
     return path
 
 
+class _Invalid(ValueError):
+    """A problem found by the checks (its message is already complete)."""
+
+
+def _h5_dataset(func: str, path: str, f: Any, key: str, what: str, min_ndim: int) -> np.ndarray:
+    """Dataset ``key`` of the open HDF5 file ``f``, once its kind, type and shape fit ``what``."""
+    import h5py
+
+    obj = f[key]
+    where = f"{func}: {key!r} in {path!r}"
+    if not isinstance(obj, h5py.Dataset):
+        kind = "a group" if isinstance(obj, h5py.Group) else f"a {type(obj).__name__}"
+        raise _Invalid(f"{where} is {kind}, expected a dataset of {what}")
+    if obj.shape is None:
+        raise _Invalid(f"{where} is an empty dataset with no shape, expected {what}")
+    if obj.dtype.kind not in "biuf":
+        held = "strings" if obj.dtype.kind in "SUO" else "values"
+        raise _Invalid(f"{where} holds {held} of dtype {obj.dtype}, expected numbers ({what})")
+    if len(obj.shape) < min_ndim:
+        shape = "is a scalar" if obj.shape == () else f"has shape {obj.shape}"
+        raise _Invalid(f"{where} {shape}, expected {what}")
+    if obj.shape[0] == 0:
+        raise _Invalid(f"{where} is empty (shape {obj.shape}), expected {what}")
+    try:
+        return np.asarray(obj[()])
+    except (OSError, RuntimeError, TypeError, ValueError):
+        raise _Invalid(f"{where} cannot be read (damaged data or an unsupported storage filter)") from None
+
+
 def _read_h5(func: str, path: str, x_key: str, y_key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     try:
         import h5py
@@ -39,22 +68,29 @@ def _read_h5(func: str, path: str, x_key: str, y_key: str) -> tuple[np.ndarray, 
         with h5py.File(path, "r") as f:
             missing = [k for k in (x_key, y_key, "list_classes") if k not in f]
             if missing:
-                raise ValueError(
+                raise _Invalid(
                     f"{func}: file {path!r} has no dataset {', '.join(map(repr, missing))} "
                     f"(found {', '.join(map(repr, f.keys())) or 'nothing'})"
                 )
-            x = np.array(f[x_key][:])
-            y = np.array(f[y_key][:])
-            classes = np.array(f["list_classes"][:])
-    except OSError as exc:
-        raise ValueError(f"{func}: file {path!r} is not a readable HDF5 file ({exc})") from None
-    if x.ndim < 2:
-        raise ValueError(f"{func}: {x_key!r} in {path!r} has shape {x.shape}, expected (m, ...) images")
-    if y.size != x.shape[0]:
-        raise ValueError(
-            f"{func}: {y_key!r} in {path!r} holds {y.size} labels for {x.shape[0]} examples in {x_key!r}"
-        )
-    return x, y.reshape((1, y.shape[0] if y.ndim else 1)), classes
+            x = _h5_dataset(func, path, f, x_key, "(m, ...) images, one example per row", 2)
+            y = _h5_dataset(func, path, f, y_key, "(m,) labels", 1)
+            classes_obj = f["list_classes"]
+            if not isinstance(classes_obj, h5py.Dataset) or classes_obj.shape is None:
+                raise _Invalid(f"{func}: 'list_classes' in {path!r} is not a dataset, expected class names")
+            classes = np.asarray(classes_obj[()])
+    except _Invalid:
+        raise
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+        reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else "damaged, or not HDF5"
+        raise ValueError(f"{func}: file {path!r} is not a readable HDF5 file ({reason})") from None
+    m = x.shape[0]
+    if not (y.ndim == 1 or (y.ndim == 2 and 1 in y.shape)):
+        raise ValueError(f"{func}: {y_key!r} in {path!r} has shape {y.shape}, expected ({m},) labels")
+    if y.size != m:
+        raise ValueError(f"{func}: {y_key!r} in {path!r} holds {y.size} labels for {m} examples in {x_key!r}")
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError(f"{func}: {y_key!r} in {path!r} must hold labels 0 or 1 only")
+    return x, y.reshape((1, m)), classes
 
 
 def load_dataset(
@@ -65,7 +101,9 @@ def load_dataset(
     ``train_x_orig`` is ``train_set_x`` as stored (``(m, 64, 64, 3)`` uint8 for the
     cat data), ``train_y`` is ``train_set_y`` as a ``(1, m)`` row, the same for the
     test file, and ``classes`` is the train file's ``list_classes``. A missing file
-    or dataset raises ``ValueError`` naming the file and what is missing.
+    or dataset, or a dataset that is not what the course stores (a group, strings,
+    a scalar, no examples, the wrong number of dimensions, labels other than 0/1 or
+    not one per image), raises ``ValueError`` naming the file and the dataset.
 
     >>> load_dataset("no_such_train.h5", "no_such_test.h5")
     Traceback (most recent call last):
@@ -78,6 +116,42 @@ def load_dataset(
     train_x, train_y, classes = _read_h5(func, train_path, "train_set_x", "train_set_y")
     test_x, test_y, _ = _read_h5(func, test_path, "test_set_x", "test_set_y")
     return train_x, train_y, test_x, test_y, classes
+
+
+def check_same_features(
+    train_x: Any,
+    test_x: Any,
+    *,
+    train_name: str | None = None,
+    test_name: str | None = None,
+    axis: int = 0,
+) -> None:
+    """Raise ``ValueError`` unless every example of ``test_x`` has the shape of those of ``train_x``.
+
+    Examples run along ``axis`` of both arrays: 0 for the images
+    :func:`load_dataset` returns (``(m, 64, 64, 3)``), 1 for ``(features, m)``
+    matrices. ``train_name`` and ``test_name`` (such as the files' paths) are
+    named in the message.
+
+    >>> check_same_features(np.zeros((5, 64, 64, 3)), np.zeros((2, 64, 64, 3)))
+    >>> check_same_features(np.zeros((5, 64, 64, 3)), np.zeros((2, 8, 8)), test_name="t.h5")
+    Traceback (most recent call last):
+    ...
+    ValueError: check_same_features: test_x ('t.h5') holds (8, 8) examples, expected (64, 64, 3) like train_x
+    """
+    func = "check_same_features"
+    shapes = []
+    for arg, a in (("train_x", train_x), ("test_x", test_x)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{func}: {arg} must be a NumPy array, got {type(a).__name__}")
+        if isinstance(axis, bool) or not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
+            raise ValueError(f"{func}: axis must be an axis of {arg} (shape {a.shape}), got {axis!r}")
+        k = axis % a.ndim
+        shapes.append(a.shape[:k] + a.shape[k + 1 :])
+    if shapes[0] != shapes[1]:
+        test = f"test_x ({test_name!r})" if test_name is not None else "test_x"
+        train = f"train_x ({train_name!r})" if train_name is not None else "train_x"
+        raise ValueError(f"{func}: {test} holds {shapes[1]} examples, expected {shapes[0]} like {train}")
 
 
 def flatten_images(x_orig: Any) -> np.ndarray:
@@ -104,7 +178,11 @@ def _npz_array(func: str, path: str, data: Any, key: str) -> np.ndarray:
     try:
         return np.asarray(data[key])
     except ValueError as exc:  # object arrays need pickle, which stays off
-        raise ValueError(f"{func}: array {key!r} in {path!r} cannot be read without pickle ({exc})") from None
+        if "allow_pickle" in str(exc):
+            raise ValueError(
+                f"{func}: array {key!r} in {path!r} holds Python objects, which cannot be read without pickle"
+            ) from None
+        raise ValueError(f"{func}: array {key!r} in {path!r} is damaged ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{func}: array {key!r} in {path!r} is damaged ({exc})") from None
 
@@ -145,6 +223,10 @@ def load_npz_dataset(
     path = _require_file(func, path)
     try:
         with open(path, "rb") as fh:  # our own handle: np.load leaks its own on a damaged zip
+            if fh.read(4) not in (b"PK\x03\x04", b"PK\x05\x06", b"\x93NUM"):
+                # np.load would try pickle and answer with advice to allow it
+                raise ValueError(f"{func}: file {path!r} is not an .npz file, expected an .npz with X and Y")
+            fh.seek(0)
             data = np.load(fh, allow_pickle=False)
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise ValueError(

@@ -6,7 +6,9 @@ per layer), ``dtype`` and ``metadata`` (JSON text for anything else, such as the
 CLI's iteration count, costs and learning rate). Saving is atomic: the file is
 written beside the target, flushed to disk and renamed over it, so an interrupted
 save leaves the old file (or none), never a broken one. Loading checks everything
-and raises ``ValueError`` naming the file and what is wrong.
+and raises ``ValueError`` naming the file and what is wrong; it reads no array
+larger than the file's metadata declares, so a crafted file cannot make it
+inflate gigabytes.
 
 >>> import os, tempfile
 >>> import numpy as np
@@ -24,10 +26,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
-import tempfile
-from collections.abc import Mapping, Sequence
+import secrets
+import signal
+import stat
+import threading
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,6 +52,61 @@ DTYPES = ("float32", "float64")
 _META_KEYS = ("format_version", "layer_dims", "activations", "dtype")
 _PARAM_KEY = re.compile(r"^[Wb][1-9][0-9]*$")
 
+# The most each metadata array may hold, in bytes of array data: checked against
+# the zip directory before anything is inflated. The JSON text is the large one
+# (the cost history); 16 MiB is four million characters.
+_META_LIMITS = {
+    "format_version": 64,
+    "dtype": 256,
+    "layer_dims": 1 << 20,
+    "activations": 4 << 20,
+    "metadata": 16 << 20,
+}
+_MAX_HEADER = 10_000  # numpy's own limit on a .npy header
+_READ_CHUNK = 1 << 24
+
+# The temporary file of a save: a hidden name that stays short whatever the
+# target's length (a name near NAME_MAX still saves), ending in ".tmp" so that no
+# "*.npz" pattern picks it up after a crash.
+_TMP_STEM = 32
+_TMP_NAME = re.compile(r"^\..*\.[0-9a-f]{8}\.tmp$", re.DOTALL)
+
+
+# -------------------------------------------------------- metadata fields
+
+# The fields the CLI writes into ``metadata``, checked on save and on load so that
+# a file always reads back as it was written: (what is expected, accepted types,
+# range check). Other keys are free-form JSON.
+_FIELDS: dict[str, tuple[str, tuple[type, ...], Callable[[Any], bool]]] = {
+    "iterations": ("a non-negative integer", (int,), lambda v: v >= 0),
+    "num_iterations": ("a positive integer", (int,), lambda v: v >= 1),
+    "batch_size": ("a positive integer or null", (int, type(None)), lambda v: v is None or v >= 1),
+    "seed": ("an integer or null", (int, type(None)), lambda v: True),
+    "learning_rate": ("a positive finite number", (int, float), lambda v: v > 0 and math.isfinite(v)),
+    "costs": (
+        "a list of numbers",
+        (list,),
+        lambda v: all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in v),
+    ),
+    "init": ("a string", (str,), lambda v: True),
+    "optimizer": ("a string", (str,), lambda v: True),
+    "data": ("a string", (str,), lambda v: True),
+    "data_sha256": ("a string", (str,), lambda v: True),
+}
+
+
+def _bad_field(extra: Mapping[str, Any]) -> tuple[str, str, bool] | None:
+    """The first known field of ``extra`` with a wrong value: (field, expected, type is wrong)."""
+    for field, (expected, types, ok) in _FIELDS.items():
+        if field not in extra:
+            continue
+        value = extra[field]
+        if isinstance(value, bool) or not isinstance(value, types):
+            return field, expected, True
+        if not ok(value):
+            return field, expected, False
+    return None
+
 
 # ------------------------------------------------------------------ saving
 
@@ -60,14 +122,23 @@ def save_parameters(
 
     ``activations`` names each layer's activation (default ``relu`` for the hidden
     layers and ``sigmoid`` for the last); ``metadata`` is a JSON-serialisable dict
-    stored beside them. The file is written exactly at ``path`` (no suffix is
-    added), atomically: a temporary file in the same folder, fsync'ed, then
-    ``os.replace``'d over ``path``.
+    stored beside them (its fields ``iterations``, ``num_iterations``, ``costs``,
+    ``learning_rate``, ``seed``, ``batch_size``, ``init``, ``optimizer``, ``data``
+    and ``data_sha256``, where given, must have the types the CLI writes).
+    Parameters holding NaN or infinity are refused with ``ValueError``, since
+    :func:`load_parameters` would refuse the file.
 
-    >>> save_parameters({"W1": np.ones((1, 2), dtype=np.int64), "b1": np.zeros((1, 1))}, "m.npz")
+    The file is written exactly at ``path`` (no suffix is added), atomically: a
+    temporary ``.NAME.XXXXXXXX.tmp`` in the same folder, fsync'ed, then
+    ``os.replace``'d over ``path``. An error, Ctrl-C or (in the main thread) a
+    SIGTERM during the save removes the temporary file. An existing file keeps
+    its permission mode; a new one gets the mode the umask leaves of ``0o666``;
+    a file without write permission is not replaced (``PermissionError``).
+
+    >>> save_parameters({"W1": np.full((1, 2), np.nan), "b1": np.zeros((1, 1))}, "m.npz")
     Traceback (most recent call last):
     ...
-    TypeError: save_parameters: parameters must be float32 or float64 arrays, got W1: int64
+    ValueError: save_parameters: parameters['W1'] holds NaN or infinite values, which a model file cannot hold
     """
     func = "save_parameters"
     if not isinstance(path, (str, os.PathLike)):
@@ -91,6 +162,11 @@ def save_parameters(
     if len(dtypes) > 1:
         detail = ", ".join(f"{k}: {a.dtype}" for k, a in arrays.items())
         raise TypeError(f"{func}: parameters must share one dtype, got {detail}")
+    for key, a in arrays.items():
+        if not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"{func}: parameters[{key!r}] holds NaN or infinite values, which a model file cannot hold"
+            )
     acts = _check_activations(func, activations, L)
     extra = "{}"
     if metadata is not None:
@@ -100,13 +176,19 @@ def save_parameters(
             extra = json.dumps(dict(metadata), sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{func}: metadata must be JSON-serialisable ({exc})") from None
+        bad = _bad_field(json.loads(extra))
+        if bad is not None:
+            field, expected, wrong_type = bad
+            raise (TypeError if wrong_type else ValueError)(
+                f"{func}: metadata[{field!r}] must be {expected}, got {metadata[field]!r}"
+            )
     layer_dims = [arrays["W1"].shape[1]] + [arrays[f"W{l}"].shape[0] for l in range(1, L + 1)]
     arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
     arrays["layer_dims"] = np.array(layer_dims, dtype=np.int64)
     arrays["activations"] = np.array(acts, dtype=f"<U{max(len(a) for a in acts)}")
     arrays["dtype"] = np.array(dtypes.pop())
     arrays["metadata"] = np.array(extra)
-    _atomic_savez(path, arrays)
+    _atomic_savez(func, path, arrays)
     return path
 
 
@@ -124,19 +206,116 @@ def _check_activations(func: str, activations: Sequence[str] | None, L: int) -> 
     return acts
 
 
-def _atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+def _replaceable(func: str, path: str) -> os.stat_result | None:
+    """The status of the file a save will replace (None when there is none), after refusing read-only ones."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _cannot_write(func, path, exc) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"{func}: {path!r} is a folder, expected a model file path")
+    euid = os.geteuid() if hasattr(os, "geteuid") else None
+    # os.access answers yes to root for any file: the owner's write bit is what
+    # says "do not overwrite" there (and for the owner, whatever os.access says).
+    owner_says_no = euid in (0, st.st_uid) and not st.st_mode & stat.S_IWUSR
+    if owner_says_no or not os.access(path, os.W_OK):
+        raise PermissionError(
+            f"{func}: {path!r} is read-only (mode {oct(stat.S_IMODE(st.st_mode))}), so it was not replaced"
+        )
+    return st
+
+
+def _cannot_write(func: str, path: str, exc: OSError) -> OSError:
+    """``exc`` (same class) with a message naming the target rather than the temporary file."""
+    return type(exc)(f"{func}: cannot write {path!r} ({exc.strerror or exc})")
+
+
+class _Terminated(BaseException):
+    """SIGTERM during a save: unwinds it, so that the temporary file is removed, before the process ends."""
+
+
+class _SigtermUnwinds:
+    """In the main thread, a SIGTERM unwinds the code within (running ``finally``), then ends the process.
+
+    Only a default SIGTERM disposition is replaced: an ignored SIGTERM stays
+    ignored, and a Python handler already runs between bytecodes (whatever it
+    raises unwinds the save too). Another thread cannot install handlers, so
+    there a SIGTERM still ends the process at once.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.pending = False
+        self.previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.active:
+            self.active = False  # a second SIGTERM must not interrupt the cleanup
+            raise _Terminated(signum)
+        self.pending = True
+
+    def __enter__(self) -> _SigtermUnwinds:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                self.previous = signal.signal(signal.SIGTERM, self._handler)
+                self.active = True
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.previous is None:
+            return
+        self.active = False
+        signal.signal(signal.SIGTERM, self.previous)
+        self.previous = None
+        if exc_type is _Terminated or self.pending:
+            signal.raise_signal(signal.SIGTERM)  # the default action: the process ends as it would have
+
+
+def _create_temp(func: str, path: str, folder: str) -> tuple[int, str]:
+    # O_CREAT with 0o666 lets the kernel apply the umask, as for any new file
+    # (mkstemp would give 0o600 whatever the umask).
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    stem = os.path.basename(path)[:_TMP_STEM]
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _cannot_write(func, path, exc) from None
+    raise FileExistsError(f"{func}: cannot create a temporary file beside {path!r}")
+
+
+def _atomic_savez(func: str, path: str, arrays: dict[str, np.ndarray]) -> None:
+    old = _replaceable(func, path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    with _SigtermUnwinds():
+        try:
+            fd, tmp = _create_temp(func, path, folder)
+            with os.fdopen(fd, "wb") as fh:
+                if old is not None:
+                    if hasattr(os, "fchown") and (old.st_uid, old.st_gid) != os.fstat(fd)[4:6]:
+                        with contextlib.suppress(OSError):  # only root may give a file away
+                            os.fchown(fd, old.st_uid, old.st_gid)
+                    os.chmod(tmp, stat.S_IMODE(old.st_mode))
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:  # its own message names the temporary file, not the target
+                raise _cannot_write(func, path, exc) from None
+        except BaseException:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+            raise
     with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
         dir_fd = os.open(folder, os.O_RDONLY)
         try:
@@ -164,56 +343,139 @@ def _open(func: str, path: Any) -> Any:
         raise ValueError(f"{func}: model file {path!r} does not exist")
     if not os.path.isfile(path):
         raise ValueError(f"{func}: model file {path!r} is not a file")
+    if _TMP_NAME.match(os.path.basename(path)):
+        raise ValueError(
+            f"{func}: {path!r} is the temporary file of an unfinished save, not a model file "
+            "(it is safe to delete)"
+        )
     return path
 
 
-def _read_meta(func: str, path: str, data: Any) -> dict[str, Any]:
-    keys = set(data.files)
+class _Archive:
+    """An ``.npz``'s members, read header first: no array is inflated before its size is checked."""
+
+    def __init__(self, func: str, path: str, zf: zipfile.ZipFile) -> None:
+        self.func, self.path, self.zf = func, path, zf
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        for info in zf.infolist():
+            name = info.filename
+            self.members[name[:-4] if name.endswith(".npy") else name] = info
+
+    def fail(self, what: str) -> _Invalid:
+        return _fail(self.func, self.path, what)
+
+    def read(
+        self,
+        key: str,
+        check: Callable[[tuple[int, ...], np.dtype], None],
+        limit: int,
+        why: str,
+        data: bool = True,
+    ) -> np.ndarray | None:
+        """Member ``key``, once ``check(shape, dtype)`` passed and its data is within ``limit`` bytes.
+
+        With ``data`` false only the header and the member's size are checked (and None returned).
+        """
+        info = self.members[key]
+        if info.file_size > limit + _MAX_HEADER + 16:
+            raise self.fail(f"has a {key!r} member of {info.file_size} bytes, more than the {limit} {why}")
+        with self.zf.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+                    member, max_header_size=_MAX_HEADER
+                )
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+                    member, max_header_size=_MAX_HEADER
+                )
+            else:
+                raise self.fail(
+                    f"stores {key!r} in .npy format {version[0]}.{version[1]}, expected 1.0 or 2.0"
+                )
+            if dtype.hasobject:
+                raise self.fail(f"is not a portable_dnn model file: its {key!r} array holds Python objects")
+            check(shape, dtype)
+            count = math.prod(shape)
+            nbytes = count * dtype.itemsize
+            if nbytes > limit:
+                raise self.fail(f"declares a {key!r} array of {nbytes} bytes, more than the {limit} {why}")
+            if info.file_size != member.tell() + nbytes:
+                raise self.fail(
+                    f"has a {key!r} member of {info.file_size} bytes, but its header declares "
+                    f"{member.tell() + nbytes}"
+                )
+            if not data:
+                return None
+            out = np.empty(count, dtype=dtype)
+            if nbytes:
+                raw = out.view(np.uint8)
+                done = 0
+                while done < nbytes:
+                    chunk = member.read(min(_READ_CHUNK, nbytes - done))
+                    if not chunk:
+                        raise self.fail(
+                            f"is truncated: its {key!r} array ends after {done} of {nbytes} bytes"
+                        )
+                    raw[done : done + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+                    done += len(chunk)
+            member.read(1)  # at the member's end: zipfile checks its CRC
+        return out.reshape(shape, order="F" if fortran else "C")
+
+
+def _metadata_array(archive: _Archive, key: str) -> np.ndarray:
+    arr = archive.read(key, lambda shape, dtype: None, _META_LIMITS[key], "a model file allows for it")
+    assert arr is not None
+    return arr
+
+
+def _read_meta(archive: _Archive) -> dict[str, Any]:
+    keys = set(archive.members)
     missing = [k for k in _META_KEYS if k not in keys]
     if missing:
-        raise _fail(
-            func, path, f"is not a portable_dnn model file: it has no {', '.join(map(repr, missing))} array"
+        raise archive.fail(
+            f"is not a portable_dnn model file: it has no {', '.join(map(repr, missing))} array"
         )
-    version = data["format_version"]
+    version = _metadata_array(archive, "format_version")
     if version.shape != () or version.dtype.kind not in "iu":
-        raise _fail(func, path, f"has a malformed format_version ({version.dtype}{list(version.shape)})")
+        raise archive.fail(f"has a malformed format_version ({version.dtype}{list(version.shape)})")
     if int(version) != FORMAT_VERSION:
-        raise _fail(
-            func, path, f"has format version {int(version)}; this portable_dnn reads version {FORMAT_VERSION}"
+        raise archive.fail(
+            f"has format version {int(version)}; this portable_dnn reads version {FORMAT_VERSION}"
         )
-    dims = data["layer_dims"]
+    dims = _metadata_array(archive, "layer_dims")
     if dims.ndim != 1 or dims.dtype.kind not in "iu" or dims.shape[0] < 2 or np.any(dims <= 0):
-        raise _fail(func, path, f"has malformed layer_dims {dims.tolist()!r} (expected >= 2 positive sizes)")
+        raise archive.fail(f"has malformed layer_dims {dims.tolist()!r} (expected >= 2 positive sizes)")
     layer_dims = [int(n) for n in dims]
     L = len(layer_dims) - 1
-    acts = data["activations"]
+    acts = _metadata_array(archive, "activations")
     if acts.dtype.kind != "U" or acts.shape != (L,) or any(str(a) not in ACTIVATIONS for a in acts):
-        raise _fail(
-            func,
-            path,
-            f"has malformed activations {acts.tolist()!r} (expected {L} of {', '.join(ACTIVATIONS)})",
+        raise archive.fail(
+            f"has malformed activations {acts.tolist()!r} (expected {L} of {', '.join(ACTIVATIONS)})"
         )
-    dtype = data["dtype"]
+    dtype = _metadata_array(archive, "dtype")
     if dtype.dtype.kind != "U" or dtype.shape != () or str(dtype) not in DTYPES:
-        raise _fail(func, path, f"records dtype {dtype.tolist()!r}; expected one of {', '.join(DTYPES)}")
+        raise archive.fail(f"records dtype {dtype.tolist()!r}; expected one of {', '.join(DTYPES)}")
     extra: dict[str, Any] = {}
     if "metadata" in keys:
-        text = data["metadata"]
+        text = _metadata_array(archive, "metadata")
         if text.dtype.kind != "U" or text.shape != ():
-            raise _fail(func, path, "has a malformed metadata array (expected JSON text)")
+            raise archive.fail("has a malformed metadata array (expected JSON text)")
         try:
             extra = json.loads(str(text))
         except ValueError:
-            raise _fail(func, path, "has metadata that is not valid JSON") from None
+            raise archive.fail("has metadata that is not valid JSON") from None
         if not isinstance(extra, dict):
-            raise _fail(func, path, "has metadata that is not a JSON object")
+            raise archive.fail("has metadata that is not a JSON object")
+        bad = _bad_field(extra)
+        if bad is not None:
+            field, wanted, _ = bad
+            raise archive.fail(f"has metadata field {field!r} = {extra[field]!r}, expected {wanted}")
     expected = set(_META_KEYS) | {"metadata"} | {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"}
     unexpected = sorted(keys - expected)
     if unexpected:
-        raise _fail(
-            func,
-            path,
-            f"holds arrays {', '.join(map(repr, unexpected))} that its layer_dims {layer_dims} do not cover",
+        raise archive.fail(
+            f"holds arrays {', '.join(map(repr, unexpected))} that its layer_dims {layer_dims} do not cover"
         )
     return {
         "format_version": int(version),
@@ -224,26 +486,31 @@ def _read_meta(func: str, path: str, data: Any) -> dict[str, Any]:
     }
 
 
-def _read_weights(func: str, path: str, data: Any, meta: dict[str, Any]) -> dict[str, np.ndarray]:
+def _read_weights(archive: _Archive, meta: dict[str, Any], data: bool) -> dict[str, np.ndarray]:
+    """The weights (only their headers checked when ``data`` is false: then the result is empty)."""
     dims, dtype = meta["layer_dims"], meta["dtype"]
     out: dict[str, np.ndarray] = {}
     for l in range(1, len(dims)):
-        for key, shape in ((f"W{l}", (dims[l], dims[l - 1])), (f"b{l}", (dims[l], 1))):
-            if key not in data.files:
-                raise _fail(func, path, f"has no {key!r} array although its layer_dims are {dims}")
-            arr = data[key]
-            if arr.dtype.kind != "f":
-                raise _fail(func, path, f"has non-floating {key!r} (dtype {arr.dtype})")
-            if str(arr.dtype) != dtype:
-                raise _fail(func, path, f"has {key!r} of dtype {arr.dtype}, but records dtype {dtype}")
-            if arr.shape != shape:
-                raise _fail(
-                    func,
-                    path,
-                    f"has {key!r} of shape {arr.shape}, expected {shape} from its layer_dims {dims}",
-                )
+        for key, expected in ((f"W{l}", (dims[l], dims[l - 1])), (f"b{l}", (dims[l], 1))):
+            if key not in archive.members:
+                raise archive.fail(f"has no {key!r} array although its layer_dims are {dims}")
+
+            def check(shape: tuple[int, ...], dt: np.dtype, key: str = key, expected: Any = expected) -> None:
+                if dt.kind != "f":
+                    raise archive.fail(f"has non-floating {key!r} (dtype {dt})")
+                if str(dt) != dtype:
+                    raise archive.fail(f"has {key!r} of dtype {dt}, but records dtype {dtype}")
+                if shape != expected:
+                    raise archive.fail(
+                        f"has {key!r} of shape {shape}, expected {expected} from its layer_dims {dims}"
+                    )
+
+            nbytes = math.prod(expected) * np.dtype(dtype).itemsize
+            arr = archive.read(key, check, nbytes, f"its layer_dims {dims} and dtype {dtype} allow", data)
+            if arr is None:
+                continue
             if not np.all(np.isfinite(arr)):
-                raise _fail(func, path, f"has NaN or infinite values in {key!r}")
+                raise archive.fail(f"has NaN or infinite values in {key!r}")
             out[key] = arr
     return out
 
@@ -251,15 +518,22 @@ def _read_weights(func: str, path: str, data: Any, meta: dict[str, Any]) -> dict
 def _load(func: str, path: Any, weights: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     path = _open(func, path)
     try:
-        with open(path, "rb") as fh:  # our own handle: np.load leaks its own on a damaged zip
-            data = np.load(fh, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+            if not magic:
+                raise _fail(func, path, "is empty, not a portable_dnn model file")
+            if magic == np.lib.format.MAGIC_PREFIX:
                 raise _fail(func, path, "is a single .npy array, not a portable_dnn model file (.npz)")
-            meta = _read_meta(func, path, data)
-            arrays = _read_weights(func, path, data, meta) if weights else {}
+            if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+                raise _fail(func, path, "is not a portable_dnn model file (it is not an .npz archive)")
+            fh.seek(0)
+            with zipfile.ZipFile(fh) as zf:
+                archive = _Archive(func, path, zf)
+                meta = _read_meta(archive)
+                arrays = _read_weights(archive, meta, data=weights)
     except _Invalid:
         raise
-    except Exception as exc:  # zipfile, zlib, EOF, header and pickle errors of a damaged file
+    except Exception as exc:  # zipfile, zlib, EOF and header errors of a damaged file
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         raise ValueError(
             f"{func}: {path!r} is not a readable model file (truncated or damaged .npz?): {reason}"
@@ -271,8 +545,10 @@ def load_parameters(path: str | os.PathLike[str], backend: str | Backend | None 
     """The parameters saved in ``path``, as arrays of ``backend`` (default: the selected one).
 
     Every array is checked against the file's recorded layer sizes and dtype and
-    must be finite; a missing, damaged or foreign file raises ``ValueError``
-    naming the file and what is wrong.
+    must be finite; a member is only inflated after its declared size has been
+    checked against those layer sizes. A missing, damaged or foreign file, or
+    the temporary file of an unfinished save, raises ``ValueError`` naming the
+    file and what is wrong.
 
     >>> load_parameters("no_model.npz")
     Traceback (most recent call last):
@@ -289,7 +565,13 @@ def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     A dict with ``format_version``, ``layer_dims``, ``activations`` (one per
     layer), ``dtype`` and ``metadata`` (the extra dict given to
-    :func:`save_parameters`, ``{}`` when none).
+    :func:`save_parameters`, ``{}`` when none). The weights' headers are checked
+    against the layer sizes; their values are not read.
+
+    >>> load_metadata("no_model.npz")
+    Traceback (most recent call last):
+    ...
+    ValueError: load_metadata: model file 'no_model.npz' does not exist
     """
     meta, _ = _load("load_metadata", path, weights=False)
     return meta

@@ -7,7 +7,13 @@ import pickle
 import numpy as np
 import pytest
 
-from portable_dnn.datasets import default_dataset, flatten_images, load_dataset, load_npz_dataset
+from portable_dnn.datasets import (
+    check_same_features,
+    default_dataset,
+    flatten_images,
+    load_dataset,
+    load_npz_dataset,
+)
 
 
 def _course_planar_dataset() -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +165,9 @@ def test_load_dataset_errors(tmp_path):
         load_dataset(good_train, no_classes)
     garbage = tmp_path / "garbage.h5"
     garbage.write_bytes(b"this is not hdf5" * 10)
-    with pytest.raises(ValueError, match=r"garbage\.h5' is not a readable HDF5 file"):
+    with pytest.raises(
+        ValueError, match=r"garbage\.h5' is not a readable HDF5 file \(damaged, or not HDF5\)$"
+    ):
         load_dataset(good_train, garbage)
     mismatch = tmp_path / "mismatch.h5"
     _write_h5(
@@ -228,18 +236,27 @@ def test_load_npz_dataset_rejects_bad_contents(tmp_path, arrays, message):
 def test_load_npz_dataset_rejects_bad_files(tmp_path):
     with pytest.raises(ValueError, match=r"load_npz_dataset: file '.*missing\.npz' does not exist"):
         load_npz_dataset(tmp_path / "missing.npz")
-    garbage = tmp_path / "garbage.npz"
-    garbage.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(ValueError, match="is not a readable .npz file"):
-        load_npz_dataset(garbage)
-    pickled = tmp_path / "pickled.npz"
-    pickled.write_bytes(pickle.dumps({"X": 1}))
-    with pytest.raises(ValueError, match="is not a readable .npz file"):
-        load_npz_dataset(pickled)
+    for name, content in [
+        ("garbage.npz", bytes(range(256)) * 4),
+        ("pickled.npz", pickle.dumps({"X": 1})),
+        ("empty.npz", b""),
+        ("text.npz", b"X,Y\n1,0\n"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ValueError) as info:
+            load_npz_dataset(path)
+        assert str(info.value) == (
+            f"load_npz_dataset: file {str(path)!r} is not an .npz file, expected an .npz with X and Y"
+        )
     objects = tmp_path / "objects.npz"
     np.savez(objects, X=np.array([object(), 1], dtype=object), Y=np.zeros((1, 2)))
-    with pytest.raises(ValueError, match="'X' in .* cannot be read without pickle"):
+    with pytest.raises(ValueError) as info:
         load_npz_dataset(objects)
+    assert str(info.value) == (
+        f"load_npz_dataset: array 'X' in {str(objects)!r} holds Python objects, which cannot be read "
+        "without pickle"
+    )
     npy = tmp_path / "single.npy"
     np.save(npy, np.zeros((2, 2)))
     with pytest.raises(ValueError, match="is a single .npy array"):
@@ -250,3 +267,154 @@ def test_load_npz_dataset_rejects_bad_files(tmp_path):
     truncated.write_bytes(good.read_bytes()[:150])
     with pytest.raises(ValueError, match=r"truncated\.npz' is not a readable .npz file"):
         load_npz_dataset(truncated)
+
+
+# ----------------------------------------------- odd contents of HDF5 files
+
+_TRAIN = {
+    "train_set_x": np.zeros((3, 2, 2, 3), np.uint8),
+    "train_set_y": np.array([0, 1, 0]),
+    "list_classes": np.array([b"non-cat", b"cat"]),
+}
+
+
+def _odd_h5(path, **changes):
+    """A training file in the course's layout, some datasets replaced (by "group", "null", ...) or removed."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        for key, value in {**_TRAIN, **changes}.items():
+            if value is None:
+                continue
+            if isinstance(value, str) and value == "group":
+                f.create_group(key).create_dataset("inner", data=np.zeros(3))
+            elif isinstance(value, str) and value == "null":
+                f.create_dataset(key, data=h5py.Empty("f8"))
+            elif isinstance(value, str) and value == "vlen-strings":
+                f.create_dataset(key, data=["a", "b", "c"], dtype=h5py.string_dtype())
+            else:
+                f.create_dataset(key, data=value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"train_set_x": "group"},
+            "'train_set_x' in {path} is a group, expected a dataset of (m, ...) images",
+        ),
+        ({"train_set_y": "group"}, "'train_set_y' in {path} is a group, expected a dataset of (m,) labels"),
+        (
+            {"train_set_x": np.array([b"ab", b"cd", b"ef"])},
+            "'train_set_x' in {path} holds strings of dtype |S2, expected numbers ((m, ...) images",
+        ),
+        (
+            {"train_set_y": "vlen-strings"},
+            "'train_set_y' in {path} holds strings of dtype object, expected numbers ((m,) labels)",
+        ),
+        ({"train_set_x": np.float64(3.0)}, "'train_set_x' in {path} is a scalar, expected (m, ...) images"),
+        ({"train_set_y": np.int64(1)}, "'train_set_y' in {path} is a scalar, expected (m,) labels"),
+        ({"train_set_x": "null"}, "'train_set_x' in {path} is an empty dataset with no shape, expected"),
+        (
+            {"train_set_x": np.zeros((0, 2, 2, 3), np.uint8), "train_set_y": np.zeros(0, np.int64)},
+            "'train_set_x' in {path} is empty (shape (0, 2, 2, 3)), expected (m, ...) images",
+        ),
+        ({"train_set_x": np.zeros(3)}, "'train_set_x' in {path} has shape (3,), expected (m, ...) images"),
+        (
+            {"train_set_y": np.zeros((3, 1, 1))},
+            "'train_set_y' in {path} has shape (3, 1, 1), expected (3,) labels",
+        ),
+        ({"train_set_y": np.zeros((3, 2))}, "'train_set_y' in {path} has shape (3, 2), expected (3,) labels"),
+        (
+            {"train_set_y": np.array([0, 1])},
+            "'train_set_y' in {path} holds 2 labels for 3 examples in 'train_set_x'",
+        ),
+        ({"train_set_y": np.array([0, 1, 2])}, "'train_set_y' in {path} must hold labels 0 or 1 only"),
+        ({"list_classes": "group"}, "'list_classes' in {path} is not a dataset, expected class names"),
+        (
+            {"list_classes": None},
+            "file {path} has no dataset 'list_classes' (found 'train_set_x', 'train_set_y')",
+        ),
+    ],
+    ids=[
+        "x-group",
+        "y-group",
+        "x-strings",
+        "y-vlen-strings",
+        "x-scalar",
+        "y-scalar",
+        "x-null",
+        "x-empty",
+        "x-1d",
+        "y-3d",
+        "y-2d",
+        "y-count",
+        "y-labels",
+        "classes-group",
+        "classes-missing",
+    ],
+)
+def test_load_dataset_refuses_odd_contents(tmp_path, changes, message):
+    odd = tmp_path / "odd.h5"
+    _odd_h5(odd, **changes)
+    test = tmp_path / "test.h5"
+    _write_h5(
+        test,
+        test_set_x=np.zeros((2, 2, 2, 3)),
+        test_set_y=np.array([1, 0]),
+        list_classes=_TRAIN["list_classes"],
+    )
+    with pytest.raises(ValueError) as info:
+        load_dataset(odd, test)
+    assert str(info.value).startswith("load_dataset: " + message.format(path=repr(str(odd)))), str(info.value)
+
+
+def test_load_dataset_accepts_labels_as_a_row_or_a_column(tmp_path):
+    test = tmp_path / "test.h5"
+    _write_h5(
+        test,
+        test_set_x=np.zeros((1, 2, 2, 3)),
+        test_set_y=np.array([[1]]),
+        list_classes=_TRAIN["list_classes"],
+    )
+    for shape in [(3,), (1, 3), (3, 1)]:
+        path = tmp_path / "train.h5"
+        _odd_h5(path, train_set_y=np.array([1, 0, 1]).reshape(shape))
+        train_x, train_y, test_x, test_y, classes = load_dataset(path, test)
+        assert train_y.tolist() == [[1, 0, 1]] and test_y.tolist() == [[1]], shape
+        assert train_x.shape == (3, 2, 2, 3) and test_x.shape == (1, 2, 2, 3)
+        assert classes.tolist() == [b"non-cat", b"cat"]
+
+
+# ------------------------------------------------------ check_same_features
+
+
+def test_check_same_features_accepts_matching_examples():
+    assert check_same_features(np.zeros((5, 4, 4, 3)), np.zeros((2, 4, 4, 3))) is None
+    assert check_same_features(np.zeros((6, 5)), np.zeros((6, 2)), axis=1) is None
+    assert check_same_features(np.zeros((6, 5)), np.zeros((6, 2)), axis=-1) is None
+
+
+def test_check_same_features_names_the_files(cat_paths):
+    train_x, _, test_x, _, _ = load_dataset(*cat_paths)
+    check_same_features(train_x, test_x, train_name=str(cat_paths[0]), test_name=str(cat_paths[1]))
+    with pytest.raises(ValueError) as info:
+        check_same_features(train_x, test_x[:, :32, :32], train_name="train.h5", test_name="test.h5")
+    assert str(info.value) == (
+        "check_same_features: test_x ('test.h5') holds (32, 32, 3) examples, expected (64, 64, 3) like "
+        "train_x ('train.h5')"
+    )
+
+
+def test_check_same_features_rejects_bad_arguments():
+    with pytest.raises(
+        ValueError, match=r"^check_same_features: test_x holds \(3,\) examples, expected \(2,\)"
+    ):
+        check_same_features(np.zeros((2, 5)), np.zeros((3, 5)), axis=1)
+    with pytest.raises(TypeError, match="check_same_features: test_x must be a NumPy array, got list"):
+        check_same_features(np.zeros((2, 5)), [[0.0] * 5])
+    with pytest.raises(
+        ValueError, match=r"check_same_features: axis must be an axis of train_x \(shape \(2, 5\)\)"
+    ):
+        check_same_features(np.zeros((2, 5)), np.zeros((2, 5)), axis=2)
+    with pytest.raises(ValueError, match="check_same_features: axis must be an axis of train_x"):
+        check_same_features(np.zeros((2, 5)), np.zeros((2, 5)), axis=True)

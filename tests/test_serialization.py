@@ -5,7 +5,18 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
+import re
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -267,16 +278,41 @@ def test_load_rejects_missing_and_foreign_files(tmp_path):
         activations=np.array(["sigmoid"]),
         dtype=np.array("float64"),
     )
-    with pytest.raises(ValueError, match="is not a readable model file .*allow_pickle"):
+    with pytest.raises(
+        ValueError, match="is not a portable_dnn model file: its 'format_version' array holds Python objects"
+    ):
         load_parameters(objects)
     empty = tmp_path / "empty.npz"
     empty.write_bytes(b"")
-    with pytest.raises(ValueError, match=r"load_parameters: '.*empty\.npz' is not a readable model file"):
+    with pytest.raises(
+        ValueError, match=r"load_parameters: '.*empty\.npz' is empty, not a portable_dnn model file"
+    ):
         load_parameters(empty)
-    text = tmp_path / "text.npz"
-    text.write_text("W1,b1\n1,2\n")
-    with pytest.raises(ValueError, match=r"load_parameters: '.*text\.npz' is not a readable model file"):
-        load_parameters(text)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"W1,b1\n1,2\n",
+        pickle.dumps({"W1": [[1.0]]}),
+        bytes(range(256)) * 4,
+        b"PK\x03\x04" + bytes(100),  # a zip's magic, then nothing of a zip
+    ],
+    ids=["text", "pickle", "bytes", "zip-magic"],
+)
+@pytest.mark.parametrize("load", [load_parameters, load_metadata])
+def test_load_says_a_foreign_file_is_not_a_model_file(tmp_path, content, load):
+    path = tmp_path / "foreign.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        load(path)
+    message = str(info.value)
+    assert message.startswith(f"{load.__name__}: {str(path)!r} is not a ")
+    if content.startswith(b"PK"):
+        assert "is not a readable model file (truncated or damaged .npz?)" in message
+    else:
+        assert message.endswith("is not a portable_dnn model file (it is not an .npz archive)")
+    assert "pickle" not in message
 
 
 def test_load_rejects_a_truncated_file(model_file):
@@ -328,6 +364,7 @@ def _load_or_value_error(path):
     except ValueError as exc:
         assert str(exc).startswith("load_parameters: "), str(exc)
         assert repr(str(path)) in str(exc), str(exc)
+        assert "allow_pickle" not in str(exc), str(exc)
         return None
     for v in params.values():
         assert np.all(np.isfinite(v))
@@ -373,3 +410,452 @@ def test_fuzz_flipped_bytes(valid_model_bytes, fuzz_path, data):
         load_metadata(fuzz_path)
     except ValueError as exc:
         assert str(exc).startswith("load_metadata: "), str(exc)
+
+
+# ------------------------------------------------------- decompression bombs
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+def _npy(array):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array)
+    return buf.getvalue()
+
+
+def _write_zip(path, members):
+    """A zip written by hand from (name, payload, declared size, crc, method), declaring what it is told."""
+    out, central = bytearray(), bytearray()
+    for name, payload, size, crc, method in members:
+        offset, n = len(out), name.encode()
+        sizes = (crc, len(payload), size, len(n), 0)
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, *sizes) + n + payload
+        central += struct.pack(
+            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, *sizes, 0, 0, 0, 0, offset
+        )
+        central += n
+    start = len(out)
+    out += central + struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), start, 0
+    )
+    path.write_bytes(bytes(out))
+
+
+def _bomb(header):
+    """A deflate stream of ``header`` then 4095 MiB of zeros (about 4 MB), and its inflated size."""
+    npy_header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy_header, header)
+    head = npy_header.getvalue()
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = co.compress(head) + co.flush(zlib.Z_FULL_FLUSH)
+    # After a full flush a block refers to nothing before it, so one block of
+    # compressed zeros can be repeated.
+    block = co.compress(bytes(MiB)) + co.flush(zlib.Z_FULL_FLUSH)
+    return start + block * 4095 + co.flush(), len(head) + 4095 * MiB
+
+
+_SMALL_MODEL = {
+    "format_version": np.array(1),
+    "layer_dims": np.array([2, 3, 1]),
+    "activations": np.array(["relu", "sigmoid"]),
+    "dtype": np.array("float64"),
+    "metadata": np.array("{}"),
+    "W1": np.ones((3, 2)),
+    "b1": np.zeros((3, 1)),
+    "W2": np.ones((1, 3)),
+    "b2": np.zeros((1, 1)),
+}
+_ZEROS = 4095 * MiB
+
+
+@pytest.mark.parametrize(
+    ("member", "header"),
+    [
+        ("W1", {"descr": "<f8", "fortran_order": False, "shape": (_ZEROS // 8,)}),
+        ("W1", {"descr": "<f8", "fortran_order": False, "shape": (3, 2)}),  # the right shape, a huge member
+        ("b2", {"descr": "<f8", "fortran_order": False, "shape": (1, _ZEROS // 8)}),
+        ("layer_dims", {"descr": "<i8", "fortran_order": False, "shape": (_ZEROS // 8,)}),
+        ("metadata", {"descr": "<U256", "fortran_order": False, "shape": (_ZEROS // 1024,)}),
+    ],
+    ids=["W1-shape", "W1-size", "b2-shape", "layer_dims", "metadata"],
+)
+@pytest.mark.parametrize("load", [load_parameters, load_metadata])
+def test_load_refuses_a_decompression_bomb_before_inflating_it(tmp_path, member, header, load):
+    payload, size = _bomb(header)
+    members = [(f"{k}.npy", _npy(v), len(_npy(v)), zlib.crc32(_npy(v)), 0) for k, v in _SMALL_MODEL.items()]
+    members = [m if m[0] != f"{member}.npy" else (m[0], payload, size, 0, 8) for m in members]
+    path = tmp_path / "bomb.npz"
+    _write_zip(path, members)
+    # It is a real bomb: about 4 MB on disk, 4 GiB of zeros declared, and it inflates to them.
+    assert path.stat().st_size < 5 * MiB and size > 4 * GiB - 2 * MiB
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo(f"{member}.npy").file_size == size
+        with zf.open(f"{member}.npy") as fh:
+            assert np.lib.format.read_magic(fh) == (1, 0)
+            assert np.lib.format.read_array_header_1_0(fh)[0] == header["shape"]
+            assert fh.read(8 * MiB) == bytes(8 * MiB)
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError) as info:
+            load(path)
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(info.value)
+    assert message.startswith(
+        f"{load.__name__}: {str(path)!r} has a {member!r} member of {size} bytes, more than"
+    )
+    assert elapsed < 1.0, elapsed
+    assert peak < 100 * MiB, peak
+
+
+def test_load_checks_each_header_before_reading(model_file):
+    # A member whose header is fine but whose declared size disagrees with it.
+    arrays = _contents(model_file)
+    members = [(f"{k}.npy", _npy(v), len(_npy(v)), zlib.crc32(_npy(v)), 0) for k, v in arrays.items()]
+    members = [m if m[0] != "W2.npy" else (m[0], m[1] + bytes(8), m[2] + 8, zlib.crc32(m[1] + bytes(8)), 0)
+               for m in members]  # fmt: skip
+    _write_zip(model_file, members)
+    with pytest.raises(ValueError, match=r"has a 'W2' member of 256 bytes, but its header declares 248"):
+        load_parameters(model_file)
+    with pytest.raises(ValueError, match=r"load_metadata: .* has a 'W2' member of 256 bytes"):
+        load_metadata(model_file)
+
+
+def test_load_metadata_checks_the_weights_headers(model_file):
+    _rewrite(model_file, W2=np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"load_metadata: .* has 'W2' of shape \(3, 4\), expected \(3, 5\)"):
+        load_metadata(model_file)
+
+
+def test_compressed_and_fortran_ordered_files_load(tmp_path):
+    params = _host(_params("numpy"))
+    params["W2"] = np.asfortranarray(params["W2"])
+    path = tmp_path / "model.npz"
+    save_parameters(params, path)
+    with zipfile.ZipFile(path) as zf, zf.open("W2.npy") as fh:
+        np.lib.format.read_magic(fh)
+        assert np.lib.format.read_array_header_1_0(fh)[1]  # stored in Fortran order
+    arrays = _contents(path)
+    squeezed = tmp_path / "compressed.npz"
+    np.savez_compressed(squeezed, **arrays)
+    for p in (path, squeezed):
+        loaded = load_parameters(p, backend="numpy")
+        for k, v in params.items():
+            np.testing.assert_array_equal(loaded[k], v)
+
+
+# ------------------------------------------------------ permissions on save
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (restored after it)."""
+    saved = os.umask(0o022)
+    yield os.umask
+    os.umask(saved)
+
+
+@pytest.mark.parametrize(
+    ("mask", "mode"),
+    [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664), (0o077, 0o600)],
+    ids=["022", "027", "002", "077"],
+)
+def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path, umask, mask, mode):
+    umask(mask)
+    path = tmp_path / "model.npz"
+    save_parameters(_host(_params("numpy")), path)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+def test_an_existing_file_keeps_its_mode_and_owner(tmp_path, umask):
+    umask(0o077)
+    path = tmp_path / "model.npz"
+    save_parameters(_host(_params("numpy", dims=(3, 1))), path)
+    os.chmod(path, 0o604)
+    if os.geteuid() == 0:
+        os.chown(path, 4242, 4343)
+    save_parameters(_host(_params("numpy", dims=(6, 2, 1))), path)
+    assert load_metadata(path)["layer_dims"] == [6, 2, 1]
+    st = path.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o604
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (4242, 4343)
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o400, 0o044], ids=["444", "400", "044"])
+def test_save_refuses_to_replace_a_read_only_file(tmp_path, mode):
+    path = tmp_path / "model.npz"
+    save_parameters(_host(_params("numpy", dims=(3, 1))), path)
+    before = path.read_bytes()
+    os.chmod(path, mode)
+    with pytest.raises(
+        PermissionError,
+        match=rf"save_parameters: '.*model\.npz' is read-only \(mode {oct(mode)}\), so it was not replaced",
+    ):
+        save_parameters(_host(_params("numpy", dims=(6, 2, 1))), path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_save_names_a_bad_target(tmp_path, monkeypatch):
+    params = _host(_params("numpy", dims=(3, 1)))
+    with pytest.raises(ValueError, match=r"save_parameters: '.*' is a folder, expected a model file path"):
+        save_parameters(params, tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"save_parameters: cannot write '.*absent/m\.npz'"):
+        save_parameters(params, tmp_path / "absent" / "m.npz")
+    with pytest.raises(
+        OSError, match=r"save_parameters: cannot write '.*/m{256}\.npz' \(File name too long\)"
+    ):
+        save_parameters(params, tmp_path / ("m" * 256 + ".npz"))
+    assert os.listdir(tmp_path) == []
+
+    def failing_replace(src, dst):
+        raise OSError(18, "Invalid cross-device link", src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(
+        OSError, match=r"^save_parameters: cannot write '.*/m\.npz' \(Invalid cross-device link\)$"
+    ):
+        save_parameters(params, tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------- the temporary file
+
+
+def test_a_name_near_name_max_saves(tmp_path):
+    assert os.pathconf(tmp_path, "PC_NAME_MAX") == 255
+    path = tmp_path / ("m" * 246 + ".npz")
+    assert len(path.name) == 250
+    params = _host(_params("numpy"))
+    save_parameters(params, path)
+    save_parameters(params, path)  # and replaces itself
+    assert os.listdir(tmp_path) == [path.name]
+    np.testing.assert_array_equal(load_parameters(path, backend="numpy")["W3"], params["W3"])
+
+
+def test_the_temporary_file_is_hidden_short_and_beside_the_target(tmp_path, monkeypatch):
+    seen = []
+    real_fsync = os.fsync
+
+    def spying_fsync(fd):
+        seen.append(sorted(os.listdir(tmp_path)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spying_fsync)
+    name = "é" * 100 + ".npz"
+    save_parameters(_host(_params("numpy")), tmp_path / name)
+    temps = [n for n in seen[0] if n != name]
+    assert len(temps) == 1
+    assert re.fullmatch(r"\.é{32}\.[0-9a-f]{8}\.tmp", temps[0]), temps
+    assert len(os.fsencode(temps[0])) == 78
+    assert os.listdir(tmp_path) == [name]
+
+
+_CHILD = r"""
+import os, sys, time, zipfile
+import numpy as np
+from portable_dnn.serialization import save_parameters
+
+path, hook = sys.argv[1], sys.argv[2]
+save_parameters({"W1": np.ones((2, 3)), "b1": np.zeros((2, 1))}, path)  # the old model
+paused = []
+
+def pause():
+    if not paused:
+        paused.append(1)
+        print("saving", flush=True)
+        if hook == "crash":
+            os._exit(3)
+        time.sleep(60)
+
+if hook == "close":
+    real_close = zipfile.ZipFile.close
+    def close(self):
+        pause()
+        real_close(self)
+    zipfile.ZipFile.close = close
+else:
+    real_fsync = os.fsync
+    def fsync(fd):
+        pause()
+        real_fsync(fd)
+    os.fsync = fsync
+save_parameters({"W1": np.full((2000, 3000), 0.5), "b1": np.zeros((2000, 1))}, path)
+print("finished", flush=True)
+"""
+
+
+def _save_in_child(tmp_path, hook):
+    """A child saving a 48 MB model over model.npz, paused mid-save: (child, path, first line, temp files)."""
+    path = tmp_path / "model.npz"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(path), hook],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = child.stdout.readline()
+    temps = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    return child, path, line, temps
+
+
+@pytest.mark.parametrize("hook", ["close", "fsync"])
+def test_sigterm_during_a_save_removes_the_temporary_file(tmp_path, hook):
+    child, path, line, temps = _save_in_child(tmp_path, hook)
+    try:
+        assert line == "saving\n", child.stderr.read() if not line else line
+        assert len(temps) == 1 and (tmp_path / temps[0]).stat().st_size > 40 * MiB  # mid-save
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -signal.SIGTERM, err  # ended by the signal, as without the save
+    assert out == "" and err == ""
+    assert os.listdir(tmp_path) == ["model.npz"]
+    np.testing.assert_array_equal(load_parameters(path, backend="numpy")["W1"], np.ones((2, 3)))
+
+
+def test_a_stale_temporary_file_is_not_a_model(tmp_path):
+    child, path, line, temps = _save_in_child(tmp_path, "crash")  # killed without any cleanup
+    child.communicate(timeout=60)
+    assert child.returncode == 3 and line == "saving\n"
+    assert sorted(os.listdir(tmp_path)) == sorted(["model.npz", *temps]) and len(temps) == 1
+    assert re.fullmatch(r"\.model\.npz\.[0-9a-f]{8}\.tmp", temps[0])
+    assert [p.name for p in tmp_path.glob("*.npz")] == ["model.npz"]
+    for load in (load_parameters, load_metadata):
+        with pytest.raises(
+            ValueError,
+            match=rf"{load.__name__}: '.*{re.escape(temps[0])}' is the temporary file of an unfinished save, "
+            r"not a model file \(it is safe to delete\)",
+        ):
+            load(tmp_path / temps[0])
+    np.testing.assert_array_equal(load_parameters(path, backend="numpy")["W1"], np.ones((2, 3)))
+
+
+def test_sigterm_is_armed_only_while_writing(tmp_path, monkeypatch):
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("the test runner handles SIGTERM itself")
+    seen = []
+    real_fsync = os.fsync
+
+    def spying_fsync(fd):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spying_fsync)
+    params = _host(_params("numpy"))
+    save_parameters(params, tmp_path / "a.npz")
+    # The file's fsync ran with a handler in place, the folder's after it was restored.
+    assert callable(seen[0]) and seen[1] is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def own_handler(signum, frame):
+        pass
+
+    seen.clear()
+    signal.signal(signal.SIGTERM, own_handler)
+    try:
+        save_parameters(params, tmp_path / "b.npz")
+        assert seen == [own_handler, own_handler]  # a program's own handler stays in charge
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    seen.clear()
+    errors = []
+    thread = threading.Thread(target=lambda: _save_or_record(params, tmp_path / "c.npz", errors))
+    thread.start()
+    thread.join()
+    assert errors == [] and seen == [signal.SIG_DFL, signal.SIG_DFL]
+    assert sorted(os.listdir(tmp_path)) == ["a.npz", "b.npz", "c.npz"]
+
+
+def _save_or_record(params, path, errors):
+    try:
+        save_parameters(params, path)
+    except BaseException as exc:  # the test reads it in the main thread
+        errors.append(exc)
+
+
+# ------------------------------------------------ non-finite parameters
+
+
+@pytest.mark.parametrize(("key", "value"), [("W2", np.nan), ("b1", np.inf), ("W3", -np.inf)])
+def test_save_refuses_non_finite_parameters(tmp_path, key, value):
+    path = tmp_path / "model.npz"
+    good = _host(_params("numpy"))
+    save_parameters(good, path)
+    before = path.read_bytes()
+    bad = dict(good)
+    bad[key] = good[key].copy()
+    bad[key][0, 0] = value
+    with pytest.raises(
+        ValueError,
+        match=rf"save_parameters: parameters\['{key}'\] holds NaN or infinite values, which a model file",
+    ):
+        save_parameters(bad, path, metadata={"iterations": 3})
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.npz"]
+
+
+# ------------------------------------------------------ metadata fields
+
+_BAD_FIELDS = [
+    ("iterations", 1.7, "a non-negative integer", TypeError),
+    ("iterations", "12", "a non-negative integer", TypeError),
+    ("iterations", True, "a non-negative integer", TypeError),
+    ("iterations", -1, "a non-negative integer", ValueError),
+    ("num_iterations", 0, "a positive integer", ValueError),
+    ("batch_size", 0, "a positive integer or null", ValueError),
+    ("batch_size", 64.0, "a positive integer or null", TypeError),
+    ("seed", 1.5, "an integer or null", TypeError),
+    ("seed", False, "an integer or null", TypeError),
+    ("learning_rate", "0.01", "a positive finite number", TypeError),
+    ("learning_rate", -0.01, "a positive finite number", ValueError),
+    ("learning_rate", float("inf"), "a positive finite number", ValueError),
+    ("costs", "0.69", "a list of numbers", TypeError),
+    ("costs", [0.69, "0.5"], "a list of numbers", ValueError),
+    ("costs", [0.69, True], "a list of numbers", ValueError),
+    ("init", 3, "a string", TypeError),
+    ("data_sha256", None, "a string", TypeError),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "expected", "error"), _BAD_FIELDS)
+def test_load_refuses_mistyped_metadata_fields(model_file, field, value, expected, error):
+    _rewrite(model_file, metadata=np.array(json.dumps({"seed": 2, field: value})))
+    for load in (load_parameters, load_metadata):
+        with pytest.raises(ValueError) as info:
+            load(model_file)
+        where = f"{load.__name__}: {str(model_file)!r}"
+        assert str(info.value) == f"{where} has metadata field {field!r} = {value!r}, expected {expected}"
+
+
+@pytest.mark.parametrize(("field", "value", "expected", "error"), _BAD_FIELDS)
+def test_save_refuses_mistyped_metadata_fields(tmp_path, field, value, expected, error):
+    with pytest.raises(error) as info:
+        save_parameters(_host(_params("numpy")), tmp_path / "m.npz", metadata={field: value})
+    assert str(info.value) == f"save_parameters: metadata[{field!r}] must be {expected}, got {value!r}"
+    assert os.listdir(tmp_path) == []
+
+
+def test_well_typed_metadata_fields_round_trip(tmp_path):
+    metadata = {
+        "iterations": 0,
+        "num_iterations": 2500,
+        "batch_size": None,
+        "seed": None,
+        "learning_rate": 1,
+        "costs": [0.69, 1, float("inf")],
+        "init": "xavier",
+        "optimizer": "adam",
+        "data": "train.h5 test.h5",
+        "data_sha256": "0" * 64,
+        "anything": {"else": [1.7, "x", True]},
+    }
+    path = tmp_path / "m.npz"
+    save_parameters(_host(_params("numpy")), path, metadata=metadata)
+    assert load_metadata(path)["metadata"] == metadata
