@@ -12,7 +12,7 @@ from the data's features and the output layer is one sigmoid unit, so
 ``--layers 20,7,5`` on the cat data is the course's 12288-20-7-5-1 network.
 Errors print one line ``portable-dnn: error: ...`` on stderr and exit with 1
 (2 for a malformed command line); Ctrl-C during training saves a checkpoint
-and exits with 130.
+and exits with 130, SIGTERM likewise with 143, for every optimizer and batch size.
 
 >>> main(["predict", "no_such_model.npz"])  # prints the one-line error on stderr
 1
@@ -27,7 +27,9 @@ import importlib.metadata
 import os
 import platform
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -35,8 +37,8 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .backend import ENV_VAR, available_backends, get_backend, to_numpy
-from .datasets import default_dataset, flatten_images, load_dataset, load_npz_dataset
-from .serialization import load_metadata, load_parameters, save_parameters
+from .datasets import check_same_features, default_dataset, flatten_images, load_dataset, load_npz_dataset
+from .serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
 
 PROG = "portable-dnn"
 
@@ -83,6 +85,7 @@ def _load_data(paths: Sequence[str] | None) -> Data:
         return Data(os.path.basename(paths[0]), X, Y, X_test, Y_test)
     if len(paths) == 2:
         train_x, train_y, test_x, test_y, _ = load_dataset(paths[0], paths[1])
+        check_same_features(train_x, test_x, train_name=paths[0], test_name=paths[1])
         name = f"{os.path.basename(paths[0])} {os.path.basename(paths[1])}"
         return Data(name, flatten_images(train_x), train_y, flatten_images(test_x), test_y)
     raise CLIError(f"--data takes FILE.npz or TRAIN.h5 TEST.h5, got {len(paths)} files")
@@ -125,6 +128,7 @@ def _checkpoint_path(out: str) -> str:
 
 
 def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .fit import fit
     from .training import L_layer_model, TrainingInterrupted, TrainingState
 
     data = _load_data(args.data)
@@ -138,17 +142,25 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise CLIError(f"--iterations must be a positive integer, got {iterations}")
     if args.checkpoint_every is not None and args.checkpoint_every < 1:
         raise CLIError(f"--checkpoint-every must be a positive integer, got {args.checkpoint_every}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise CLIError(f"--batch-size must be a positive integer, got {args.batch_size}")
     if data.Y is None:
         raise CLIError("training needs labels Y")
-    be = get_backend(args.backend)
-    layers_dims = [int(data.X.shape[0]), *hidden, 1]
-    if args.optimizer != "gd" or args.batch_size is not None:
-        return _train_with_fit(args, data, be, layers_dims, lr, iterations)
     out = args.out
     ckpt = _checkpoint_path(out)
+    # Every file the run will write is checked now, not after training.
+    for option, path in (("--out", out), ("--plot", args.plot), ("checkpoint", ckpt)):
+        if path is not None:
+            _check_writable(option, path)
+    be = get_backend(args.backend)
+    layers_dims = [int(data.X.shape[0]), *hidden, 1]
+    # The course's loop (full-batch gradient descent, costs every 100 iterations),
+    # or fit's epochs of mini-batches, momentum or Adam: both through the engine.
+    course = args.optimizer == "gd" and args.batch_size is None
+    unit = "iteration" if course else "epoch"
     fingerprint = _fingerprint(data)
 
-    def metadata(done: int, costs: list[float]) -> dict[str, Any]:
+    def metadata(done: int, costs: Sequence[float], t: int) -> dict[str, Any]:
         return {
             "iterations": done,
             "num_iterations": iterations,
@@ -156,103 +168,186 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "learning_rate": lr,
             "seed": args.seed,
             "init": "xavier",
+            "optimizer": args.optimizer,
+            "batch_size": args.batch_size,
+            "t": t,
             "data": data.name,
             "data_sha256": fingerprint,
         }
 
-    initial, start, costs = None, 0, None
-    if args.resume:
-        if not os.path.exists(ckpt):
-            raise CLIError(f"--resume: no checkpoint {ckpt!r} to resume from")
-        meta = load_metadata(ckpt)
-        extra = meta["metadata"]
-        checks = [
-            ("layer sizes", meta["layer_dims"], layers_dims),
-            ("learning rate", extra.get("learning_rate"), lr),
-            ("seed", extra.get("seed"), args.seed),
-            ("data", extra.get("data_sha256"), fingerprint),
-            ("dtype", meta["dtype"], args.dtype),
-        ]
-        for what, saved, now in checks:
-            if saved != now:
-                shown = "a different data set" if what == "data" else f"{what} {saved}"
-                raise CLIError(
-                    f"--resume: checkpoint {ckpt!r} was made with {shown}, "
-                    f"this command uses {'other data' if what == 'data' else now}"
-                )
-        start = int(extra.get("iterations", 0))
-        if start >= iterations:
-            raise CLIError(f"--resume: checkpoint {ckpt!r} already has {start} of {iterations} iterations")
-        initial = load_parameters(ckpt, backend="numpy")  # host arrays: training moves them once
-        costs = [float(c) for c in extra.get("costs", [])]
-        if not args.quiet:
-            print(f"Resuming from {ckpt} at iteration {start}")
+    def save_checkpoint(state: TrainingState) -> None:
+        opt = state.optimizer_state()
+        slots = {k: v for k, v in opt.items() if k != "t"}
+        meta = metadata(state.iteration, state.costs, opt["t"])
+        with _signals_deferred() as again:
+            save_parameters(state.snapshot(), ckpt, metadata=meta, optimizer_state=slots)
+        if again:
+            print(f"{PROG}: a second interrupt came during the checkpoint write; it was finished first",
+                  file=sys.stderr)  # fmt: skip
 
+    start, resume = 0, None
+    if args.resume:
+        start, resume = _resume(args, ckpt, layers_dims, lr, fingerprint, iterations)
     if not args.quiet:
+        how = (
+            ""
+            if course
+            else f", {args.optimizer}, "
+            + ("full batch" if args.batch_size is None else f"mini-batches of {args.batch_size}")
+        )
         print(
-            f"Training {'-'.join(map(str, layers_dims))} on {data.name} "
-            f"({data.X.shape[1]} examples) with {be.name} ({be.device}), {args.dtype}, "
-            f"learning rate {lr}, {iterations} iterations"
+            f"Training {'-'.join(map(str, layers_dims))} on {data.name} ({data.X.shape[1]} examples) "
+            f"with {be.name} ({be.device}), {args.dtype}{how}, learning rate {lr}, {iterations} {unit}s"
         )
     bar = _progress(args.quiet, iterations, start)
     every = args.checkpoint_every
 
-    def callback(state: TrainingState) -> None:
+    def progress(state: TrainingState) -> None:
         if bar is not None:
             bar.update(1)
             if state.last_cost is not None:
                 bar.set_postfix(cost=f"{state.last_cost:.6f}", refresh=False)
         if every and state.iteration % every == 0 and state.iteration < iterations:
-            save_parameters(state.snapshot(), ckpt, metadata=metadata(state.iteration, state.costs))
+            save_checkpoint(state)
 
     try:
-        parameters, costs = L_layer_model(
-            data.X,
-            data.Y,
-            layers_dims,
-            learning_rate=lr,
-            num_iterations=iterations,
-            backend=be,
-            seed=args.seed,
-            init="xavier",
-            initial_parameters=initial,
-            start_iteration=start,
-            costs=costs,
-            callback=callback,
-            dtype=args.dtype,
-            # The direct step, so that a run resumed after Ctrl-C ends bit for bit
-            # where an uninterrupted one would (the Gram step agrees only to rounding).
-            gram=False,
-        )
+        if course:
+            parameters, costs = L_layer_model(
+                data.X,
+                data.Y,
+                layers_dims,
+                learning_rate=lr,
+                num_iterations=iterations,
+                backend=be,
+                seed=args.seed,
+                init="xavier",
+                initial_parameters=None if resume is None else resume["parameters"],
+                start_iteration=start,
+                costs=None if resume is None else resume["costs"],
+                callback=progress,
+                dtype=args.dtype,
+                # The direct step, so that a run resumed after Ctrl-C ends bit for bit
+                # where an uninterrupted one would (the Gram step agrees only to rounding).
+                gram=False,
+                signals=(signal.SIGTERM,),
+            )
+        else:
+            parameters, history = fit(
+                data.X,
+                data.Y,
+                layers_dims,
+                init="xavier",
+                optimizer=args.optimizer,
+                learning_rate=lr,
+                batch_size=args.batch_size,
+                num_epochs=iterations,
+                seed=args.seed,
+                backend=be,
+                dtype=args.dtype,
+                resume=resume,
+                checkpoint=progress,
+                signals=(signal.SIGTERM,),
+            )
+            costs = history["cost"]
     except TrainingInterrupted as exc:
         if bar is not None:
             bar.close()
-        state = exc.state
-        save_parameters(state.snapshot(), ckpt, metadata=metadata(state.iteration, state.costs))
+        save_checkpoint(exc.state)
         again = list(argv) if "--resume" in argv else [*argv, "--resume"]
+        what = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
         print(
-            f"{PROG}: interrupted after {state.iteration} of {iterations} iterations; checkpoint saved to "
+            f"{PROG}: {what} after {exc.state.iteration} of {iterations} {unit}s; checkpoint saved to "
             f"{ckpt}; resume with: {shlex.join([PROG, *again])}",
             file=sys.stderr,
         )
-        return 130
-    if bar is not None:
-        bar.close()
+        return 128 + int(exc.signum)
+    finally:
+        if bar is not None:
+            bar.close()
 
-    save_parameters(parameters, out, metadata=metadata(iterations, costs))
+    save_parameters(parameters, out, metadata=metadata(iterations, costs, 0))
     if os.path.exists(ckpt):
         os.remove(ckpt)  # the finished model supersedes it
-    if costs:
-        print(f"Cost after iteration {100 * (len(costs) - 1)}: {costs[-1]:.6f}")
+    if len(costs):
+        done = 100 * (len(costs) - 1) if course else len(costs) - 1
+        print(f"Cost after {unit} {done}: {float(costs[-1]):.6f}")
     dtype = str(parameters["W1"].dtype).rsplit(".", 1)[-1]  # 'float32' from numpy's or torch's name
     print(f"Train accuracy: {_accuracy(_predict(be, data.X, parameters, dtype), data.Y):.4f}")
     if data.X_test is not None and data.Y_test is not None:
         print(f"Test accuracy: {_accuracy(_predict(be, data.X_test, parameters, dtype), data.Y_test):.4f}")
     print(f"Model written to {out}")
     if args.plot:
-        _plot(costs, lr, args.plot)
+        _plot([float(c) for c in costs], lr, args.plot, every=100 if course else 1, label=unit)
         print(f"Cost curve written to {args.plot}")
     return 0
+
+
+def _resume(
+    args: argparse.Namespace, ckpt: str, layers_dims: list[int], lr: float, fingerprint: str, iterations: int
+) -> tuple[int, dict[str, Any]]:
+    """The iteration (epoch) to start from and fit's ``resume`` dict, from a checkpoint made by this command."""
+    if not os.path.exists(ckpt):
+        raise CLIError(f"--resume: no checkpoint {ckpt!r} to resume from")
+    parameters, slots, meta = load_checkpoint(ckpt, backend="numpy")  # host arrays: moved once
+    extra = meta["metadata"]
+    checks = [
+        ("layer sizes", meta["layer_dims"], layers_dims),
+        ("learning rate", extra.get("learning_rate"), lr),
+        ("seed", extra.get("seed"), args.seed),
+        ("optimizer", extra.get("optimizer", "gd"), args.optimizer),
+        ("batch size", extra.get("batch_size"), args.batch_size),
+        ("data", extra.get("data_sha256"), fingerprint),
+        ("dtype", meta["dtype"], args.dtype),
+    ]
+    for what, saved, now in checks:
+        if saved != now:
+            shown = "a different data set" if what == "data" else f"{what} {saved}"
+            raise CLIError(
+                f"--resume: checkpoint {ckpt!r} was made with {shown}, "
+                f"this command uses {'other data' if what == 'data' else now}"
+            )
+    start = int(extra.get("iterations", 0))
+    if start >= iterations:
+        raise CLIError(f"--resume: checkpoint {ckpt!r} already has {start} of {iterations} iterations")
+    if not args.quiet:
+        print(f"Resuming from {ckpt} at {start}")
+    costs = [float(c) for c in extra.get("costs", [])]
+    return start, {
+        "parameters": parameters,
+        **slots,
+        "t": int(extra.get("t", 0)),
+        "epoch": start,
+        "costs": costs,
+    }
+
+
+def _check_writable(option: str, path: str) -> None:
+    """Raise unless ``path`` can be written: its folder exists and is writable, and it is no folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{option} {path!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"{option} {path!r}: folder {folder!r} is not writable")
+    if os.path.isdir(path):
+        raise CLIError(f"{option} {path!r} is a folder")
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Any:
+    """Ctrl-C and SIGTERM wait until the block (a checkpoint write) is done; yields whether one came."""
+    came: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield came
+        return
+    previous = {
+        s: signal.signal(s, lambda signum, frame: came.append(signum))
+        for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield came
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _scheduler(args: argparse.Namespace) -> Any:
@@ -264,68 +359,6 @@ def _scheduler(args: argparse.Namespace) -> Any:
     from .streaming import use_scheduler
 
     return use_scheduler(args.scheduler)
-
-
-def _train_with_fit(
-    args: argparse.Namespace, data: Data, be: Any, layers_dims: list[int], lr: float, epochs: int
-) -> int:
-    """Mini-batch or momentum/Adam training through :func:`portable_dnn.fit`."""
-    from .fit import fit
-
-    if args.checkpoint_every is not None or args.resume:
-        raise CLIError(
-            "--checkpoint-every and --resume work with the course's full-batch gradient descent "
-            "(--optimizer gd without --batch-size), not with mini-batches, momentum or Adam"
-        )
-    if args.batch_size is not None and args.batch_size < 1:
-        raise CLIError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    if not args.quiet:
-        batches = "full batch" if args.batch_size is None else f"mini-batches of {args.batch_size}"
-        print(
-            f"Training {'-'.join(map(str, layers_dims))} on {data.name} ({data.X.shape[1]} examples) "
-            f"with {be.name} ({be.device}), {args.dtype}, {args.optimizer}, {batches}, "
-            f"learning rate {lr}, {epochs} epochs"
-        )
-    bar = _progress(args.quiet, epochs, 0)
-
-    def callback(epoch: int, parameters: Any, history: dict[str, Any]) -> None:
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(cost=f"{history['cost'][-1]:.6f}", refresh=False)
-
-    try:
-        parameters, history = fit(
-            data.X,
-            data.Y,
-            layers_dims,
-            init="xavier",
-            optimizer=args.optimizer,
-            learning_rate=lr,
-            batch_size=args.batch_size,
-            num_epochs=epochs,
-            seed=args.seed,
-            backend=be,
-            dtype=args.dtype,
-            callback=callback,
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-    costs = history["cost"]
-    meta = {"iterations": epochs, "costs": costs, "learning_rate": lr, "seed": args.seed,
-            "optimizer": args.optimizer, "batch_size": args.batch_size}  # fmt: skip
-    save_parameters(parameters, args.out, metadata=meta)
-    print(f"Cost after epoch {len(costs) - 1}: {costs[-1]:.6f}")
-    dtype = str(parameters["W1"].dtype).rsplit(".", 1)[-1]
-    assert data.Y is not None  # checked by _cmd_train
-    print(f"Train accuracy: {_accuracy(_predict(be, data.X, parameters, dtype), data.Y):.4f}")
-    if data.X_test is not None and data.Y_test is not None:
-        print(f"Test accuracy: {_accuracy(_predict(be, data.X_test, parameters, dtype), data.Y_test):.4f}")
-    print(f"Model written to {args.out}")
-    if args.plot:
-        _plot(costs, lr, args.plot, every=1, label="epoch")
-        print(f"Cost curve written to {args.plot}")
-    return 0
 
 
 def _predict(be: Any, X: np.ndarray, parameters: Any, dtype: str, hidden: str = "relu") -> np.ndarray:
@@ -534,6 +567,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ImportError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{PROG}: error: not enough memory for this network and data (try smaller --layers, "
+              "--batch-size or --dtype float32)", file=sys.stderr)  # fmt: skip
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -27,7 +27,15 @@ from ._checks import (
     num_layers,
     shape_of,
 )
-from .backend import Backend, backend_of, get_backend, host_random_state, namespace_of, resolve_dtype, to_numpy
+from .backend import (
+    Backend,
+    backend_of,
+    get_backend,
+    host_random_state,
+    namespace_of,
+    resolve_dtype,
+    to_numpy,
+)
 from .cost import check_binary_labels
 from .engine import (
     HIDDEN,
@@ -38,9 +46,9 @@ from .engine import (
     Optimizer,
     Step,
     Trainer,
+    TrainingState,
     flatten,
     new_state,
-    unflatten,
 )
 from .initialization import INITS, initialize_parameters_deep
 from .optimizers import _check_beta, schedule_lr_decay, update_lr
@@ -132,6 +140,7 @@ def fit(
     print_cost: bool | int = False,
     callback: Callable[[int, dict[str, Any], dict[str, Any]], Any] | None = None,
     resume: Mapping[str, Any] | None = None,
+    checkpoint: Callable[[TrainingState], None] | None = None,
     signals: Sequence[int] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train a network on ``X`` (features, m) and ``Y``; return ``(parameters, history)``.
@@ -172,7 +181,8 @@ def fit(
     whose ``state`` can be saved; ``resume={"parameters": ..., "v": ..., "s": ...,
     "t": ..., "epoch": ..., "costs": [...]}`` (``state.snapshot()``,
     ``state.optimizer_state()``, ``state.iteration`` and ``state.costs``)
-    continues from it, ending where the uninterrupted run would.
+    continues from it, ending where the uninterrupted run would;
+    ``checkpoint(state)`` runs after every epoch with that state, to save it.
 
     >>> import numpy as np
     >>> X = np.array([[0.0, 1.0, 2.0, 3.0]]); Y = np.array([[0, 0, 1, 1]])
@@ -222,8 +232,9 @@ def fit(
     seed = check_count(func, "seed", seed)
     init_seed = seed if init_seed is None else check_count(func, "init_seed", init_seed)
     every = _print_every(func, print_cost)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"{func}: callback must be callable, got {type(callback).__name__}")
+    for name, hook in (("callback", callback), ("checkpoint", checkpoint)):
+        if hook is not None and not callable(hook):
+            raise TypeError(f"{func}: {name} must be callable, got {type(hook).__name__}")
 
     be = _pick_backend(X, backend)
     X, float_dtype = _move_X(func, be, X, dtype, "X", dims[0])
@@ -253,7 +264,9 @@ def fit(
     network = Network(hidden_activation, output, keep_prob, lambd)
     opt = Optimizer(optimizer, beta, beta1, beta2, epsilon)
     if resume is None:
-        parameters = initialize_parameters_deep(dims, init=init, seed=init_seed, backend=be, dtype=float_dtype)
+        parameters = initialize_parameters_deep(
+            dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
+        )
         state = new_state(be.xp, parameters, opt)
         start, t, costs = 0, 0, []
     else:
@@ -314,6 +327,8 @@ def fit(
             extra = f", validation cost {history['val_cost'][-1]:f}" if X_val is not None else ""
             print(f"Cost after epoch {epoch}: {cost:f}{extra}")
         stop = callback is not None and callback(epoch, parameters, history) is True
+        if checkpoint is not None:
+            checkpoint(TrainingState(epoch + 1, trainer.costs, trainer))
         if early_stopping_patience is not None:
             if not best or val_cost < best[0]:
                 best[:] = [val_cost, epoch, parameters]
@@ -360,7 +375,13 @@ def _mini_batches(be: Backend, X: Any, Y: Any, size: int, seed: int) -> list[tup
 
 
 def _resume_state(
-    func: str, be: Backend, resume: Mapping[str, Any], dims: list[int], opt: Optimizer, dtype: Any, epochs: int
+    func: str,
+    be: Backend,
+    resume: Mapping[str, Any],
+    dims: list[int],
+    opt: Optimizer,
+    dtype: Any,
+    epochs: int,
 ) -> tuple[list[list[Any]], int, int, list[float]]:
     """The engine's state, first epoch, Adam's step count and costs of a run to continue."""
     if not isinstance(resume, Mapping) or "parameters" not in resume:
@@ -377,7 +398,9 @@ def _resume_state(
     costs = resume.get("costs", [])
     if not isinstance(costs, Sequence) or len(costs) != epoch:
         raise ValueError(f"{func}: resume['costs'] must hold one cost per epoch done ({epoch})")
-    groups = [params] + [resume.get(name) for name in ("v", "s")[: {"gd": 0, "momentum": 1, "adam": 2}[opt.name]]]
+    groups = [params] + [
+        resume.get(name) for name in ("v", "s")[: {"gd": 0, "momentum": 1, "adam": 2}[opt.name]]
+    ]
     state = []
     for i, group in enumerate(groups):
         if not isinstance(group, Mapping):

@@ -42,7 +42,7 @@ import numpy as np
 from ._checks import num_layers
 from .backend import Backend, get_backend, to_numpy
 
-__all__ = ["FORMAT_VERSION", "save_parameters", "load_parameters", "load_metadata"]
+__all__ = ["FORMAT_VERSION", "save_parameters", "load_parameters", "load_metadata", "load_checkpoint"]
 
 #: The model file format this version writes and reads.
 FORMAT_VERSION = 1
@@ -92,7 +92,12 @@ _FIELDS: dict[str, tuple[str, tuple[type, ...], Callable[[Any], bool]]] = {
     "optimizer": ("a string", (str,), lambda v: True),
     "data": ("a string", (str,), lambda v: True),
     "data_sha256": ("a string", (str,), lambda v: True),
+    "t": ("a non-negative integer", (int,), lambda v: v >= 0),
 }
+
+#: Optimizer slots a checkpoint may hold beside the parameters, each shaped like them:
+#: momentum's ``v``, Adam's ``v`` and ``s`` (stored as ``v.dW1``, ``s.db2``, ...).
+SLOTS = ("v", "s")
 
 
 def _bad_field(extra: Mapping[str, Any]) -> tuple[str, str, bool] | None:
@@ -117,6 +122,7 @@ def save_parameters(
     *,
     activations: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    optimizer_state: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
     """Write ``parameters`` (arrays of any backend) to the ``.npz`` file ``path``; return the path.
 
@@ -125,6 +131,8 @@ def save_parameters(
     stored beside them (its fields ``iterations``, ``num_iterations``, ``costs``,
     ``learning_rate``, ``seed``, ``batch_size``, ``init``, ``optimizer``, ``data``
     and ``data_sha256``, where given, must have the types the CLI writes).
+    ``optimizer_state`` (a checkpoint's ``{"v": {"dW1": ...}, "s": ...}``,
+    shaped like the parameters) is stored beside them for :func:`load_checkpoint`.
     Parameters holding NaN or infinity are refused with ``ValueError``, since
     :func:`load_parameters` would refuse the file.
 
@@ -167,6 +175,24 @@ def save_parameters(
             raise ValueError(
                 f"{func}: parameters[{key!r}] holds NaN or infinite values, which a model file cannot hold"
             )
+    for slot, values in (optimizer_state or {}).items():
+        if slot not in SLOTS or not isinstance(values, Mapping):
+            raise ValueError(
+                f"{func}: optimizer_state must map 'v' or 's' to dicts of 'dW1', ..., got {slot!r}"
+            )
+        for key in list(arrays)[: 2 * L]:
+            grad = f"d{key}"
+            if grad not in values:
+                raise ValueError(f"{func}: optimizer_state[{slot!r}] has no {grad!r}")
+            value = np.asarray(to_numpy(values[grad]))
+            if value.shape != arrays[key].shape or value.dtype != arrays[key].dtype:
+                raise ValueError(
+                    f"{func}: optimizer_state[{slot!r}][{grad!r}] is {value.dtype}{list(value.shape)}, "
+                    f"expected {key}'s {arrays[key].dtype}{list(arrays[key].shape)}"
+                )
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"{func}: optimizer_state[{slot!r}][{grad!r}] holds NaN or infinite values")
+            arrays[f"{slot}.{grad}"] = value
     acts = _check_activations(func, activations, L)
     extra = "{}"
     if metadata is not None:
@@ -471,7 +497,9 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
         if bad is not None:
             field, wanted, _ = bad
             raise archive.fail(f"has metadata field {field!r} = {extra[field]!r}, expected {wanted}")
-    expected = set(_META_KEYS) | {"metadata"} | {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"}
+    weights = {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"}
+    slots = [slot for slot in SLOTS if any(k.startswith(f"{slot}.") for k in keys)]
+    expected = set(_META_KEYS) | {"metadata"} | weights | {f"{s}.d{k}" for s in slots for k in weights}
     unexpected = sorted(keys - expected)
     if unexpected:
         raise archive.fail(
@@ -483,6 +511,7 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
         "activations": [str(a) for a in acts],
         "dtype": str(dtype),
         "metadata": extra,
+        "slots": slots,
     }
 
 
@@ -490,8 +519,9 @@ def _read_weights(archive: _Archive, meta: dict[str, Any], data: bool) -> dict[s
     """The weights (only their headers checked when ``data`` is false: then the result is empty)."""
     dims, dtype = meta["layer_dims"], meta["dtype"]
     out: dict[str, np.ndarray] = {}
-    for l in range(1, len(dims)):
-        for key, expected in ((f"W{l}", (dims[l], dims[l - 1])), (f"b{l}", (dims[l], 1))):
+    prefixes = ["", *(f"{slot}.d" for slot in meta["slots"])]
+    for prefix, l in ((prefix, l) for prefix in prefixes for l in range(1, len(dims))):
+        for key, expected in ((f"{prefix}W{l}", (dims[l], dims[l - 1])), (f"{prefix}b{l}", (dims[l], 1))):
             if key not in archive.members:
                 raise archive.fail(f"has no {key!r} array although its layer_dims are {dims}")
 
@@ -557,7 +587,34 @@ def load_parameters(path: str | os.PathLike[str], backend: str | Backend | None 
     """
     be = get_backend(backend)
     meta, arrays = _load("load_parameters", path, weights=True)
-    return {key: be.asarray(arr, dtype=meta["dtype"]) for key, arr in arrays.items()}
+    return {key: be.asarray(arr, dtype=meta["dtype"]) for key, arr in arrays.items() if "." not in key}
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], backend: str | Backend | None = None
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    """``(parameters, optimizer_state, metadata)`` of a file written with ``optimizer_state``.
+
+    ``optimizer_state`` maps ``"v"`` (and ``"s"``) to dicts of ``dW1``, ``db1``,
+    ... (empty for plain gradient descent); ``metadata`` is as
+    :func:`load_metadata` returns it. Checked as :func:`load_parameters` checks.
+
+    >>> import numpy as np, tempfile, os
+    >>> p = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
+    >>> path = save_parameters(p, os.path.join(tempfile.mkdtemp(), "ckpt.npz"), metadata={"t": 3},
+    ...                        optimizer_state={"v": {"dW1": np.ones((1, 2)), "db1": np.ones((1, 1))}})
+    >>> params, slots, meta = load_checkpoint(path, backend="numpy")
+    >>> sorted(slots), slots["v"]["db1"].tolist(), meta["metadata"]["t"]
+    (['v'], [[1.0]], 3)
+    """
+    be = get_backend(backend)
+    meta, arrays = _load("load_checkpoint", path, weights=True)
+    moved = {key: be.asarray(arr, dtype=meta["dtype"]) for key, arr in arrays.items()}
+    params = {k: v for k, v in moved.items() if "." not in k}
+    slots = {
+        s: {k.split(".", 1)[1]: v for k, v in moved.items() if k.startswith(f"{s}.")} for s in meta["slots"]
+    }
+    return params, slots, meta
 
 
 def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

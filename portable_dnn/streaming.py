@@ -150,7 +150,12 @@ def fit_out_of_core(
         network, gd = Network("relu", "sigmoid"), Optimizer("gd")
         state = new_state(xp, parameters, gd)
         trainer = Trainer(
-            func, be, Step(be.ops(float_dtype), network, gd), state, batches=batches, learning_rate=lambda e: lr
+            func,
+            be,
+            Step(be.ops(float_dtype), network, gd),
+            state,
+            batches=batches,
+            learning_rate=lambda e: lr,
         )
         trainer.run(0, num_epochs, report)
         history: dict[str, Any] = {"cost": trainer.costs, "examples": examples}

@@ -21,7 +21,7 @@ from ._checks import (
     shape_of,
 )
 from .backend import Backend, backend_of, get_backend, namespace_of, resolve_dtype
-from .cost import check_binary_labels, first_non_binary
+from .cost import first_non_binary
 from .engine import (
     GramStep,
     Network,
@@ -68,6 +68,7 @@ def two_layer_model(
     cuda_graph: bool | str = "auto",
     matmul_precision: str = "strict",
     gram: bool | str = "auto",
+    signals: Sequence[int] = (),
 ) -> tuple[dict[str, Any], list[Any]]:
     """The course's LINEAR -> RELU -> LINEAR -> SIGMOID model, trained by gradient descent.
 
@@ -102,6 +103,7 @@ def two_layer_model(
         cuda_graph=cuda_graph,
         precision=matmul_precision,
         gram=gram,
+        signals=signals,
     )
 
 
@@ -124,6 +126,7 @@ def L_layer_model(
     cuda_graph: bool | str = "auto",
     matmul_precision: str = "strict",
     gram: bool | str = "auto",
+    signals: Sequence[int] = (),
 ) -> tuple[dict[str, Any], list[Any]]:
     """The course's [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID model, trained by gradient descent.
 
@@ -138,7 +141,8 @@ def L_layer_model(
     recorded so far: iterations ``start_iteration .. num_iterations - 1`` then run
     exactly as they would have without the interruption. ``callback(state)`` runs
     after every iteration. Ctrl-C raises :class:`TrainingInterrupted` holding the
-    state after the last completed iteration. On the torch backend on a CUDA GPU
+    state after the last completed iteration (so do the signals in ``signals``,
+    e.g. ``(signal.SIGTERM,)``). On the torch backend on a CUDA GPU
     the step is captured once and replayed as a CUDA graph (``cuda_graph``);
     ``matmul_precision="tf32"`` lets float32 products use TF32 tensor cores on GPUs.
 
@@ -170,6 +174,7 @@ def L_layer_model(
         cuda_graph=cuda_graph,
         precision=matmul_precision,
         gram=gram,
+        signals=signals,
     )
 
 
@@ -318,6 +323,7 @@ def _train(
     cuda_graph: bool | str,
     precision: str,
     gram: bool | str,
+    signals: Sequence[int],
 ) -> tuple[dict[str, Any], list[Any]]:
     lr = check_positive_float(func, "learning_rate", learning_rate)
     num_iterations = check_count(func, "num_iterations", num_iterations)
@@ -353,6 +359,7 @@ def _train(
         replay=True,
         cuda_graph=cuda_graph,
         unit="iteration",
+        signals=signals,
     )
     trainer.costs = [float(c) for c in costs] if costs is not None else []
 

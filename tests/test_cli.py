@@ -6,6 +6,7 @@ need to stop training at an exact iteration.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import re
@@ -24,7 +25,7 @@ import portable_dnn.training as training
 from portable_dnn import cli
 from portable_dnn.datasets import default_dataset
 from portable_dnn.model import L_model_forward
-from portable_dnn.serialization import load_metadata, load_parameters, save_parameters
+from portable_dnn.serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -264,8 +265,16 @@ def test_errors_are_one_line(tmp_path, args, status, message):
 
 
 def test_error_when_the_output_folder_is_missing(tmp_path):
-    result = run("train", "--iterations", "2", "--quiet", "--out", "no/such/dir/m.npz", cwd=tmp_path)
-    _assert_one_line_error(result, 1, r"No such file or directory")
+    # Found before training: the run would otherwise lose the model it trained.
+    result = run("train", "--iterations", "100000", "--quiet", "--out", "no/such/dir/m.npz", cwd=tmp_path)
+    _assert_one_line_error(result, 1, r"--out 'no/such/dir/m.npz': folder '.*no/such/dir' does not exist")
+    result = run("train", "--iterations", "100000", "--quiet", "--plot", "nope/c.png", cwd=tmp_path)
+    _assert_one_line_error(result, 1, r"--plot 'nope/c.png': folder '.*nope' does not exist")
+    (tmp_path / "ro").mkdir(mode=0o555)
+    if os.access(tmp_path / "ro", os.W_OK):  # root writes anywhere: a read-only folder cannot be shown
+        return
+    result = run("train", "--quiet", "--out", "ro/m.npz", cwd=tmp_path)
+    _assert_one_line_error(result, 1, r"--out 'ro/m.npz': folder '.*ro' is not writable")
 
 
 def test_error_when_labels_do_not_fit_the_model(tmp_path, capsys):
@@ -363,6 +372,64 @@ def test_interrupt_then_resume_gives_the_uninterrupted_result(
         )
 
 
+def _interrupt_fit_at(monkeypatch, epoch: int, signum: int) -> None:
+    """Make the CLI's next fit run receive ``signum`` right after ``epoch`` epochs."""
+    fit_module = importlib.import_module("portable_dnn.fit")  # the module, not the function it exports
+    real = fit_module.fit
+
+    def wrapped(*args, checkpoint=None, **kwargs):
+        def cb(state):
+            checkpoint(state)
+            if state.iteration == epoch:
+                signal.raise_signal(signum)
+
+        return real(*args, checkpoint=cb, **kwargs)
+
+    monkeypatch.setattr(fit_module, "fit", wrapped)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--batch-size", "64"], ["--optimizer", "momentum", "--batch-size", "50"], ["--optimizer", "adam"]],
+)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_every_optimizer_resumes_bit_identical(backend, tmp_path, monkeypatch, capsys, one_thread, python_sigint,
+                                               extra, signum):  # fmt: skip
+    """Mini-batches, momentum and Adam: the checkpoint holds the optimizer's state, its step count,
+    the epoch and the costs, so a resumed run ends exactly where the uninterrupted one does."""
+    common = ["train", "--iterations", "12", "--learning-rate", "0.01", "--backend", backend.name,
+              "--quiet", "--checkpoint-every", "5", *extra]  # fmt: skip
+    full, parted = str(tmp_path / "full.npz"), str(tmp_path / "parted.npz")
+    assert cli.main([*common, "--out", full]) == 0
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        _interrupt_fit_at(monkeypatch, 7, signum)
+        assert cli.main([*common, "--out", parted]) == 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    ckpt = tmp_path / "parted.ckpt.npz"
+    what = "terminated" if signum == signal.SIGTERM else "interrupted"
+    assert f"{what} after 7 of 12 epochs; checkpoint saved to {ckpt}" in err
+    _, slots, meta = load_checkpoint(ckpt, backend="numpy")
+    optimizer = extra[extra.index("--optimizer") + 1] if "--optimizer" in extra else "gd"
+    assert sorted(slots) == {"gd": [], "momentum": ["v"], "adam": ["s", "v"]}[optimizer]
+    assert meta["metadata"]["iterations"] == 7 and len(meta["metadata"]["costs"]) == 7
+    m = default_dataset()[0].shape[1]
+    steps_per_epoch = (
+        1 if "--batch-size" not in extra else -(-m // int(extra[extra.index("--batch-size") + 1]))
+    )
+    assert meta["metadata"]["t"] == 7 * steps_per_epoch
+    monkeypatch.undo()
+    assert cli.main([*common, "--out", parted, "--resume"]) == 0
+    assert not ckpt.exists()
+    a, b = _files(Path(full)), _files(Path(parted))
+    assert sorted(a) == sorted(b)
+    for k in a:
+        if backend.name == "numpy" or k != "metadata":
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bitwise, costs included
+
+
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
     out = str(tmp_path / "m.npz")
     X, Y, _, _ = default_dataset()
@@ -379,6 +446,8 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
             r"was made with layer sizes \[2, 10, 5, 1\], this command uses \[2, 4, 1\]",
         ),
         (["--dtype", "float32"], base, "was made with dtype float64, this command uses float32"),
+        (["--optimizer", "adam"], base, "was made with optimizer gd, this command uses adam"),
+        (["--batch-size", "32"], base, "was made with batch size None, this command uses 32"),
         (
             [],
             {**base, "data_sha256": "0"},
@@ -483,7 +552,7 @@ def test_in_process_main_covers_the_same_paths(tmp_path, capsys, one_thread, bac
         (
             ["train", "--quiet", "--iterations", "1", "--out", str(tmp_path / "no" / "m.npz")],
             1,
-            "No such file",
+            "does not exist",
         ),
         (["predict", str(tmp_path)], 1, "is not a file"),
         (["train", "--layers"], 2, "expected one argument"),
@@ -523,8 +592,7 @@ def test_train_with_adam_mini_batches_matches_fit(backend, tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--optimizer", "adam", "--resume"], "--checkpoint-every and --resume work with the course's"),
-        (["--batch-size", "64", "--checkpoint-every", "10"], "--checkpoint-every and --resume work with"),
+        (["--optimizer", "adam", "--resume"], "--resume: no checkpoint 'model.ckpt.npz' to resume from"),
         (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
         (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
     ],

@@ -21,8 +21,8 @@ import portable_dnn as dnn  # noqa: E402
 from portable_dnn.backend import get_backend, to_numpy  # noqa: E402
 from portable_dnn.cli import main  # noqa: E402
 from portable_dnn.datasets import default_dataset, flatten_images, load_dataset  # noqa: E402
-from portable_dnn.streaming import fit_out_of_core, use_scheduler  # noqa: E402
 from portable_dnn.engine import Network, Optimizer, Step, new_state  # noqa: E402
+from portable_dnn.streaming import fit_out_of_core, use_scheduler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -62,7 +62,9 @@ def test_engine_step_with_l2(backend, xp, f64, hidden, output):
     n_y = 1 if output == "sigmoid" else 3
     labels = _host(8, 1, 5) > 0 if output == "sigmoid" else np.eye(3)[:, [0, 2, 1, 1, 0]]
     Y = f64(labels.astype(float))
-    params = dnn.initialize_parameters_deep([3, 4, 2, n_y], init="he", seed=1, backend=backend, dtype="float64")
+    params = dnn.initialize_parameters_deep(
+        [3, 4, 2, n_y], init="he", seed=1, backend=backend, dtype="float64"
+    )
     lambd = 0.7
     step = Step(backend.ops(X.dtype), Network(hidden, output, lambd=lambd), Optimizer())
 

@@ -78,6 +78,7 @@ def test_round_trip_is_exact_on_the_backend(backend, tmp_path, dtype):
         "activations": ["relu", "relu", "sigmoid"],
         "dtype": dtype,
         "metadata": {"costs": [0.7, 0.5], "iterations": 7},
+        "slots": [],
     }
 
 

@@ -167,7 +167,9 @@ class DaskBackend(Backend):
     def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
         return split_examples(X, Y)
 
-    def runner(self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto") -> Any:
+    def runner(
+        self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
+    ) -> Any:
         super().runner(step, state, replay, cuda_graph)  # refuses cuda_graph=True
         return DaskRunner(step, state, in_flight=2 if current_client() is not None else None)
 
@@ -183,7 +185,9 @@ def _quiet_everywhere() -> Iterator[None]:
     # Dask runs NumPy on its scheduler's threads, which do not inherit np.errstate:
     # silence the warnings themselves (the filters are process-wide) as well.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning)
+        warnings.filterwarnings(
+            "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
+        )
         yield
 
 

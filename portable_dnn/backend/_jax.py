@@ -42,7 +42,9 @@ class JaxBackend(Backend):
                 "or train in float32 (dtype='float32')"
             )
 
-    def runner(self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto") -> Any:
+    def runner(
+        self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
+    ) -> Any:
         super().runner(step, state, replay, cuda_graph)  # refuses cuda_graph=True
         return JitRunner(step, state)
 

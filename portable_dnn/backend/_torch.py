@@ -14,7 +14,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import array_api_compat
 import numpy as np
 import torch
 
@@ -36,12 +35,16 @@ class TorchBackend(Backend):
     def to_host(self, x: Any) -> np.ndarray:
         return x.detach().cpu().numpy()  # type: ignore[no-any-return]
 
-    def runner(self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto") -> Any:
+    def runner(
+        self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
+    ) -> Any:
         if not self.is_gpu or cuda_graph is False:
             return super().runner(step, state, replay, cuda_graph)
         if not replay:
             if cuda_graph is True:
-                raise ValueError("cuda_graph=True needs full-batch gradient descent with a fixed learning rate")
+                raise ValueError(
+                    "cuda_graph=True needs full-batch gradient descent with a fixed learning rate"
+                )
             return Runner(step, state)
         return GraphRunner(step, state)
 

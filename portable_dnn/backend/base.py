@@ -124,7 +124,9 @@ class Backend:
         xp = self.xp
         return xp.take(A, xp.asarray(index, dtype=xp.int64, device=self.device), axis=A.ndim - 1)
 
-    def runner(self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto") -> Any:
+    def runner(
+        self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
+    ) -> Any:
         """What runs ``step(state, batch, hyper) -> (state, cost)`` again and again.
 
         ``replay=True`` says every call will get the same batch and
@@ -186,7 +188,9 @@ class StrictBackend(Backend):
 
 # ------------------------------------------------------------------ dtypes
 
-_DTYPE_NAME = re.compile(r"\b(float16|float32|float64|complex64|complex128|u?int8|u?int16|u?int32|u?int64|bool)\b")
+_DTYPE_NAME = re.compile(
+    r"\b(float16|float32|float64|complex64|complex128|u?int8|u?int16|u?int32|u?int64|bool)\b"
+)
 
 
 def dtype_name(dtype: Any) -> str:
