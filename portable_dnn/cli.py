@@ -285,7 +285,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _resume(
     args: argparse.Namespace, ckpt: str, layers_dims: list[int], lr: float, fingerprint: str, iterations: int
 ) -> tuple[int, dict[str, Any]]:
-    """The iteration (epoch) to start from and fit's ``resume`` dict, from a checkpoint made by this command."""
+    """The iteration (epoch) to start from and fit's ``resume`` dict, from this command's checkpoint."""
     if not os.path.exists(ckpt):
         raise CLIError(f"--resume: no checkpoint {ckpt!r} to resume from")
     parameters, slots, meta = load_checkpoint(ckpt, backend="numpy")  # host arrays: moved once

@@ -272,7 +272,6 @@ def fit(
     else:
         state, start, t, costs = _resume_state(func, be, resume, dims, opt, float_dtype, num_epochs)
     step = Step(be.ops(float_dtype), network, opt)
-    m = shape_of(X)[1]
     L = len(dims) - 1
 
     def batches(epoch: int) -> Iterator[Batch]:

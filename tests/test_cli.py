@@ -393,8 +393,9 @@ def _interrupt_fit_at(monkeypatch, epoch: int, signum: int) -> None:
     [["--batch-size", "64"], ["--optimizer", "momentum", "--batch-size", "50"], ["--optimizer", "adam"]],
 )
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_every_optimizer_resumes_bit_identical(backend, tmp_path, monkeypatch, capsys, one_thread, python_sigint,
-                                               extra, signum):  # fmt: skip
+def test_every_optimizer_resumes_bit_identical(
+    backend, tmp_path, monkeypatch, capsys, one_thread, python_sigint, extra, signum
+):
     """Mini-batches, momentum and Adam: the checkpoint holds the optimizer's state, its step count,
     the epoch and the costs, so a resumed run ends exactly where the uninterrupted one does."""
     common = ["train", "--iterations", "12", "--learning-rate", "0.01", "--backend", backend.name,

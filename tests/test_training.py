@@ -201,7 +201,8 @@ def test_slow_blow_up_with_a_clipped_cost_is_caught(backend):
     X, Y = rng.randn(4, 30), (rng.rand(1, 30) > 0.5).astype(np.int64)
     with pytest.raises(
         dnn.TrainingDiverged,
-        match=r"the parameters became NaN, infinite or larger than 1.16e\+77 by iteration 100 \(largest magnitude",
+        match=r"the parameters became NaN, infinite or larger than 1.16e\+77 by iteration 100 "
+        r"\(largest magnitude",
     ):
         dnn.L_layer_model(X, Y, [4, 3, 1], learning_rate=1e3, num_iterations=500, backend=backend)
 

@@ -63,7 +63,7 @@ class Ops:
         return 1 / (1 + xp.exp(-xp.maximum(Z, self.lower)))
 
     def probabilities(self, Z: Any, kind: str) -> Any:
-        """The output layer's activation: ``"sigmoid"`` or ``"softmax"`` (over each column); ``Z`` is scratch."""
+        """The output activation, ``"sigmoid"`` or ``"softmax"`` (over each column); ``Z`` is scratch."""
         if kind == "sigmoid":
             return self.activation(Z, "sigmoid")
         xp = self.xp
