@@ -370,7 +370,8 @@ def _mini_batches(be: Backend, X: Any, Y: Any, size: int, seed: int) -> list[tup
     perm = host_random_state(seed).permutation(shape_of(X)[1])
     X, Y = be.take_columns(X, perm), be.take_columns(Y, perm)
     m = shape_of(X)[1]
-    return [(X[:, k : k + size], Y[:, k : k + size]) for k in range(0, m, size)]
+    # Slices end at m: out-of-range stops are not part of the Array API.
+    return [(X[:, k : min(k + size, m)], Y[:, k : min(k + size, m)]) for k in range(0, m, size)]
 
 
 def _resume_state(
