@@ -64,7 +64,7 @@ class _Parser(argparse.ArgumentParser):
 
 @dataclass
 class Data:
-    name: str
+    source: str  # what the data is called in messages and checkpoints
     X: np.ndarray
     Y: np.ndarray | None
     X_test: np.ndarray | None
@@ -132,7 +132,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .training import L_layer_model, TrainingInterrupted, TrainingState
 
     data = _load_data(args.data)
-    defaults = DEFAULTS["default" if data.name == "default" else "file"]
+    defaults = DEFAULTS["default" if data.source == "default" else "file"]
     hidden = _parse_layers(args.layers) if args.layers is not None else defaults[0]
     lr = args.learning_rate if args.learning_rate is not None else defaults[1]
     iterations = args.iterations if args.iterations is not None else defaults[2]
@@ -171,7 +171,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "optimizer": args.optimizer,
             "batch_size": args.batch_size,
             "t": t,
-            "data": data.name,
+            "data": data.source,
             "data_sha256": fingerprint,
         }
 
@@ -196,7 +196,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             + ("full batch" if args.batch_size is None else f"mini-batches of {args.batch_size}")
         )
         print(
-            f"Training {'-'.join(map(str, layers_dims))} on {data.name} ({data.X.shape[1]} examples) "
+            f"Training {'-'.join(map(str, layers_dims))} on {data.source} ({data.X.shape[1]} examples) "
             f"with {be.name} ({be.device}), {args.dtype}{how}, learning rate {lr}, {iterations} {unit}s"
         )
     bar = _progress(args.quiet, iterations, start)
@@ -354,11 +354,10 @@ def _scheduler(args: argparse.Namespace) -> Any:
     """The Dask scheduler named by ``--scheduler`` for the whole command (training and predictions)."""
     if args.scheduler is None:
         return contextlib.nullcontext()
-    if get_backend(args.backend).name != "dask":
-        raise CLIError(f"--scheduler needs --backend dask, not {get_backend(args.backend).name}")
-    from .streaming import use_scheduler
-
-    return use_scheduler(args.scheduler)
+    try:
+        return get_backend(args.backend).scheduler(args.scheduler)
+    except ValueError as exc:
+        raise CLIError(f"--scheduler: {exc}") from None
 
 
 def _predict(be: Any, X: np.ndarray, parameters: Any, dtype: str, hidden: str = "relu") -> np.ndarray:
@@ -408,7 +407,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         )
     data = _load_data(args.data)
     if args.split == "test" and data.X_test is None:
-        raise CLIError(f"--split test: the data {data.name} has no test set")
+        raise CLIError(f"--split test: the data {data.source} has no test set")
     use_test = args.split == "test" or (args.split is None and data.X_test is not None)
     X, Y = (data.X_test, data.Y_test) if use_test else (data.X, data.Y)
     assert X is not None
@@ -416,12 +415,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if X.shape[0] != n_x:
         raise CLIError(
             f"model {args.model!r} expects {n_x} features per example (layers "
-            f"{'-'.join(map(str, meta['layer_dims']))}), but the data {data.name} has {X.shape[0]}"
+            f"{'-'.join(map(str, meta['layer_dims']))}), but the data {data.source} has {X.shape[0]}"
         )
     p = _predict(be, X, parameters, meta["dtype"], (hidden or {"relu"}).pop())
     split = "test" if use_test else "train"
     print(
-        f"Predicted {p.shape[1]} {split} examples of {data.name}: "
+        f"Predicted {p.shape[1]} {split} examples of {data.source}: "
         f"{int(p.sum())} as 1, {int((1 - p).sum())} as 0"
     )
     if Y is not None:

@@ -55,7 +55,7 @@ class Network:
 class Optimizer:
     """How the parameters move: ``"gd"``, ``"momentum"`` (``beta``) or ``"adam"``."""
 
-    name: str = "gd"
+    kind: str = "gd"
     beta: float = 0.9
     beta1: float = 0.9
     beta2: float = 0.999
@@ -79,7 +79,7 @@ def unflatten(values: Sequence[Any], prefix: str = "") -> dict[str, Any]:
 def new_state(xp: Any, parameters: Mapping[str, Any], optimizer: Optimizer) -> list[list[Any]]:
     """The engine's state for ``parameters``: copies it owns, and zeroed optimizer slots."""
     params = [xp.asarray(a, copy=True) for a in flatten(parameters)]
-    slots = [[xp.zeros_like(a) for a in params] for _ in range(SLOTS[optimizer.name])]
+    slots = [[xp.zeros_like(a) for a in params] for _ in range(SLOTS[optimizer.kind])]
     return [params, *slots]
 
 
@@ -171,9 +171,9 @@ class Step:
                 total = term if total is None else total + term
                 grads[i] = grads[i] + dW
             cost = cost + total
-        if opt.name == "gd":
+        if opt.kind == "gd":
             return [[ops.sgd(P, G, lr) for P, G in zip(params, grads)]], cost
-        if opt.name == "momentum":
+        if opt.kind == "momentum":
             moved = [ops.momentum(P, G, v, opt.beta, lr) for P, G, v in zip(params, grads, state[1])]
             return [[p for p, _ in moved], [v for _, v in moved]], cost
         stepped = [

@@ -399,12 +399,12 @@ def _resume_state(
     if not isinstance(costs, Sequence) or len(costs) != epoch:
         raise ValueError(f"{func}: resume['costs'] must hold one cost per epoch done ({epoch})")
     groups = [params] + [
-        resume.get(name) for name in ("v", "s")[: {"gd": 0, "momentum": 1, "adam": 2}[opt.name]]
+        resume.get(name) for name in ("v", "s")[: {"gd": 0, "momentum": 1, "adam": 2}[opt.kind]]
     ]
     state = []
     for i, group in enumerate(groups):
         if not isinstance(group, Mapping):
-            raise ValueError(f"{func}: resume has no {('v', 's')[i - 1]!r} for the {opt.name} optimizer")
+            raise ValueError(f"{func}: resume has no {('v', 's')[i - 1]!r} for the {opt.kind} optimizer")
         values = flatten(group, prefix="d" if i else "")
         state.append([_to(be, v, dtype) for v in values])
     for values in state:

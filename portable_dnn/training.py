@@ -223,13 +223,13 @@ def accuracy(predictions: Any, y: Any) -> float:
 def _move(func: str, name: str, be: Backend, x: Any, dtype: Any) -> Any:
     """``x`` on backend ``be`` as floating ``dtype``; host data is copied there once."""
     src = backend_of(x)
-    if src.name != be.name and src.name != "numpy":
+    if not src.is_host and type(src) is not type(be):
         raise TypeError(
             f"{func}: {name} is a {src.name} array but training runs on {be.name}; "
             f"pass host (NumPy) data or arrays of {be.name}"
         )
     check_array(func, name, x)
-    if src.name == "numpy":
+    if src.is_host:
         return be.asarray(x, dtype=dtype)
     xp = be.xp
     namespace_of(x, xp.asarray(0.0, device=be.device), func=func)
@@ -265,7 +265,7 @@ def _prepare_data(
 ) -> tuple[Backend, Any, Any]:
     check_array(func, "X", X)
     src = backend_of(X)
-    be = get_backend(backend) if backend is not None or src.name == "numpy" else src
+    be = get_backend(backend) if backend is not None or src.is_host else src
     xp = be.xp
     X = _move(func, "X", be, X, _working_dtype(xp, X, dtype))
     n_x, m = shape_of(X)

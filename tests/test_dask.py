@@ -244,7 +244,7 @@ def test_cli_trains_on_a_scheduler_address(cluster, tmp_path, capsys):
     assert main([*args, "--iterations", "3", "--out", str(out), "--quiet"]) == 0
     assert out.exists() and "Train accuracy" in capsys.readouterr().out
     assert main(["train", "--backend", "numpy", "--scheduler", "tcp://127.0.0.1:1", "--quiet"]) == 1
-    assert "--scheduler needs --backend dask" in capsys.readouterr().err
+    assert "--scheduler: a scheduler address needs the dask backend, not numpy" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------ out of core

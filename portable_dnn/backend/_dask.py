@@ -179,6 +179,9 @@ class DaskBackend(Backend):
     def cut_graph(self, *arrays: Any) -> tuple[Any, ...]:
         return persist(*arrays)
 
+    def scheduler(self, address: str) -> Any:
+        return use_scheduler(address, func="--scheduler")
+
 
 @contextlib.contextmanager
 def _quiet_everywhere() -> Iterator[None]:

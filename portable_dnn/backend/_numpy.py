@@ -103,6 +103,7 @@ class NumpyBackend(Backend):
     """NumPy on the CPU (the default without a GPU)."""
 
     name = "numpy"
+    is_host = True
     namespace = "array_api_compat.numpy"
 
     @classmethod

@@ -47,6 +47,8 @@ class Backend:
     mutable: ClassVar[bool] = True
     #: Whether the Gram-matrix form of the full-batch step may run here.
     supports_gram: ClassVar[bool] = True
+    #: Whether the arrays are host NumPy arrays (data every backend can take as it is).
+    is_host: ClassVar[bool] = False
 
     def __init__(self, xp: Any, device: Any) -> None:
         self.xp, self.device = xp, device
@@ -152,6 +154,10 @@ class Backend:
 
     def synchronize(self) -> None:
         """Wait until the device has finished its queued work (for timing)."""
+
+    def scheduler(self, address: str) -> Any:
+        """A context computing on the cluster scheduler at ``address`` (only where the library has one)."""
+        raise ValueError(f"a scheduler address needs the dask backend, not {self.name}")
 
     def cut_graph(self, *arrays: Any) -> tuple[Any, ...]:
         """``arrays`` with their lazy history cut (persisted on Dask); elsewhere unchanged."""
