@@ -1,0 +1,163 @@
+"""The engine's step against the course's public functions, for every option, on every backend.
+
+The training loops run :class:`portable_dnn.engine.Step`; the course's functions
+(``linear_activation_forward`` ... ``update_parameters_with_adam``) are what a
+learner reads. These tests hold the two to 1e-12 in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import portable_dnn as dnn
+from portable_dnn.backend.ops import Ops
+from portable_dnn.engine import HIDDEN, Network, Optimizer, Step, flatten, new_state, unflatten
+
+TOL = 1e-12
+DIMS = [5, 4, 3]
+
+
+def _data(backend, output, m=7, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(DIMS[0], m)
+    if output == "sigmoid":
+        Y = (rng.rand(1, m) > 0.5).astype(float)
+    else:
+        Y = np.eye(3)[:, rng.randint(0, 3, m)]
+    masks = [(rng.rand(n, m) < 0.7).astype(float) for n in DIMS[1:]]
+    return backend.asarray(X), backend.asarray(Y), [backend.asarray(D) for D in masks]
+
+
+def _course_gradients(X, Y, params, hidden, output, keep_prob, masks, lambd):
+    """The cost and gradients written with the course's own public functions."""
+    L = len(params) // 2
+    caches, A = [], X
+    for l in range(1, L):
+        A, cache = dnn.linear_activation_forward(A, params[f"W{l}"], params[f"b{l}"], hidden)
+        caches.append(cache)
+        if keep_prob < 1:
+            A = dnn.apply_dropout(A, masks[l - 1], keep_prob)
+    if output == "sigmoid":
+        AL, cache = dnn.linear_activation_forward(A, params[f"W{L}"], params[f"b{L}"], "sigmoid")
+        cost = dnn.compute_cost(AL, Y)
+        dA, dW, db = dnn.linear_activation_backward(dnn.compute_cost_backward(AL, Y), cache, "sigmoid")
+    else:
+        Z, linear_cache = dnn.linear_forward(A, params[f"W{L}"], params[f"b{L}"])
+        AL, _ = dnn.softmax(Z)
+        cost = dnn.compute_cost_softmax(AL, Y)
+        dA, dW, db = dnn.linear_backward(dnn.compute_cost_softmax_backward(AL, Y), linear_cache)
+    grads = {f"dW{L}": dW, f"db{L}": db}
+    for l in reversed(range(1, L)):
+        if keep_prob < 1:
+            dA = dnn.dropout_backward(dA, masks[l - 1], keep_prob)
+        dA, grads[f"dW{l}"], grads[f"db{l}"] = dnn.linear_activation_backward(dA, caches[l - 1], hidden)
+    m = int(X.shape[1])
+    if lambd > 0:
+        cost += dnn.l2_cost(params, lambd, m)
+        grads = dnn.add_l2_grads(grads, params, lambd, m)
+    return cost, grads
+
+
+def _close(backend, got, expected, what):
+    diff = float(np.max(np.abs(dnn.to_numpy(got) - dnn.to_numpy(expected))))
+    assert diff <= TOL, f"{what}: differs by {diff}"
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+@pytest.mark.parametrize("keep_prob, lambd", [(1.0, 0.0), (0.7, 0.0), (1.0, 0.3), (0.8, 0.5)])
+def test_step_gradients_equal_the_course_functions(backend, hidden, output, keep_prob, lambd):
+    X, Y, masks = _data(backend, output)
+    dims = [*DIMS, 1 if output == "sigmoid" else 3]
+    params = dnn.initialize_parameters_deep(dims, init="he", seed=2, backend=backend)
+    cost_ref, grads_ref = _course_gradients(X, Y, params, hidden, output, keep_prob, masks, lambd)
+    network = Network(hidden, output, keep_prob, lambd)
+    # Plain gradient descent at rate 1 turns the update into "parameters minus gradients".
+    step = Step(backend.ops(X.dtype), network, Optimizer("gd"))
+    state = new_state(backend.xp, params, Optimizer("gd"))
+    used = masks[: len(dims) - 2] if keep_prob < 1 else []
+    (new,), cost = step(state, (X, Y, *used), (1.0, 1, int(X.shape[1])))
+    assert float(cost) == pytest.approx(cost_ref, rel=0, abs=TOL)
+    for key, value in unflatten(new).items():
+        _close(backend, params[key] - value, grads_ref[f"d{key}"], f"d{key}")
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam"])
+def test_step_updates_equal_the_course_optimizers(backend, optimizer):
+    rng = np.random.RandomState(4)
+    dims = [*DIMS, 1]
+    params = dnn.initialize_parameters_deep(dims, init="he", seed=3, backend=backend)
+    grads = {f"d{k}": backend.asarray(rng.randn(*v.shape)) for k, v in params.items()}
+    slots = {k: backend.asarray(rng.rand(*v.shape)) for k, v in grads.items()}
+    slots2 = {k: backend.asarray(rng.rand(*v.shape)) for k, v in grads.items()}
+    opt = Optimizer(optimizer, beta=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7)
+    lr, t = 0.05, 3
+    if optimizer == "gd":
+        expected = [dnn.update_parameters_with_gd(params, grads, lr)]
+    elif optimizer == "momentum":
+        expected = list(dnn.update_parameters_with_momentum(params, grads, slots, 0.8, lr))
+    else:
+        expected = list(
+            dnn.update_parameters_with_adam(params, grads, slots, slots2, t, lr, 0.85, 0.99, 1e-7)
+        )[:3]
+    xp = backend.xp
+    state = [[xp.asarray(a, copy=True) for a in flatten(params)]]
+    state += [
+        [xp.asarray(a, copy=True) for a in flatten(g, "d")] for g in (slots, slots2)[: len(expected) - 1]
+    ]
+    step = Step(backend.ops(state[0][0].dtype), Network(), opt)
+    got, _ = step.update(state, xp.asarray(0.0), [xp.asarray(a, copy=True) for a in flatten(grads, "d")],
+                         (lr, t, 7))  # fmt: skip
+    for group, reference in zip(got, expected):
+        prefix = "d" if "dW1" in reference else ""
+        for key, value in unflatten(group, prefix).items():
+            _close(backend, value, reference[key], key)
+
+
+@pytest.mark.parametrize("kind", HIDDEN)
+def test_backend_kernels_equal_the_array_api_kernels(backend, kind):
+    """A backend's own kernels (in place, fused) compute what the plain Array API kernels compute."""
+    rng = np.random.RandomState(6)
+    fast = backend.ops(backend.xp.float64)
+    plain = Ops(backend.xp, backend.xp.float64, backend.device, inplace=False)
+    W, A, b = (backend.asarray(rng.randn(*s)) for s in ((4, 5), (5, 6), (4, 1)))
+    Y = backend.asarray((rng.rand(4, 6) > 0.5).astype(float))
+
+    def fresh(x):
+        return backend.xp.asarray(x, copy=True)
+
+    for name, args in [
+        ("activation", lambda: (fast.linear(W, A, b), kind)),
+        ("probabilities", lambda: (fast.linear(W, A, b), "softmax")),
+        ("output", lambda: (fast.linear(W, A, b), Y, "sigmoid")),
+        ("activation_grad", lambda: (fresh(A[:4, :]), backend.xp.abs(A[:4, :]) * 0.5, kind)),
+        ("weight_grads", lambda: (fresh(A[:4, :]), A)),
+        ("sgd", lambda: (fresh(W), fresh(W * 0.5), 0.1)),
+        ("momentum", lambda: (fresh(W), fresh(W * 0.5), fresh(W * 0.1), 0.9, 0.1)),
+        ("adam", lambda: (fresh(W), fresh(W * 0.5), fresh(W * 0.1), fresh(W * W), 2, 0.1, 0.9, 0.99, 1e-8)),
+    ]:
+        got, want = getattr(fast, name)(*args()), getattr(plain, name)(*args())
+        for g, w in zip(
+            got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)
+        ):
+            _close(backend, g, w, f"{name}({kind})")
+
+
+def test_engine_trains_what_the_course_loop_trains(backend):
+    """fit's full-batch gradient descent equals the course's own loop (relu, sigmoid, xavier)."""
+    X, Y, _, _ = dnn.default_dataset()
+    dims = [2, 6, 3, 1]
+    params, history = dnn.fit(X, Y, dims, init="xavier", init_seed=1, learning_rate=0.3, num_epochs=30,
+                              backend=backend)  # fmt: skip
+    ref = dnn.initialize_parameters_deep(dims, init="xavier", seed=1, backend=backend)
+    Xb, Yb = backend.asarray(X), backend.asarray(Y)
+    costs = []
+    for _ in range(30):
+        AL, caches = dnn.L_model_forward(Xb, ref)
+        costs.append(dnn.compute_cost(AL, Yb))
+        ref = dnn.update_parameters(ref, dnn.L_model_backward(AL, Yb, caches), 0.3)
+        ref = dict(zip(ref, backend.cut_graph(*ref.values())))
+    np.testing.assert_allclose(history["cost"], costs, rtol=0, atol=TOL)
+    for key in ref:
+        _close(backend, params[key], ref[key], key)
