@@ -1,0 +1,198 @@
+"""Mini-batch training, one epoch: ``fit`` against PyTorch eager, scikit-learn and the GEMM floor.
+
+``python -m benchmarks.minibatch`` times one epoch of two workloads, each
+contender in a fresh process of its own (no library's threads compete with
+another's), interleaved, and prints the median of ``--repeats`` runs and the
+ratios the targets are stated in.
+
+- ``mnist``: 784-128-64-10, ReLU, softmax, Adam (lr 0.001), batch 128, 60,000 float32 examples;
+- ``small``: 2-5-2-1, ReLU, sigmoid, Adam (lr 0.01), batch 64, 6,400 float64 examples.
+
+Contenders: ``fit`` on NumPy and on the torch backend; a plain PyTorch eager
+loop of the same network, optimizer and data (autograd, ``torch.optim.Adam``);
+scikit-learn's ``MLPClassifier(solver="adam", batch_size=..., max_iter=1)``; and
+the floor, the epoch's matrix products alone into preallocated outputs.
+``fit`` on NumPy also reports its peak memory (tracemalloc) against data +
+parameters + Adam's two slots + one batch's activations and gradients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+
+WORKLOADS = {
+    "mnist": {"dims": [784, 128, 64, 10], "m": 60_000, "batch": 128, "dtype": "float32", "lr": 0.001},
+    "small": {"dims": [2, 5, 2, 1], "m": 6_400, "batch": 64, "dtype": "float64", "lr": 0.01},
+}
+CONTENDERS = ("fit_numpy", "fit_torch", "torch_eager", "sklearn", "gemm_floor")
+
+
+def data(w: dict) -> tuple[np.ndarray, np.ndarray]:
+    """X ``(features, m)`` and integer labels ``(m,)``, the same in every process."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(w["dims"][0], w["m"]).astype(w["dtype"])
+    classes = max(2, w["dims"][-1])
+    return X, rng.randint(0, classes, w["m"])
+
+
+def run_fit(w: dict, X: np.ndarray, y: np.ndarray, backend: str) -> float:
+    from portable_dnn import fit
+
+    output = "softmax" if w["dims"][-1] > 1 else "sigmoid"
+    if backend == "torch":
+        import torch
+
+        X, y = torch.from_numpy(X), torch.from_numpy(y)
+    start = time.perf_counter()
+    fit(X, y, w["dims"], output=output, optimizer="adam", learning_rate=w["lr"], batch_size=w["batch"],
+        num_epochs=1, backend=backend)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def run_torch(w: dict, X: np.ndarray, y: np.ndarray) -> float:
+    import torch
+
+    dt = getattr(torch, w["dtype"])
+    dims, m, size = w["dims"], w["m"], w["batch"]
+    Xt, yt = torch.from_numpy(X.T.copy()), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(0)
+    params = []
+    for n_in, n_out in zip(dims[:-1], dims[1:]):
+        params += [(torch.randn(n_in, n_out, generator=gen, dtype=dt) * (2 / n_in) ** 0.5).requires_grad_(),
+                   torch.zeros(n_out, dtype=dt, requires_grad=True)]  # fmt: skip
+    opt = torch.optim.Adam(params, lr=w["lr"])
+    start = time.perf_counter()
+    perm = torch.randperm(m, generator=gen)
+    for k in range(0, m, size):
+        idx = perm[k : k + size]
+        A = Xt[idx]
+        for i in range(0, len(params) - 2, 2):
+            A = torch.relu(A @ params[i] + params[i + 1])
+        Z = A @ params[-2] + params[-1]
+        if dims[-1] > 1:
+            loss = torch.nn.functional.cross_entropy(Z, yt[idx])
+        else:
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(Z[:, 0], yt[idx].to(dt))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def run_sklearn(w: dict, X: np.ndarray, y: np.ndarray) -> float:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=tuple(w["dims"][1:-1]), solver="adam", batch_size=w["batch"],
+                        max_iter=1, learning_rate_init=w["lr"], alpha=0.0, random_state=0)  # fmt: skip
+    samples = np.ascontiguousarray(X.T)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        clf.fit(samples, y)
+        return time.perf_counter() - start
+
+
+def run_floor(w: dict, X: np.ndarray, y: np.ndarray) -> float:
+    """The epoch's matrix products only: forward, dW for every layer, dA for layers 2..L."""
+    dims, size = w["dims"], w["batch"]
+    rng = np.random.RandomState(1)
+    Ws = [rng.randn(n_out, n_in).astype(X.dtype) for n_in, n_out in zip(dims[:-1], dims[1:])]
+    batches = [np.ascontiguousarray(X[:, k : k + size]) for k in range(0, w["m"], size)]
+    outs = {n: [np.empty((d, size), X.dtype) for d in dims] for n in ("A", "dA")}
+    dWs = [np.empty_like(W) for W in Ws]
+    start = time.perf_counter()
+    for Xb in batches:
+        n = Xb.shape[1]
+        A = [Xb] + [o[:, :n] for o in outs["A"][1:]]
+        for l, W in enumerate(Ws):
+            np.matmul(W, A[l], out=A[l + 1])
+        dZ = A[-1]
+        for l in reversed(range(len(Ws))):
+            np.matmul(dZ, A[l].T, out=dWs[l])
+            if l:
+                dZ = np.matmul(Ws[l].T, dZ, out=outs["dA"][l][:, :n])
+    return time.perf_counter() - start
+
+
+def child(name: str, workload: str) -> dict:
+    w = WORKLOADS[workload]
+    X, y = data(w)
+    run = {
+        "fit_numpy": lambda: run_fit(w, X, y, "numpy"),
+        "fit_torch": lambda: run_fit(w, X, y, "torch"),
+        "torch_eager": lambda: run_torch(w, X, y),
+        "sklearn": lambda: run_sklearn(w, X, y),
+        "gemm_floor": lambda: run_floor(w, X, y),
+    }[name]
+    run()  # warm-up: imports, first-call costs, page faults
+    result = {"seconds": run()}
+    if name == "fit_numpy":
+        tracemalloc.start()
+        X = X.copy()  # inside the trace: the data counts once
+        tracemalloc.reset_peak()
+        run_fit(w, X, y, "numpy")
+        result["peak"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        result["budget"] = budget(w)
+    return result
+
+
+def budget(w: dict) -> int:
+    """Bytes of data + parameters + Adam's slots + one batch's activations and gradients."""
+    dims, item = w["dims"], np.dtype(w["dtype"]).itemsize
+    params = sum(a * b + a for a, b in zip(dims[1:], dims[:-1]))
+    data_ = (dims[0] + dims[-1]) * w["m"]  # X and one-hot (or 0/1) labels
+    batch = 2 * w["batch"] * (sum(dims) + sum(dims[1:]))  # Z/A and dZ/dA per layer, with X_b
+    return (data_ + 3 * params + params + batch) * item
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workloads", default="mnist,small")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    for workload in args.workloads.split(","):
+        times: dict[str, list[float]] = {}
+        extra: dict[str, dict] = {}
+        for _ in range(args.repeats):
+            for name in args.contenders.split(","):
+                cmd = [sys.executable, "-m", "benchmarks.minibatch", "--child", name, workload]
+                out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+                times.setdefault(name, []).append(out.pop("seconds"))
+                extra[name] = out
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"\n{workload}: {WORKLOADS[workload]}")
+        for name, t in med.items():
+            print(f"  {name:12s} {t * 1e3:9.1f} ms/epoch")
+        for a, b in [("fit_numpy", "torch_eager"), ("fit_numpy", "sklearn"), ("fit_torch", "torch_eager"),
+                     ("fit_numpy", "gemm_floor")]:  # fmt: skip
+            if a in med and b in med:
+                print(f"  {a} / {b} = {med[a] / med[b]:.2f}x")
+        if "peak" in extra.get("fit_numpy", {}):
+            e = extra["fit_numpy"]
+            print(f"  fit_numpy peak memory {e['peak'] / 2**20:.1f} MiB = {e['peak'] / e['budget']:.2f}x budget "
+                  f"{e['budget'] / 2**20:.1f} MiB")  # fmt: skip
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
