@@ -1,22 +1,42 @@
-"""Test matrix: one ``tests-<backend>`` session per file in backends/, plus lint and typecheck.
+"""Test matrix: one ``tests-<backend>`` session per file in backends/, then lint, typecheck,
+the documentation and one coverage figure for the whole package.
 
-``nox`` runs every session this machine can run; ``nox -l`` lists them. A backend
-that needs a CUDA device is skipped (not failed) on a machine without one.
+``nox`` runs every session this machine can run, in the order below; ``nox -l`` lists
+them. A backend that needs a CUDA device is skipped (not failed) on a machine without
+one. Each ``tests-*`` session writes its coverage data to ``.coverage.<session>``; the
+``coverage`` session, last, combines them and fails under 90%.
+
+``PORTABLE_DNN_TORCH_SPEC`` replaces the torch requirement (default ``torch==2.13.0``),
+e.g. ``PORTABLE_DNN_TORCH_SPEC='torch==2.13.0+cpu'`` together with
+``PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu`` for PyTorch's CPU-only wheel.
 """
+
+# /// script
+# dependencies = ["nox", "tomli; python_version < '3.11'"]
+# ///
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nox
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 ROOT = Path(__file__).parent
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = False
+
+#: The torch requirement of the sessions that install PyTorch.
+TORCH_SPEC = os.environ.get("PORTABLE_DNN_TORCH_SPEC", "torch==2.13.0")
 
 
 def _backend_specs() -> list[dict]:
@@ -27,6 +47,11 @@ def _backend_specs() -> list[dict]:
         spec.setdefault("name", path.stem)
         specs.append(spec)
     return specs
+
+
+def _requirement(req: str) -> str:
+    """``req``, with the torch requirement replaced by ``TORCH_SPEC``."""
+    return TORCH_SPEC if re.match(r"torch\b(?![-_.\w])", req) else req
 
 
 def _cuda_device_present() -> bool:
@@ -44,14 +69,14 @@ def _python(session: nox.Session) -> str:
 
 def _make_test_session(spec: dict) -> None:
     name = spec["name"]
+    session_name = f"tests-{name}"
 
     def tests(session: nox.Session) -> None:
         if spec.get("needs_cuda") and not _cuda_device_present():
             session.skip(f"backend {name!r} needs a CUDA device and this machine has none")
-        session.install("-e", ".[test]", *spec.get("install", []))
-        args = ["-m", "pytest", "--backend", name]
-        if spec.get("coverage"):
-            args += ["--cov=portable_dnn", "--cov-report=term-missing", "--cov-fail-under=90"]
+        session.install("-e", ".[test]", *map(_requirement, spec.get("install", [])))
+        # Coverage data of this session only; the coverage session combines them all.
+        args = ["-m", "pytest", "--backend", name, "--cov=portable_dnn", "--cov-report="]
         if spec.get("doctests"):
             # The backend-specific modules (cupy, torch.cuda, dask) and the Dask-only
             # streaming module are doctested in their own sessions, not here.
@@ -64,10 +89,11 @@ def _make_test_session(spec: dict) -> None:
             ]
         elif spec.get("doctest_modules"):
             args += ["--doctest-modules", *spec["doctest_modules"], "tests"]
-        session.run(_python(session), *args, *session.posargs, env={"PORTABLE_DNN_BACKEND": name})
+        env = {"PORTABLE_DNN_BACKEND": name, "COVERAGE_FILE": str(ROOT / f".coverage.{session_name}")}
+        session.run(_python(session), *args, *session.posargs, env=env)
 
     tests.__doc__ = f"Run the test suite on {spec.get('description', name)}."
-    nox.session(name=f"tests-{name}")(tests)
+    nox.session(name=session_name)(tests)
 
 
 for _spec in _backend_specs():
@@ -77,15 +103,43 @@ for _spec in _backend_specs():
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not run by default): ``nox -s bench -- --device cpu|gpu`` or ``-- --quick``."""
-    session.install("-e", ".[cli,plot]", "torch==2.13.0")
+    session.install("-e", ".[cli,plot]", TORCH_SPEC)
     session.run(_python(session), "-m", "benchmarks", *session.posargs)
+
+
+#: The quick subset the smoke session runs.
+SMOKE_TESTS = [
+    "tests/test_backend.py",
+    "tests/test_course_outputs.py",
+    "tests/test_errors.py",
+    "tests/test_training.py",
+    "tests/test_serialization.py",
+    "tests/test_plotting.py",
+    "tests/test_docs.py",
+]
+
+
+@nox.session(default=False)
+def smoke(session: nox.Session) -> None:
+    """A quick part of the suite on NumPy, on the interpreter running nox (CI runs it on Python 3.10)."""
+    session.install("-e", ".[test]")
+    session.run(
+        _python(session),
+        "-m",
+        "pytest",
+        "--backend",
+        "numpy",
+        *SMOKE_TESTS,
+        *session.posargs,
+        env={"PORTABLE_DNN_BACKEND": "numpy"},
+    )
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff>=0.6")
-    paths = ["portable_dnn", "tests", "benchmarks", "noxfile.py"]
+    paths = ["portable_dnn", "tests", "benchmarks", "docs", "noxfile.py"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
 
@@ -95,3 +149,29 @@ def typecheck(session: nox.Session) -> None:
     """mypy over the package."""
     session.install("-e", ".", "mypy>=1.10")
     session.run("mypy", "portable_dnn")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML documentation into docs/_build/html, warnings as errors; the tutorials run here."""
+    session.install("-e", ".[docs]", TORCH_SPEC)
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs
+    )
+
+
+@nox.session
+def coverage(session: nox.Session) -> None:
+    """Combine the tests-* sessions' coverage data and report one figure (fails under 90%)."""
+    session.install("coverage[toml]>=7.4")
+    data = sorted(ROOT.glob(".coverage.tests-*"))
+    if not data:
+        session.error("no coverage data: run the tests-* sessions first (plain `nox` runs them before this)")
+    session.log("combining " + ", ".join(p.name for p in data))
+    env = {"COVERAGE_FILE": str(ROOT / ".coverage")}
+    session.run("coverage", "combine", "--keep", *map(str, data), env=env)
+    session.run("coverage", "report", "--fail-under=90", env=env)
+
+
+if __name__ == "__main__":  # `pipx run noxfile.py` / `uv run noxfile.py`: the script metadata above
+    nox.main()

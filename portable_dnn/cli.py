@@ -5,7 +5,9 @@
     portable-dnn train                                   # the embedded flower data, a few seconds
     portable-dnn train --data train_catvnoncat.h5 test_catvnoncat.h5 --out cat.npz --plot cost.png
     portable-dnn predict cat.npz --data train_catvnoncat.h5 test_catvnoncat.h5
+    portable-dnn predict cat.npz --data test_catvnoncat.h5 --show-mislabeled mislabeled.png
     portable-dnn info
+    portable-dnn --version
 
 ``--layers`` gives the HIDDEN layer sizes only (``20,7,5``); the input size comes
 from the data's features and the output layer is one sigmoid unit, so
@@ -24,6 +26,7 @@ import argparse
 import contextlib
 import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import shlex
@@ -69,6 +72,7 @@ class Data:
     Y: np.ndarray | None
     X_test: np.ndarray | None
     Y_test: np.ndarray | None
+    classes: np.ndarray | None = None  # the course's list_classes: set for image data only
 
 
 # -------------------------------------------------------------------- data
@@ -84,10 +88,10 @@ def _load_data(paths: Sequence[str] | None) -> Data:
         X, Y, X_test, Y_test = load_npz_dataset(paths[0])
         return Data(os.path.basename(paths[0]), X, Y, X_test, Y_test)
     if len(paths) == 2:
-        train_x, train_y, test_x, test_y, _ = load_dataset(paths[0], paths[1])
+        train_x, train_y, test_x, test_y, classes = load_dataset(paths[0], paths[1])
         check_same_features(train_x, test_x, train_name=paths[0], test_name=paths[1])
         name = f"{os.path.basename(paths[0])} {os.path.basename(paths[1])}"
-        return Data(name, flatten_images(train_x), train_y, flatten_images(test_x), test_y)
+        return Data(name, flatten_images(train_x), train_y, flatten_images(test_x), test_y, classes)
     raise CLIError(f"--data takes FILE.npz or TRAIN.h5 TEST.h5, got {len(paths)} files")
 
 
@@ -379,20 +383,43 @@ def _progress(quiet: bool, total: int, initial: int) -> Any:
 
 
 def _plot(costs: Sequence[float], lr: float, path: str, every: int = 100, label: str = "iteration") -> None:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise CLIError("--plot needs matplotlib: pip install 'portable_dnn[plot]'") from None
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    ax.plot([every * i for i in range(len(costs))], list(costs))
-    ax.set_xlabel(label)
-    ax.set_ylabel("cost")
-    ax.set_title(f"Learning rate = {lr}")
-    fig.savefig(path)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CLIError("--plot needs matplotlib: pip install 'portable_dnn[plot]'")
+    from .plotting import plot_costs
+
+    plot_costs(costs, learning_rate=lr, every=every, xlabel=label, path=path)
 
 
 # ----------------------------------------------------------------- predict
+
+
+def _load_h5_split(path: str) -> tuple[Data, str]:
+    """One of the course's HDF5 files on its own (the test file, say) and the split it holds."""
+    try:
+        import h5py
+    except ImportError:
+        raise CLIError("reading HDF5 files needs h5py: pip install 'portable_dnn[cli]'") from None
+    if not os.path.isfile(path):
+        raise CLIError(f"file {path!r} does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            split = next((s for s in ("test", "train") if f"{s}_set_x" in f and f"{s}_set_y" in f), None)
+            if split is None:
+                found = ", ".join(map(repr, f.keys())) or "nothing"
+                raise CLIError(
+                    f"{path!r} has neither test_set_x/test_set_y nor train_set_x/train_set_y (found {found})"
+                )
+            x = np.array(f[f"{split}_set_x"][:])
+            y = np.array(f[f"{split}_set_y"][:]).reshape(1, -1)
+            classes = np.array(f["list_classes"][:]) if "list_classes" in f else None
+    except OSError as exc:
+        raise CLIError(f"{path!r} is not a readable HDF5 file ({exc})") from None
+    if x.ndim < 2 or y.shape[1] != x.shape[0]:
+        raise CLIError(f"{path!r}: {split}_set_y holds {y.shape[1]} labels for {x.shape[0]} examples")
+    X = flatten_images(x)
+    name = os.path.basename(path)
+    data = Data(name, X, y, None, None, classes) if split == "train" else Data(name, X, None, X, y, classes)
+    return data, split
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -405,9 +432,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             f"model {args.model!r} has activations {meta['activations']}; predict needs one "
             "hidden activation and a sigmoid output"
         )
-    data = _load_data(args.data)
+    if args.data and len(args.data) == 1 and args.data[0].endswith((".h5", ".hdf5")):
+        data, only = _load_h5_split(args.data[0])  # scoring one file needs no other
+        if args.split is not None and args.split != only:
+            raise CLIError(f"--split {args.split}: {data.source} holds the {only} set only")
+    else:
+        data = _load_data(args.data)
     if args.split == "test" and data.X_test is None:
         raise CLIError(f"--split test: the data {data.source} has no test set")
+    if args.show_mislabeled and data.classes is None:
+        raise CLIError(
+            f"--show-mislabeled needs image data (the course's .h5 files); {data.source} holds "
+            f"{data.X.shape[0]} features per example, not images"
+        )
     use_test = args.split == "test" or (args.split is None and data.X_test is not None)
     X, Y = (data.X_test, data.Y_test) if use_test else (data.X, data.Y)
     assert X is not None
@@ -433,6 +470,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         else:
             raise CLIError(f"--out must end with .npy or .csv, got {args.out!r}")
         print(f"Predictions written to {args.out}")
+    if args.show_mislabeled:
+        if importlib.util.find_spec("matplotlib") is None:
+            raise CLIError("--show-mislabeled needs matplotlib: pip install 'portable_dnn[plot]'")
+        from .plotting import plot_mislabeled
+
+        assert Y is not None  # image data always has labels
+        plot_mislabeled(X, Y, p, classes=data.classes, path=args.show_mislabeled)
+        print(f"Mislabeled images written to {args.show_mislabeled}")
     return 0
 
 
@@ -478,7 +523,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser (``portable-dnn --help``)."""
+    from . import __version__
+
     parser = _Parser(prog=PROG, description="Train and run the course's deep networks on any array backend.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     data_help = (
@@ -533,12 +581,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     pred = sub.add_parser("predict", help="predict with a saved model")
     pred.add_argument("model", metavar="MODEL.npz")
-    pred.add_argument("--data", nargs="+", metavar="FILE", help=data_help)
+    pred.add_argument(
+        "--data",
+        nargs="+",
+        metavar="FILE",
+        help=data_help + "; or one of the course's .h5 files alone (TEST.h5 scores the test set)",
+    )
     pred.add_argument(
         "--split", choices=("train", "test"), help="which set (default: test when there is one)"
     )
     pred.add_argument("--backend", help=backend_help)
     pred.add_argument("--out", metavar="FILE", help="write the 0/1 predictions to FILE.npy or FILE.csv")
+    pred.add_argument(
+        "--show-mislabeled",
+        metavar="FILE.png",
+        help="draw the mislabeled images with their predicted and true classes (image data only)",
+    )
 
     sub.add_parser("info", help="show the backends this machine can run and the versions")
     return parser

@@ -1,4 +1,4 @@
-"""A scikit-learn classifier around :func:`portable_dnn.fit.fit` (needs the ``sklearn`` extra).
+"""A scikit-learn classifier around :func:`portable_dnn.fit` (needs the ``sklearn`` extra).
 
 scikit-learn's convention is X of shape (n_samples, n_features); the network's
 is (n_features, m), so X is transposed here, at the boundary, and nowhere else.
@@ -36,7 +36,7 @@ __all__ = ["DNNClassifier"]
 class DNNClassifier(ClassifierMixin, BaseEstimator):
     """Feed-forward network classifier: sigmoid output for two classes, softmax for more.
 
-    Parameters mirror :func:`portable_dnn.fit.fit`: ``hidden_layer_sizes`` are
+    Parameters mirror :func:`portable_dnn.fit`: ``hidden_layer_sizes`` are
     the hidden layers (input and output sizes come from the data),
     ``activation`` the hidden activation, ``init`` the weight scale,
     ``optimizer`` one of "gd", "momentum", "adam", ``batch_size`` (None: full

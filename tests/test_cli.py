@@ -211,6 +211,15 @@ def test_help(tmp_path):
     )
 
 
+def test_version(tmp_path):
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"portable-dnn {dnn.__version__}"
+    with pytest.raises(SystemExit) as exit_info:  # argparse's version action, as for --help
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+
+
 @pytest.mark.skipif(
     shutil.which("portable-dnn") is None, reason="the portable-dnn console script is not on PATH"
 )
