@@ -56,7 +56,7 @@ from .regularization import (
     l2_cost,
     l2_grads,
 )
-from .serialization import load_metadata, load_parameters, save_parameters
+from .serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
 from .softmax import (
     compute_cost_softmax,
     compute_cost_softmax_backward,
@@ -116,6 +116,7 @@ __all__ = [
     "linear_backward",
     "linear_forward",
     "load_dataset",
+    "load_checkpoint",
     "load_metadata",
     "load_npz_dataset",
     "load_parameters",
