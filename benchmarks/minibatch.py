@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {a} / {b} = {med[a] / med[b]:.2f}x")
         if "peak" in extra.get("fit_numpy", {}):
             e = extra["fit_numpy"]
-            print(f"  fit_numpy peak memory {e['peak'] / 2**20:.1f} MiB = {e['peak'] / e['budget']:.2f}x budget "
+            ratio = e["peak"] / e["budget"]
+            print(f"  fit_numpy peak memory {e['peak'] / 2**20:.1f} MiB = {ratio:.2f}x budget "
                   f"{e['budget'] / 2**20:.1f} MiB")  # fmt: skip
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

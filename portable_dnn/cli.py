@@ -179,15 +179,17 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "data_sha256": fingerprint,
         }
 
-    def save_checkpoint(state: TrainingState) -> None:
+    def save_checkpoint(state: TrainingState, last: bool = False) -> None:
         opt = state.optimizer_state()
         slots = {k: v for k, v in opt.items() if k != "t"}
         meta = metadata(state.iteration, state.costs, opt["t"])
-        with _signals_deferred() as again:
+        with _signals_deferred() as came:
             save_parameters(state.snapshot(), ckpt, metadata=meta, optimizer_state=slots)
-        if again:
+        if came and last:
             print(f"{PROG}: a second interrupt came during the checkpoint write; it was finished first",
                   file=sys.stderr)  # fmt: skip
+        elif came:
+            signal.raise_signal(came[0])  # now the training loop takes it, after this step
 
     start, resume = 0, None
     if args.resume:
@@ -256,7 +258,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except TrainingInterrupted as exc:
         if bar is not None:
             bar.close()
-        save_checkpoint(exc.state)
+        save_checkpoint(exc.state, last=True)
         again = list(argv) if "--resume" in argv else [*argv, "--resume"]
         what = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
         print(

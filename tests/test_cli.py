@@ -612,3 +612,21 @@ def test_optimizer_option_errors(tmp_path, extra, message):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("portable-dnn: error: ") and message in lines[0]
+
+
+def test_a_second_interrupt_during_the_checkpoint_write_waits_for_it(
+    tmp_path, monkeypatch, capsys, python_sigint
+):
+    real = cli.save_parameters
+
+    def save_interrupted(*args, **kwargs):
+        if str(args[1]).endswith(".ckpt.npz"):
+            signal.raise_signal(signal.SIGINT)  # lands while the checkpoint is being written
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "save_parameters", save_interrupted)
+    _interrupt_at(monkeypatch, 5)
+    assert cli.main(["train", "--iterations", "50", "--quiet", "--out", str(tmp_path / "m.npz")]) == 130
+    err = capsys.readouterr().err
+    assert "a second interrupt came during the checkpoint write; it was finished first" in err
+    assert load_checkpoint(tmp_path / "m.ckpt.npz")[2]["metadata"]["iterations"] == 5
