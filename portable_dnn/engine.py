@@ -76,10 +76,10 @@ def unflatten(values: Sequence[Any], prefix: str = "") -> dict[str, Any]:
     return {f"{prefix}{'Wb'[i % 2]}{i // 2 + 1}": v for i, v in enumerate(values)}
 
 
-def new_state(xp: Any, parameters: Mapping[str, Any], optimizer: Optimizer) -> list[list[Any]]:
-    """The engine's state for ``parameters``: copies it owns, and zeroed optimizer slots."""
-    params = [xp.asarray(a, copy=True) for a in flatten(parameters)]
-    slots = [[xp.zeros_like(a) for a in params] for _ in range(SLOTS[optimizer.kind])]
+def new_state(ops: Any, parameters: Mapping[str, Any], optimizer: Optimizer) -> list[list[Any]]:
+    """The engine's state for ``parameters``: copies it owns (laid out by ``ops``), and zeroed slots."""
+    params = ops.pack(flatten(parameters))
+    slots = [ops.pack([ops.xp.zeros_like(a) for a in params]) for _ in range(SLOTS[optimizer.kind])]
     return [params, *slots]
 
 
@@ -174,13 +174,9 @@ class Step:
         if opt.kind == "gd":
             return [[ops.sgd(P, G, lr) for P, G in zip(params, grads)]], cost
         if opt.kind == "momentum":
-            moved = [ops.momentum(P, G, v, opt.beta, lr) for P, G, v in zip(params, grads, state[1])]
-            return [[p for p, _ in moved], [v for _, v in moved]], cost
-        stepped = [
-            ops.adam(P, G, v, s, t, lr, opt.beta1, opt.beta2, opt.epsilon)
-            for P, G, v, s in zip(params, grads, state[1], state[2])
-        ]
-        return [[p for p, _, _ in stepped], [v for _, v, _ in stepped], [s for _, _, s in stepped]], cost
+            return list(ops.momentum_all(params, grads, state[1], opt.beta, lr)), cost
+        slots = ops.adam_all(params, grads, state[1], state[2], t, lr, opt.beta1, opt.beta2, opt.epsilon)
+        return list(slots), cost
 
     def current(self, state: list[list[Any]]) -> list[list[Any]]:
         """``state`` with every parameter formed (see :class:`GramStep`)."""

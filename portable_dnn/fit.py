@@ -263,15 +263,16 @@ def fit(
         X_val, Y_val = be.prepare_examples(X_val, Y_val)
     network = Network(hidden_activation, output, keep_prob, lambd)
     opt = Optimizer(optimizer, beta, beta1, beta2, epsilon)
+    step = Step(be.ops(float_dtype), network, opt)
     if resume is None:
         parameters = initialize_parameters_deep(
             dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
         )
-        state = new_state(be.xp, parameters, opt)
+        state = new_state(step.ops, parameters, opt)
         start, t, costs = 0, 0, []
     else:
         state, start, t, costs = _resume_state(func, be, resume, dims, opt, float_dtype, num_epochs)
-    step = Step(be.ops(float_dtype), network, opt)
+        state = [step.ops.pack(group) for group in state]
     L = len(dims) - 1
 
     def batches(epoch: int) -> Iterator[Batch]:

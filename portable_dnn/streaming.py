@@ -148,7 +148,7 @@ def fit_out_of_core(
                 print(f"Cost after epoch {epoch}: {cost:f}")
 
         network, gd = Network("relu", "sigmoid"), Optimizer("gd")
-        state = new_state(xp, parameters, gd)
+        state = new_state(be.ops(float_dtype), parameters, gd)
         trainer = Trainer(
             func,
             be,

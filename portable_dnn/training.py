@@ -341,7 +341,7 @@ def _train(
     if precision not in PRECISIONS:
         raise ValueError(f"{func}: matmul_precision must be one of {PRECISIONS}, got {precision!r}")
     network, L = Network("relu", "sigmoid"), len(parameters) // 2
-    state = new_state(be.xp, parameters, Optimizer("gd"))
+    state = new_state(be.ops(X.dtype), parameters, Optimizer("gd"))
     ops = be.ops(X.dtype)
     use_gram = gram is True or (
         gram == "auto" and be.supports_gram and GramStep.pays_off(X, L, num_iterations - start)

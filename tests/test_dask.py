@@ -68,7 +68,9 @@ def test_graph_of_the_state_stays_one_step_deep():
     Y = dask.array.from_array(np.tile(Y, (1, 2000)), chunks=(1, 160_000))
     params = dnn.initialize_parameters_deep([2, 5, 3, 1], init="xavier", seed=1, backend=be)
     gd = Optimizer("gd")
-    runner = be.runner(Step(be.ops(be.xp.float64), Network(), gd), new_state(be.xp, params, gd))
+    runner = be.runner(
+        Step(be.ops(be.xp.float64), Network(), gd), new_state(be.ops(be.xp.float64), params, gd)
+    )
     X, Y = be.prepare_examples(X, Y)
     assert len(X.chunks[1]) > 1 and len(X.chunks[0]) == 1
     sizes = []

@@ -75,7 +75,7 @@ def test_step_gradients_equal_the_course_functions(backend, hidden, output, keep
     network = Network(hidden, output, keep_prob, lambd)
     # Plain gradient descent at rate 1 turns the update into "parameters minus gradients".
     step = Step(backend.ops(X.dtype), network, Optimizer("gd"))
-    state = new_state(backend.xp, params, Optimizer("gd"))
+    state = new_state(backend.ops(X.dtype), params, Optimizer("gd"))
     used = masks[: len(dims) - 2] if keep_prob < 1 else []
     (new,), cost = step(state, (X, Y, *used), (1.0, 1, int(X.shape[1])))
     assert float(cost) == pytest.approx(cost_ref, rel=0, abs=TOL)

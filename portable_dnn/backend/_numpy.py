@@ -17,8 +17,59 @@ from .base import Backend
 from .ops import LEAKY_SLOPE, Ops
 
 
+#: Below this many values in all, a state's arrays are updated as one buffer: for small
+#: networks the per-call cost of a pass, not its arithmetic, is what an update costs.
+FLAT_UPDATE_SIZE = 1 << 17
+
+
 class NumpyOps(Ops):
-    """:class:`Ops` with in-place passes."""
+    """:class:`Ops` with in-place passes; a small network's state lives in one buffer per group."""
+
+    def pack(self, arrays: Any) -> list[Any]:
+        arrays = [np.asarray(a) for a in arrays]
+        total = sum(a.size for a in arrays)
+        if total > FLAT_UPDATE_SIZE:
+            return [a.copy() for a in arrays]
+        buffer = np.empty(total, dtype=self.dtype)
+        views, start = [], 0
+        for a in arrays:
+            view = buffer[start : start + a.size].reshape(a.shape)
+            view[...] = a
+            views.append(view)
+            start += a.size
+        return views
+
+    @staticmethod
+    def _buffer(arrays: Any) -> Any:
+        """The one buffer ``arrays`` are consecutive views of (as :meth:`pack` made them), or None."""
+        base = arrays[0].base
+        if base is None or base.ndim != 1 or any(a.base is not base for a in arrays):
+            return None
+        return base if base.size == sum(a.size for a in arrays) else None
+
+    def momentum_all(self, Ps: Any, Gs: Any, vs: Any, beta: float, lr: float) -> tuple[list[Any], list[Any]]:
+        P, v = self._buffer(Ps), self._buffer(vs)
+        if P is None or v is None:
+            return super().momentum_all(Ps, Gs, vs, beta, lr)
+        self.momentum(P, np.concatenate([g.reshape(-1) for g in Gs]), v, beta, lr)
+        return list(Ps), list(vs)
+
+    def adam_all(
+        self, Ps: Any, Gs: Any, vs: Any, ss: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        P, v, s = self._buffer(Ps), self._buffer(vs), self._buffer(ss)
+        if P is None or v is None or s is None:
+            return super().adam_all(Ps, Gs, vs, ss, t, lr, beta1, beta2, eps)
+        self.adam(P, np.concatenate([g.reshape(-1) for g in Gs]), v, s, t, lr, beta1, beta2, eps)
+        return list(Ps), list(vs), list(ss)
+
+    def cost(self, AL: Any, Y: Any, kind: str) -> Any:
+        # NumPy's own clip: the wrapped namespace's costs more than the arithmetic here.
+        m = Y.shape[1]
+        if kind == "sigmoid":
+            A = np.clip(AL, self.eps, 1 - self.eps)
+            return -1 / m * np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+        return -1 / m * np.sum(Y * np.log(np.maximum(AL, self.eps)))
 
     def linear(self, W: Any, A: Any, b: Any) -> Any:
         Z = np.matmul(W, A)

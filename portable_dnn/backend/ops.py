@@ -116,6 +116,22 @@ class Ops:
 
     # ------------------------------------------------------------ updates
 
+    def pack(self, arrays: Any) -> list[Any]:
+        """Copies of ``arrays`` for the engine to own (a backend may lay them out together)."""
+        return [self.xp.asarray(a, copy=True) for a in arrays]
+
+    def momentum_all(self, Ps: Any, Gs: Any, vs: Any, beta: float, lr: float) -> tuple[list[Any], list[Any]]:
+        """:meth:`momentum` on every parameter."""
+        moved = [self.momentum(P, G, v, beta, lr) for P, G, v in zip(Ps, Gs, vs)]
+        return [p for p, _ in moved], [v for _, v in moved]
+
+    def adam_all(
+        self, Ps: Any, Gs: Any, vs: Any, ss: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        """:meth:`adam` on every parameter."""
+        stepped = [self.adam(P, G, v, s, t, lr, beta1, beta2, eps) for P, G, v, s in zip(Ps, Gs, vs, ss)]
+        return [p for p, _, _ in stepped], [v for _, v, _ in stepped], [s for _, _, s in stepped]
+
     def _set(self, dst: Any, value: Any) -> Any:
         if self.inplace:
             dst[...] = value
