@@ -102,11 +102,11 @@ def test_step_updates_equal_the_course_optimizers(backend, optimizer):
             dnn.update_parameters_with_adam(params, grads, slots, slots2, t, lr, 0.85, 0.99, 1e-7)
         )[:3]
     xp = backend.xp
-    state = [[xp.asarray(a, copy=True) for a in flatten(params)]]
-    state += [
-        [xp.asarray(a, copy=True) for a in flatten(g, "d")] for g in (slots, slots2)[: len(expected) - 1]
-    ]
-    step = Step(backend.ops(state[0][0].dtype), Network(), opt)
+    ops = backend.ops(xp.float64)
+    # Laid out as the engine lays them out (on NumPy: one buffer per group, updated at once).
+    state = [ops.pack(flatten(params))]
+    state += [ops.pack(flatten(g, "d")) for g in (slots, slots2)[: len(expected) - 1]]
+    step = Step(ops, Network(), opt)
     got, _ = step.update(state, xp.asarray(0.0), [xp.asarray(a, copy=True) for a in flatten(grads, "d")],
                          (lr, t, 7))  # fmt: skip
     for group, reference in zip(got, expected):

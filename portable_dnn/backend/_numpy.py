@@ -16,7 +16,6 @@ import numpy as np
 from .base import Backend
 from .ops import LEAKY_SLOPE, Ops
 
-
 #: Below this many values in all, a state's arrays are updated as one buffer: for small
 #: networks the per-call cost of a pass, not its arithmetic, is what an update costs.
 FLAT_UPDATE_SIZE = 1 << 17
