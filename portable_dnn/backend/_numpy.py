@@ -174,6 +174,9 @@ class NumpyBackend(Backend):
         return np.asfortranarray(X)
 
     def take_columns(self, A: Any, index: np.ndarray) -> Any:
+        if A.ndim == 2 and A.flags.f_contiguous and not A.flags.c_contiguous:
+            # Each example is a contiguous run in Fortran order: gather whole runs.
+            return np.take(A.T, index, axis=0).T
         return np.take(A, index, axis=A.ndim - 1)
 
     def quiet_float_errors(self) -> Any:
