@@ -447,13 +447,21 @@ def _to(be: Backend, a: Any, dtype: Any = None) -> Any:
     return be.asarray(a, dtype=dtype)
 
 
+def _host_checked(func: str, name: str, a: Any) -> Any:
+    """``a`` as an array of real numbers, checked where it is (host lists become NumPy arrays first)."""
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)
+    if is_array(a):
+        check_real(func, name, a)
+    return a
+
+
 def _move_X(func: str, be: Backend, X: Any, dtype: Any, name: str, n_x: int) -> tuple[Any, Any]:
     """X on ``be`` as a floating dtype (``dtype``, else X's own float dtype, else float64), checked:
     real numbers (no complex, string or object arrays, refused before any cast), n_x
     features, at least one example, no NaN or infinity."""
-    X = _to(be, X)
+    X = _to(be, _host_checked(func, name, X))
     check_array(func, name, X)
-    check_real(func, name, X)
     xp = be.xp
     if dtype is None:
         dtype = X.dtype if X.dtype in (xp.float32, xp.float64) else xp.float64
@@ -469,9 +477,8 @@ def _move_X(func: str, be: Backend, X: Any, dtype: Any, name: str, n_x: int) -> 
 def _move_Y(func: str, be: Backend, Y: Any, dtype: Any, output: str, n_y: int, m: int, name: str) -> Any:
     """Y on ``be`` as ``dtype``: ``(1, m)`` labels 0/1 (sigmoid) or ``(n_y, m)`` one-hot (softmax)."""
     xp = be.xp
-    Y = _to(be, Y)
+    Y = _to(be, _host_checked(func, name, Y))
     check_array(func, name, Y, ndim=None)
-    check_real(func, name, Y)
     shape = shape_of(Y)
     if output == "sigmoid":
         if n_y != 1:
