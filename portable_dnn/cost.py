@@ -9,6 +9,7 @@ from ._checks import (
     binary_label_error,
     check_array,
     check_examples,
+    check_finite,
     check_float,
     check_real,
     first_bad,
@@ -18,7 +19,7 @@ from .backend import namespace_of
 
 
 def _check_labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
-    """Y as AL's dtype and shape; raises unless Y holds as many real labels as AL."""
+    """Y as AL's dtype and shape; raises unless Y holds as many finite real labels as AL."""
     check_array(func, "AL", AL)
     check_array(func, "Y", Y)
     check_float(func, "AL", xp, AL)
@@ -32,6 +33,7 @@ def _check_labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
     check_examples(func, "AL", AL)
     if Y.dtype != AL.dtype:
         Y = xp.astype(Y, AL.dtype)
+    check_finite(func, "Y", xp, Y)
     return Y
 
 
@@ -78,8 +80,9 @@ def compute_cost(AL: Any, Y: Any) -> float:
 
     ``AL`` is clipped to ``[eps, 1 - eps]`` (eps of its dtype) before the logs, so
     an output that saturates at exactly 0 or 1 gives a large finite cost instead
-    of ``inf`` or ``nan``; outputs inside that range are untouched. Labels other
-    than 0 and 1 give a ``UserWarning`` and the formula's value, as in the course.
+    of ``inf`` or ``nan``; outputs inside that range are untouched. Finite labels
+    other than 0 and 1 give a ``UserWarning`` and the formula's value, as in the
+    course; NaN or infinite labels raise ``ValueError``.
 
     >>> import numpy as np
     >>> round(compute_cost(np.array([[0.8, 0.9, 0.4]]), np.array([[1, 1, 1]])), 6)
@@ -108,7 +111,7 @@ def compute_cost_backward(AL: Any, Y: Any) -> Any:
     """Gradient of :func:`compute_cost` with respect to AL: ``-(Y/AL - (1-Y)/(1-AL))``.
 
     This is the course's ``dAL``; it is not clipped, so it is exact for any AL.
-    Labels other than 0 and 1 give a ``UserWarning``, as in :func:`compute_cost`.
+    Labels are checked as in :func:`compute_cost`.
 
     >>> import numpy as np
     >>> compute_cost_backward(np.array([[0.5]]), np.array([[1]]))

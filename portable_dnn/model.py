@@ -75,9 +75,9 @@ def L_model_backward(
     shape, and caches that :func:`L_model_forward` made are at the position it
     gave them in a list of the length it returned (a list missing its first
     caches would otherwise have the gradient of W2 returned as ``dW1``). Caches
-    built by hand (plain tuples) are checked by shape only. Labels other than 0
-    and 1 give a ``UserWarning`` and the course's formula, as in
-    :func:`~portable_dnn.compute_cost`.
+    built by hand (plain tuples) are checked by shape only. Finite labels other
+    than 0 and 1 give a ``UserWarning`` and the course's formula, NaN or
+    infinite ones a ``ValueError``, as in :func:`~portable_dnn.compute_cost`.
 
     >>> import numpy as np
     >>> params = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
