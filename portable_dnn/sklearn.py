@@ -206,9 +206,14 @@ def _hidden_sizes(func: str, hidden: Any) -> tuple[int, ...]:
 
 def _refuse_strings(func: str, X: Any) -> None:
     """Strings in X (a string array, or strings among objects) would be parsed as numbers: refuse them."""
-    dtype = getattr(X, "dtype", None)
-    if not isinstance(dtype, np.dtype):  # lists, DataFrames, sparse matrices: scikit-learn decides
+    if isinstance(X, (list, tuple)) or hasattr(X, "dtypes"):  # lists, DataFrames
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError):  # ragged: scikit-learn says what is wrong
+            return
+    if not isinstance(X, np.ndarray):  # sparse matrices: scikit-learn decides
         return
+    dtype = X.dtype
     if dtype.kind in "USV" or (dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in X.flat)):
         raise TypeError(
             f"{func}: X must hold numbers, got dtype {dtype}"

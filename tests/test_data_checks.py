@@ -350,6 +350,8 @@ def test_classifier_checks(backend):
             DNNClassifier(epochs=1, backend=backend.name).fit(_with(X, (3, 1), value), y)
     with pytest.raises(TypeError, match=r"^DNNClassifier.fit: X must hold numbers, got dtype <U"):
         DNNClassifier(epochs=1).fit(X.astype(str), y)
+    with pytest.raises(TypeError, match=r"^DNNClassifier.fit: X must hold numbers, got dtype <U"):
+        DNNClassifier(epochs=1).fit(X.astype(str).tolist(), y)
     with pytest.raises(
         TypeError, match=r"^DNNClassifier.fit: X must hold numbers, got dtype object with strings"
     ):
