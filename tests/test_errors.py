@@ -271,3 +271,25 @@ def test_compute_cost_label_errors(backend):
     assert cost == pytest.approx(-(math.log(0.5) + 3 * math.log(0.5) + (1 - 3) * math.log(0.5)) / 2)
     with pytest.raises(ValueError, match=r"compute_cost: Y has shape \(1, 3\), expected \(1, 2\)"):
         dnn.compute_cost(AL, backend.asarray(np.array([[1.0, 0.0, 1.0]])))
+
+
+@pytest.mark.parametrize("dtype, low", [("float32", -103.0), ("float64", -744.0)])
+def test_sigmoid_changes_no_finite_value_beyond_rounding(backend, dtype, low):
+    # Down to where the result underflows to 0: no clipping moves a value in range.
+    Z = np.concatenate([np.linspace(low, 40.0, 2001), [-88.0, -87.5, -87.0, -708.5, -709.0, 0.0]])
+    Z = Z.astype(dtype)
+    A = dnn.to_numpy(dnn.sigmoid(backend.asarray(Z))[0]).astype(np.longdouble)
+    z = Z.astype(np.longdouble)
+    exact = 1 / (1 + np.exp(-z))
+    info = np.finfo(dtype)
+    normal = exact >= info.smallest_normal
+    np.testing.assert_allclose(A[normal], exact[normal], rtol=2 * float(info.eps), atol=0)
+    # Subnormal results: within two steps of the smallest subnormal.
+    assert np.all(np.abs(A[~normal] - exact[~normal]) <= 2 * float(info.smallest_subnormal))
+    if dtype == "float32":
+        assert float(A[Z == -88.0][0]) == pytest.approx(6.0546e-39, rel=1e-4)
+    dZ = dnn.to_numpy(dnn.sigmoid_backward(backend.asarray(np.ones_like(Z)), backend.asarray(Z)))
+    e = np.exp(-np.abs(z))
+    exact_d = e / (1 + e) ** 2  # s (1 - s), without the cancellation of 1 - s
+    ok = exact_d >= info.smallest_normal
+    np.testing.assert_allclose(dZ[ok].astype(np.longdouble), exact_d[ok], rtol=4 * float(info.eps), atol=0)
