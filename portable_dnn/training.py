@@ -205,8 +205,8 @@ def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool 
     if y is not None:
         y = _labels(func, be, y, shape_of(p), p.dtype, "y")  # checked even when not printed
         check_binary(func, "y", xp, y)
+        m = check_examples(func, "X", X)
         if print_accuracy:
-            m = check_examples(func, "X", X)
             print("Accuracy: " + str(float(xp.sum(xp.astype(p == y, p.dtype)) / m)))
     return p
 

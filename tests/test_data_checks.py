@@ -292,8 +292,9 @@ def test_empty_inputs_are_named_not_divided_by(backend):
         dnn.compute_cost_softmax(backend.asarray(np.ones((2, 0))), backend.asarray(np.ones((2, 0))))
     with pytest.raises(ValueError, match=r"^accuracy: predictions has no examples"):
         dnn.accuracy(empty, empty)
-    with pytest.raises(ValueError, match=r"^predict: X has no examples"):
-        dnn.predict(np.ones((3, 0)), np.ones((1, 0)), _params(backend))
+    for print_accuracy in (True, False):
+        with pytest.raises(ValueError, match=r"^predict: X has no examples"):
+            dnn.predict(np.ones((3, 0)), np.ones((1, 0)), _params(backend), print_accuracy)
     with pytest.raises(ValueError, match=r"^fit: X has no examples \(shape \(3, 0\)\)"):
         _fit(backend, np.ones((3, 0)), np.ones((1, 0)))
 
