@@ -450,14 +450,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     use_test = args.split == "test" or (args.split is None and data.X_test is not None)
     X, Y = (data.X_test, data.Y_test) if use_test else (data.X, data.Y)
     assert X is not None
+    split = "test" if use_test else "train"
     n_x = meta["layer_dims"][0]
     if X.shape[0] != n_x:
         raise CLIError(
             f"model {args.model!r} expects {n_x} features per example (layers "
             f"{'-'.join(map(str, meta['layer_dims']))}), but the data {data.source} has {X.shape[0]}"
         )
+    if X.dtype.kind not in "biuf":
+        raise CLIError(f"the {split} examples of {data.source} are {X.dtype}; predict needs real numbers")
+    if not np.all(np.isfinite(X)):
+        feature, example = np.argwhere(~np.isfinite(X))[0]
+        raise CLIError(
+            f"the {split} examples of {data.source} contain NaN or infinity "
+            f"({float(X[feature, example])!r} in feature {feature} of example {example})"
+        )
     p = _predict(be, X, parameters, meta["dtype"], (hidden or {"relu"}).pop())
-    split = "test" if use_test else "train"
     print(
         f"Predicted {p.shape[1]} {split} examples of {data.source}: "
         f"{int(p.sum())} as 1, {int((1 - p).sum())} as 0"

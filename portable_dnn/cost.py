@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from ._checks import check_array, check_float, shape_of
+from ._checks import (
+    binary_label_error,
+    check_array,
+    check_examples,
+    check_finite,
+    check_float,
+    check_real,
+    first_bad,
+    shape_of,
+)
 from .backend import namespace_of
 
 
 def _check_labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
-    """Y as AL's dtype and shape; raises unless Y holds as many labels as AL."""
+    """Y as AL's dtype and shape; raises unless Y holds as many finite real labels as AL."""
     check_array(func, "AL", AL)
     check_array(func, "Y", Y)
     check_float(func, "AL", xp, AL)
+    check_real(func, "Y", Y)
     if shape_of(Y) != shape_of(AL):
         if xp_size(Y) != xp_size(AL) or shape_of(AL)[0] != 1:
             raise ValueError(
                 f"{func}: Y has shape {shape_of(Y)}, expected {shape_of(AL)} (one label per column of AL)"
             )
         Y = xp.reshape(Y, shape_of(AL))
+    check_examples(func, "AL", AL)
     if Y.dtype != AL.dtype:
         Y = xp.astype(Y, AL.dtype)
+    check_finite(func, "Y", xp, Y)
     return Y
 
 
@@ -31,22 +44,35 @@ def xp_size(x: Any) -> int:
     return n
 
 
-def first_non_binary(xp: Any, Y: Any) -> float | None:
-    """The first label of Y that is neither 0 nor 1, or None (one host synchronisation)."""
-    if bool(xp.all((Y == 0) | (Y == 1))):
-        return None
-    # By position: no boolean-mask indexing, whose result has a data-dependent
-    # size (unknown chunk sizes on Dask).
-    flat = xp.reshape(Y, (-1,))
-    first = int(xp.argmax(xp.astype(~((flat == 0) | (flat == 1)), xp.int8)))
-    return float(flat[first])
+def first_non_binary(xp: Any, Y: Any) -> tuple[tuple[int, ...], float] | None:
+    """Where Y first holds a label other than 0 or 1 (NaN included), and that label; or None.
+
+    One host synchronisation when every label is 0 or 1.
+    """
+    return first_bad(xp, Y, (Y == 0) | (Y == 1))
 
 
 def check_binary_labels(func: str, xp: Any, Y: Any, name: str = "Y") -> None:
-    """Raise unless every label is 0 or 1 (one host synchronisation)."""
+    """Raise ``ValueError`` unless every label is 0 or 1 (one host synchronisation)."""
     bad = first_non_binary(xp, Y)
     if bad is not None:
-        raise ValueError(f"{func}: {name} must hold labels 0 or 1 only, found {bad!r}")
+        raise ValueError(binary_label_error(func, name, bad))
+
+
+def warn_non_binary(func: str, xp: Any, Y: Any, stacklevel: int = 3) -> None:
+    """Warn (``UserWarning``) when Y holds labels other than 0 and 1; the course's formulas still apply.
+
+    The course's own tests call its functions on labels drawn from a normal
+    distribution, so the course-named functions compute on them, and say so.
+    """
+    bad = first_non_binary(xp, Y)
+    if bad is not None:
+        warnings.warn(
+            f"{func}: Y holds labels other than 0 and 1 (first: {bad[1]!r}); "
+            "the cross-entropy is computed as the course writes it",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def compute_cost(AL: Any, Y: Any) -> float:
@@ -54,16 +80,22 @@ def compute_cost(AL: Any, Y: Any) -> float:
 
     ``AL`` is clipped to ``[eps, 1 - eps]`` (eps of its dtype) before the logs, so
     an output that saturates at exactly 0 or 1 gives a large finite cost instead
-    of ``inf`` or ``nan``; outputs inside that range are untouched.
+    of ``inf`` or ``nan``; outputs inside that range are untouched. Finite labels
+    other than 0 and 1 give a ``UserWarning`` and the formula's value, as in the
+    course; NaN or infinite labels raise ``ValueError``.
 
     >>> import numpy as np
     >>> round(compute_cost(np.array([[0.8, 0.9, 0.4]]), np.array([[1, 1, 1]])), 6)
     0.414932
     """
-    func = "compute_cost"
+    return binary_cost("compute_cost", AL, Y)
+
+
+def binary_cost(func: str, AL: Any, Y: Any) -> float:
+    """:func:`compute_cost` with ``func`` named in its messages."""
     xp = namespace_of(AL, Y, func=func)
     Y = _check_labels(func, xp, AL, Y)
-    check_binary_labels(func, xp, Y)
+    warn_non_binary(func, xp, Y, stacklevel=4)
     return float(cross_entropy(xp, AL, Y))
 
 
@@ -79,6 +111,7 @@ def compute_cost_backward(AL: Any, Y: Any) -> Any:
     """Gradient of :func:`compute_cost` with respect to AL: ``-(Y/AL - (1-Y)/(1-AL))``.
 
     This is the course's ``dAL``; it is not clipped, so it is exact for any AL.
+    Labels are checked as in :func:`compute_cost`.
 
     >>> import numpy as np
     >>> compute_cost_backward(np.array([[0.5]]), np.array([[1]]))
@@ -87,4 +120,10 @@ def compute_cost_backward(AL: Any, Y: Any) -> Any:
     func = "compute_cost_backward"
     xp = namespace_of(AL, Y, func=func)
     Y = _check_labels(func, xp, AL, Y)
+    warn_non_binary(func, xp, Y)
+    return cost_backward(AL, Y)
+
+
+def cost_backward(AL: Any, Y: Any) -> Any:
+    """The course's ``dAL``, unchecked (Y already of AL's dtype and shape)."""
     return -(Y / AL - (1 - Y) / (1 - AL))

@@ -19,9 +19,15 @@ import numpy as np
 from ._checks import (
     check_activation,
     check_array,
+    check_binary,
     check_count,
+    check_examples,
+    check_finite,
     check_layer_dims,
+    check_one_hot,
     check_positive_float,
+    check_real,
+    check_seed,
     check_shape,
     is_array,
     num_layers,
@@ -36,7 +42,6 @@ from .backend import (
     resolve_dtype,
     to_numpy,
 )
-from .cost import check_binary_labels
 from .engine import (
     HIDDEN,
     OPTIMIZERS,
@@ -53,7 +58,7 @@ from .engine import (
 from .initialization import INITS, initialize_parameters_deep
 from .optimizers import _check_beta, schedule_lr_decay, update_lr
 from .regularization import _check_keep_prob, _check_lambd, host_mask
-from .softmax import one_hot
+from .softmax import _one_hot
 
 PRINT_EVERY = 1000
 
@@ -71,7 +76,12 @@ def forward_proba(
     array([[0.5],
            [0.5]])
     """
-    func = "forward_proba"
+    return _forward_proba("forward_proba", X, parameters, hidden_activation, output)
+
+
+def _forward_proba(
+    func: str, X: Any, parameters: Mapping[str, Any], hidden_activation: str, output: str | None
+) -> Any:
     check_activation(func, hidden_activation, HIDDEN)
     L = num_layers(func, parameters)
     if output is None:
@@ -81,9 +91,12 @@ def forward_proba(
     n_x = shape_of(parameters["W1"])[1]
     check_shape(func, "X", X, (n_x, None), f"(features must equal W1's columns, {n_x})")
     xp = namespace_of(X, *parameters.values(), func=func)
-    if not bool(xp.all(xp.isfinite(X))):
-        raise ValueError(f"{func}: X contains NaN or infinity")
-    be = backend_of(parameters["W1"])
+    check_real(func, "X", X)
+    W1 = parameters["W1"]
+    if X.dtype != W1.dtype:
+        X = xp.astype(X, W1.dtype)  # the parameters' dtype, as predict does
+    check_finite(func, "X", xp, X)
+    be = backend_of(W1)
     step = Step(be.ops(X.dtype), Network(hidden_activation, output), Optimizer())
     return step.forward(flatten(parameters), X)
 
@@ -100,7 +113,7 @@ def predict_labels(
     >>> predict_labels(np.array([[-2.0, 3.0]]), p)
     array([[1, 0]])
     """
-    AL = forward_proba(X, parameters, hidden_activation=hidden_activation, output=output)
+    AL = _forward_proba("predict_labels", X, parameters, hidden_activation, output)
     xp = namespace_of(AL)
     if shape_of(AL)[0] == 1:
         return xp.astype(AL > 0.5, xp.int64)
@@ -156,7 +169,8 @@ def fit(
     seed=init_seed)`` (``init_seed`` defaults to ``seed``; the course's
     "Optimization methods" model is ``init_seed=3, seed=10``); ``batch_size=None``
     is full batch, else the mini-batches of
-    ``random_mini_batches(..., seed=seed + epoch + 1)``; ``optimizer`` is
+    ``random_mini_batches(..., seed=seed + epoch + 1)`` (so ``seed + num_epochs``
+    may not pass 2**32 - 1, NumPy's largest seed); ``optimizer`` is
     ``"gd"``, ``"momentum"`` (``beta``) or ``"adam"`` (``beta1``, ``beta2``,
     ``epsilon``; ``t`` counts mini-batches). ``decay_rate > 0`` sets epoch ``e``'s
     rate to ``update_lr(learning_rate, e, decay_rate)``, or to
@@ -229,8 +243,15 @@ def fit(
             raise ValueError(
                 f"{func}: early_stopping_patience needs validation_data or validation_fraction > 0 to monitor"
             )
-    seed = check_count(func, "seed", seed)
-    init_seed = seed if init_seed is None else check_count(func, "init_seed", init_seed)
+    # Epoch e's mini-batches are shuffled with seed + e + 1, which NumPy needs below 2**32.
+    seed = check_seed(
+        func,
+        "seed",
+        seed,
+        num_epochs,
+        f" (epoch e shuffles with seed + e + 1 and NumPy's seeds stop at 2**32 - 1; num_epochs={num_epochs})",
+    )
+    init_seed = seed if init_seed is None else check_seed(func, "init_seed", init_seed)
     every = _print_every(func, print_cost)
     for name, hook in (("callback", callback), ("checkpoint", checkpoint)):
         if hook is not None and not callable(hook):
@@ -430,8 +451,20 @@ def _to(be: Backend, a: Any, dtype: Any = None) -> Any:
     return be.asarray(a, dtype=dtype)
 
 
+def _host_checked(func: str, name: str, a: Any) -> Any:
+    """``a`` as an array of real numbers, checked where it is (host lists become NumPy arrays first)."""
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)
+    if is_array(a):
+        check_real(func, name, a)
+    return a
+
+
 def _move_X(func: str, be: Backend, X: Any, dtype: Any, name: str, n_x: int) -> tuple[Any, Any]:
-    X = _to(be, X)
+    """X on ``be`` as a floating dtype (``dtype``, else X's own float dtype, else float64), checked:
+    real numbers (no complex, string or object arrays, refused before any cast), n_x
+    features, at least one example, no NaN or infinity."""
+    X = _to(be, _host_checked(func, name, X))
     check_array(func, name, X)
     xp = be.xp
     if dtype is None:
@@ -440,14 +473,15 @@ def _move_X(func: str, be: Backend, X: Any, dtype: Any, name: str, n_x: int) -> 
     if X.dtype != target:
         X = xp.astype(X, target)
     check_shape(func, name, X, (n_x, None), f"(features must equal layers_dims[0], {n_x})")
-    if shape_of(X)[1] == 0:
-        raise ValueError(f"{func}: {name} has no examples (shape {shape_of(X)})")
+    check_examples(func, name, X)
+    check_finite(func, name, xp, X)
     return X, target
 
 
 def _move_Y(func: str, be: Backend, Y: Any, dtype: Any, output: str, n_y: int, m: int, name: str) -> Any:
+    """Y on ``be`` as ``dtype``: ``(1, m)`` labels 0/1 (sigmoid) or ``(n_y, m)`` one-hot (softmax)."""
     xp = be.xp
-    Y = _to(be, Y)
+    Y = _to(be, _host_checked(func, name, Y))
     check_array(func, name, Y, ndim=None)
     shape = shape_of(Y)
     if output == "sigmoid":
@@ -456,18 +490,20 @@ def _move_Y(func: str, be: Backend, Y: Any, dtype: Any, output: str, n_y: int, m
         if shape not in ((m,), (1, m)):
             raise ValueError(f"{func}: {name} has shape {shape}, expected (1, {m}) or ({m},) labels 0/1")
         Y = xp.astype(xp.reshape(Y, (1, m)), dtype)
-        check_binary_labels(func, xp, Y, name)
+        check_binary(func, name, xp, Y)
         return Y
     if n_y < 2:
         raise ValueError(f"{func}: output='softmax' needs layers_dims[-1] >= 2 classes, got {n_y}")
     if shape == (n_y, m):
-        return xp.astype(Y, dtype)
+        Y = xp.astype(Y, dtype)
+        check_one_hot(func, name, xp, Y)
+        return Y
     if shape not in ((m,), (1, m)):
         raise ValueError(
             f"{func}: {name} has shape {shape}, expected class indices ({m},) or (1, {m}), "
             f"or one-hot ({n_y}, {m})"
         )
-    return one_hot(Y, n_y, dtype)
+    return _one_hot(func, xp, Y, n_y, dtype, name)
 
 
 def _split(func: str, be: Backend, X: Any, Y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ._checks import check_count, check_layer_dims
+from ._checks import check_layer_dims, check_positive_float, check_seed
 from .backend import Backend, get_backend, host_random_state
 
 INITS = ("random", "xavier", "he", "zeros")
@@ -52,9 +52,10 @@ def initialize_parameters_deep(
     """Parameters ``W1, b1, ..., WL, bL`` for the sizes in ``layer_dims``.
 
     ``init`` picks the weights' scale: ``"random"`` (``randn * scale``, the
-    step-by-step course's default with scale 0.01), ``"xavier"`` (``randn /
-    sqrt(n[l-1])``, the course's application), ``"he"`` (``randn * sqrt(2 /
-    n[l-1])``) or ``"zeros"``. Biases are zeros.
+    step-by-step course's default with scale 0.01; ``scale`` must be a positive
+    finite number), ``"xavier"`` (``randn / sqrt(n[l-1])``, the course's
+    application), ``"he"`` (``randn * sqrt(2 / n[l-1])``) or ``"zeros"``. Biases
+    are zeros. ``seed`` is an integer in ``[0, 2**32 - 1]``.
 
     >>> p = initialize_parameters_deep([5, 4, 3], backend="numpy")
     >>> [p[k].shape for k in ("W1", "b1", "W2", "b2")]
@@ -64,29 +65,36 @@ def initialize_parameters_deep(
     dims = check_layer_dims(func, layer_dims)
     if init not in INITS:
         raise ValueError(f"{func}: init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
+    scale = check_positive_float(func, "scale", scale)
     return _draw(dims, init, scale, seed, backend, dtype, func)
 
 
 def _draw(
     dims: list[int], init: str, scale: float, seed: Any, backend: Any, dtype: Any, func: str
 ) -> dict[str, Any]:
-    seed = check_count(func, "seed", seed)
+    seed = check_seed(func, "seed", seed)
     be = get_backend(backend)
     rng = host_random_state(seed)
     parameters: dict[str, Any] = {}
     for l in range(1, len(dims)):
         n, n_prev = dims[l], dims[l - 1]
-        if init == "zeros":
-            W = be.zeros((n, n_prev), dtype=dtype)
-        else:
-            w = rng.randn(n, n_prev)
-            if init == "random":
-                w = w * scale
-            elif init == "xavier":
-                w = w / math.sqrt(n_prev)
+        try:
+            if init == "zeros":
+                W = be.zeros((n, n_prev), dtype=dtype)
             else:
-                w = w * math.sqrt(2.0 / n_prev)
-            W = be.asarray(w, dtype=dtype)
+                w = rng.randn(n, n_prev)
+                if init == "random":
+                    w = w * scale
+                elif init == "xavier":
+                    w = w / math.sqrt(n_prev)
+                else:
+                    w = w * math.sqrt(2.0 / n_prev)
+                W = be.asarray(w, dtype=dtype)
+        except MemoryError:
+            raise MemoryError(
+                f"{func}: not enough memory for W{l} of shape ({n}, {n_prev}) "
+                f"({n * n_prev * 8 / 2**30:.3g} GiB in float64) of layer sizes {dims}"
+            ) from None
         parameters[f"W{l}"] = W
         parameters[f"b{l}"] = be.zeros((n, 1), dtype=dtype)
     return parameters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import check_array, check_float, check_same_dtype, check_shape, shape_of
+from ._checks import check_array, check_examples, check_float, check_same_dtype, check_shape, shape_of
 from .backend import namespace_of
 
 
@@ -51,7 +51,7 @@ def linear_backward(dZ: Any, cache: tuple[Any, Any, Any]) -> tuple[Any, Any, Any
     namespace_of(dZ, W, func=func)
     check_same_dtype(func, ("dZ", "W"), (dZ, W))
     check_shape(func, "dZ", dZ, (shape_of(W)[0], shape_of(A_prev)[1]), "(rows of W, examples in A_prev)")
-    m = shape_of(A_prev)[1]
+    m = check_examples(func, "cache's A_prev", A_prev)
     dW = 1 / m * (dZ @ A_prev.T)
     db = 1 / m * xp.sum(dZ, axis=1, keepdims=True)
     dA_prev = W.T @ dZ

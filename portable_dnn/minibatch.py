@@ -7,7 +7,7 @@ from typing import Any
 
 import array_api_compat
 
-from ._checks import check_array, check_count, shape_of
+from ._checks import check_array, check_count, check_seed, shape_of
 from .backend import host_random_state, namespace_of
 
 
@@ -30,7 +30,7 @@ def random_mini_batches(X: Any, Y: Any, mini_batch_size: int = 64, seed: int = 0
     check_array(func, "Y", Y, ndim=None)
     xp = namespace_of(X, Y, func=func)
     size = check_count(func, "mini_batch_size", mini_batch_size, 1)
-    seed = check_count(func, "seed", seed)
+    seed = check_seed(func, "seed", seed)
     m = shape_of(X)[1]
     if len(Y.shape) not in (1, 2) or shape_of(Y)[-1] != m:
         raise ValueError(

@@ -10,9 +10,9 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from ._checks import check_count, check_positive_float, check_shape, num_layers, shape_of
+from ._checks import check_count, check_positive_float, num_layers
 from .backend import namespace_of
-from .update import update_parameters
+from .update import check_gradients, update_parameters
 
 
 def _real(value: Any) -> float | None:
@@ -32,20 +32,7 @@ def _check_beta(func: str, name: str, beta: Any) -> float:
 def _check_state(
     func: str, name: str, state: Mapping[str, Any], parameters: Mapping[str, Any], L: int
 ) -> None:
-    if not isinstance(state, Mapping):
-        raise TypeError(f"{func}: {name} must be a dict of 'dW1', 'db1', ..., got {type(state).__name__}")
-    for l in range(1, L + 1):
-        for p in ("W", "b"):
-            key = f"d{p}{l}"
-            if key not in state:
-                raise ValueError(f"{func}: {name} has no {key!r} for parameters[{p + str(l)!r}]")
-            check_shape(
-                func,
-                f"{name}[{key!r}]",
-                state[key],
-                shape_of(parameters[f"{p}{l}"]),
-                f"(the shape of {p}{l})",
-            )
+    check_gradients(func, name, state, parameters, L)
 
 
 def update_parameters_with_gd(

@@ -19,12 +19,13 @@ from ._checks import (
     check_count,
     check_float,
     check_same_dtype,
+    check_seed,
     check_shape,
     num_layers,
     shape_of,
 )
 from .backend import host_random_state, namespace_of
-from .cost import compute_cost
+from .cost import binary_cost
 
 
 def _real(value: Any) -> float | None:
@@ -108,7 +109,7 @@ def compute_cost_with_regularization(AL: Any, Y: Any, parameters: Mapping[str, A
     >>> round(compute_cost_with_regularization(np.array([[0.5, 0.5]]), np.array([[1, 0]]), p, 0.1), 6)
     0.743147
     """
-    cost = compute_cost(AL, Y)  # checks AL is (1, m)
+    cost = binary_cost("compute_cost_with_regularization", AL, Y)  # checks AL is (1, m)
     return cost + l2_cost(parameters, lambd, shape_of(AL)[1])
 
 
@@ -130,7 +131,7 @@ def dropout_mask(A: Any, keep_prob: float, rng: Any) -> Any:
     check_float(func, "A", xp, A)
     keep_prob = _check_keep_prob(func, keep_prob)
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        rng = host_random_state(check_count(func, "rng", rng))
+        rng = host_random_state(check_seed(func, "rng", rng))
     if not hasattr(rng, "rand"):
         raise TypeError(f"{func}: rng must be an integer seed or a RandomState, got {type(rng).__name__}")
     return xp.asarray(

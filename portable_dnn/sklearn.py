@@ -12,6 +12,7 @@ is (n_features, m), so X is transposed here, at the boundary, and nowhere else.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -94,8 +95,21 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: Any, y: Any) -> DNNClassifier:
-        """Train on X (n_samples, n_features) and labels y (n_samples,); returns self."""
-        X, y = _validate_data(self, X, y, dtype=(np.float64, np.float32))
+        """Train on X (n_samples, n_features) and labels y (n_samples,); returns self.
+
+        X must hold finite real numbers (strings are refused, not parsed); y holds
+        the class labels (any values but NaN; ``classes_`` are its distinct ones).
+        """
+        func = "DNNClassifier.fit"
+        hidden = _hidden_sizes(func, self.hidden_layer_sizes)
+        if self.batch_size is not None:
+            _count(func, "batch_size", self.batch_size)
+        if self.random_state is not None:
+            _count(func, "random_state", self.random_state, 0)
+        _refuse_strings(func, X)
+        _refuse_nan_labels(func, y)
+        X, y = _validate_data(self, X, y, dtype=(np.float64, np.float32), ensure_all_finite=False)
+        _check_finite(func, X)
         check_classification_targets(y)
         y = column_or_1d(y, warn=True)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -104,8 +118,6 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
                 f"DNNClassifier.fit: needs samples of at least 2 classes, but y holds only one class: "
                 f"{self.classes_[0]!r}"
             )
-        hidden = self.hidden_layer_sizes
-        hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
         multiclass = len(self.classes_) > 2
         self._output = "softmax" if multiclass else "sigmoid"
         dims = [X.shape[1], *hidden, len(self.classes_) if multiclass else 1]
@@ -141,8 +153,13 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
+        return self._proba(X, "DNNClassifier.predict_proba")
+
+    def _proba(self, X: Any, func: str) -> np.ndarray:
         check_is_fitted(self)
-        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        _refuse_strings(func, X)
+        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32), ensure_all_finite=False)
+        _check_finite(func, X)
         be = get_backend(self.backend)
         AL = forward_proba(
             be.asarray(X.T, dtype=self.dtype),
@@ -157,7 +174,64 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels, shape (n_samples,), taken from ``classes_``."""
-        P = self.predict_proba(X)
+        P = self._proba(X, "DNNClassifier.predict")
         if P.shape[1] == 2:
             return self.classes_[(P[:, 1] > 0.5).astype(np.intp)]
         return self.classes_[np.argmax(P, axis=1)]
+
+
+def _count(func: str, name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{func}: {name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{func}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _hidden_sizes(func: str, hidden: Any) -> tuple[int, ...]:
+    """``hidden_layer_sizes`` as a tuple of positive ints: an int, or a list or tuple of them."""
+    sizes = (hidden,) if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool) else hidden
+    message = (
+        f"{func}: hidden_layer_sizes must be a positive integer or a tuple of them, such as (20, 7), "
+        f"got {hidden!r}"
+    )
+    if not isinstance(sizes, (tuple, list)) or not all(
+        isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes
+    ):
+        raise TypeError(message)
+    if not all(n > 0 for n in sizes):
+        raise ValueError(message)
+    return tuple(int(n) for n in sizes)
+
+
+def _refuse_strings(func: str, X: Any) -> None:
+    """Strings in X (a string array, or strings among objects) would be parsed as numbers: refuse them."""
+    if isinstance(X, (list, tuple)) or hasattr(X, "dtypes"):  # lists, DataFrames
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError):  # ragged: scikit-learn says what is wrong
+            return
+    if not isinstance(X, np.ndarray):  # sparse matrices: scikit-learn decides
+        return
+    dtype = X.dtype
+    if dtype.kind in "USV" or (dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in X.flat)):
+        raise TypeError(
+            f"{func}: X must hold numbers, got dtype {dtype}"
+            + (" with strings" if dtype.kind == "O" else "")
+            + "; convert it to numbers first"
+        )
+
+
+def _refuse_nan_labels(func: str, y: Any) -> None:
+    try:
+        labels = np.asarray(y)
+    except (ValueError, TypeError):  # ragged: scikit-learn says what is wrong
+        return
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+        raise ValueError(f"{func}: y contains NaN or infinity; every sample needs a class label")
+
+
+def _check_finite(func: str, X: np.ndarray) -> None:
+    if not np.all(np.isfinite(X)):
+        row, col = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{func}: X contains NaN or infinity ({float(X[row, col])!r} at [{row}, {col}])")

@@ -11,7 +11,17 @@ from typing import Any
 
 import array_api_compat
 
-from ._checks import check_array, check_float, check_same_dtype, check_shape, shape_of
+from ._checks import (
+    check_array,
+    check_examples,
+    check_float,
+    check_one_hot,
+    check_real,
+    check_same_dtype,
+    check_shape,
+    first_bad,
+    shape_of,
+)
 from .backend import namespace_of
 
 
@@ -82,40 +92,48 @@ def one_hot(Y: Any, num_classes: int, dtype: Any = None) -> Any:
     return _one_hot(func, xp, Y, num_classes, target)
 
 
-def _one_hot(func: str, xp: Any, Y: Any, C: int, dtype: Any) -> Any:
+def _one_hot(func: str, xp: Any, Y: Any, C: int, dtype: Any, name: str = "Y") -> Any:
     shape = shape_of(Y)
     if len(shape) == 2 and shape[0] == 1:
         Y = xp.reshape(Y, (shape[1],))
     elif len(shape) != 1:
-        raise ValueError(f"{func}: Y has shape {shape}, expected class indices of shape (m,) or (1, m)")
+        raise ValueError(f"{func}: {name} has shape {shape}, expected class indices of shape (m,) or (1, m)")
+    check_real(func, name, Y)
     if xp.isdtype(Y.dtype, "bool"):
         Y = xp.astype(Y, xp.int64)
     elif xp.isdtype(Y.dtype, "real floating"):
-        if not bool(xp.all(Y == xp.round(Y))):
-            raise ValueError(f"{func}: Y must hold whole-number class indices, found a fraction")
+        bad = first_bad(xp, Y, xp.isfinite(Y) & (Y == xp.round(Y)))
+        if bad is not None:
+            raise ValueError(
+                f"{func}: {name} must hold whole-number class indices, found {bad[1]!r} at [{bad[0][0]}]"
+            )
         Y = xp.astype(Y, xp.int64)
     elif not xp.isdtype(Y.dtype, "integral"):
-        raise TypeError(f"{func}: Y must hold integer class indices, got dtype {Y.dtype}")
+        raise TypeError(f"{func}: {name} must hold integer class indices, got dtype {Y.dtype}")
     if shape_of(Y)[0] > 0 and not bool(xp.all((Y >= 0) & (Y < C))):
         raise ValueError(
-            f"{func}: Y must hold class indices in [0, {C}), found {int(xp.min(Y))}..{int(xp.max(Y))}"
+            f"{func}: {name} must hold class indices in [0, {C}), found {int(xp.min(Y))}..{int(xp.max(Y))}"
         )
     classes = xp.arange(C, dtype=Y.dtype, device=array_api_compat.device(Y))
     return xp.astype(classes[:, None] == Y[None, :], dtype)
 
 
 def _labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
-    """Y as a one-hot matrix of AL's shape and dtype."""
+    """Y as a one-hot matrix of AL's shape and dtype (checked to be one-hot)."""
     check_array(func, "AL", AL)
     check_array(func, "Y", Y, ndim=None)
     check_float(func, "AL", xp, AL)
+    check_real(func, "Y", Y)
     C, m = shape_of(AL)
     if C < 2:
         raise ValueError(
             f"{func}: AL has shape {shape_of(AL)}; a softmax output needs at least 2 rows (classes)"
         )
+    check_examples(func, "AL", AL)
     if shape_of(Y) == (C, m):
-        return Y if Y.dtype == AL.dtype else xp.astype(Y, AL.dtype)
+        Y = Y if Y.dtype == AL.dtype else xp.astype(Y, AL.dtype)
+        check_one_hot(func, "Y", xp, Y)
+        return Y
     if shape_of(Y) not in ((m,), (1, m)):
         raise ValueError(
             f"{func}: Y has shape {shape_of(Y)}, expected class indices of shape ({m},) or (1, {m}) "

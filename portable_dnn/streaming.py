@@ -27,7 +27,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ._checks import check_count, check_layer_dims, check_positive_float
+from ._checks import check_count, check_layer_dims, check_positive_float, check_store
 from .backend import get_backend, host_random_state, resolve_dtype
 from .engine import Network, Optimizer, Step, Trainer, new_state
 from .initialization import INITS, initialize_parameters_deep
@@ -128,6 +128,7 @@ def fit_out_of_core(
         name = str(X.dtype) if dtype is None else dtype
         float_dtype = resolve_dtype(xp, name if name in ("float32", "float64") else "float64")
         X, Y = xp.astype(X, float_dtype), xp.astype(Y, float_dtype)
+        X = check_store(func, xp, X, Y, path, x, y)  # labels 0/1 now; X's values in each chunk's task
         parameters = initialize_parameters_deep(
             dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
         )

@@ -7,21 +7,24 @@ there once.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._checks import (
     check_array,
+    check_binary,
     check_count,
+    check_examples,
+    check_finite,
     check_layer_dims,
     check_positive_float,
+    check_real,
     check_shape,
     num_layers,
     shape_of,
 )
 from .backend import Backend, backend_of, get_backend, namespace_of, resolve_dtype
-from .cost import first_non_binary
+from .cost import warn_non_binary
 from .engine import (
     GramStep,
     Network,
@@ -181,7 +184,8 @@ def L_layer_model(
 def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool = True) -> Any:
     """0/1 predictions (a 1 x m array) of the network; prints ``Accuracy: ...`` when ``y`` is given.
 
-    X may be host data; it is moved to the parameters' backend.
+    X may be host data; it is moved to the parameters' backend. X must be real
+    and finite, ``y`` (when given) must hold one label 0 or 1 per column of X.
 
     >>> import numpy as np
     >>> params = {"W1": np.array([[1.0]]), "b1": np.array([[0.0]])}
@@ -193,27 +197,38 @@ def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool 
     num_layers(func, parameters)  # checks the dict before anything is moved
     W1 = parameters["W1"]
     be = backend_of(W1)
-    X = _move(func, "X", be, X, W1.dtype)
-    probas, _ = L_model_forward(X, parameters)
     xp = be.xp
+    X = _move(func, "X", be, X, W1.dtype)
+    check_finite(func, "X", xp, X)
+    probas, _ = L_model_forward(X, parameters)
     p = xp.astype(probas > 0.5, probas.dtype)
     if y is not None:
-        y = _labels(func, be, y, shape_of(p), p.dtype)  # checked even when not printed
+        y = _labels(func, be, y, shape_of(p), p.dtype, "y")  # checked even when not printed
+        check_binary(func, "y", xp, y)
+        m = check_examples(func, "X", X)
         if print_accuracy:
-            print("Accuracy: " + str(float(xp.sum(xp.astype(p == y, p.dtype)) / shape_of(p)[1])))
+            print("Accuracy: " + str(float(xp.sum(xp.astype(p == y, p.dtype)) / m)))
     return p
 
 
 def accuracy(predictions: Any, y: Any) -> float:
-    """Fraction of predictions equal to the labels ``y``.
+    """Fraction of predictions equal to the labels ``y``; both hold 0 or 1 for each of m > 0 examples.
 
     >>> import numpy as np
     >>> accuracy(np.array([[1.0, 0.0]]), np.array([[1, 1]]))
     0.5
     """
+    func = "accuracy"
+    check_array(func, "predictions", predictions, ndim=None)
+    check_real(func, "predictions", predictions)
     be = backend_of(predictions)
-    y = _labels("accuracy", be, y, shape_of(predictions), predictions.dtype)
     xp = be.xp
+    if not xp.isdtype(predictions.dtype, "real floating"):
+        predictions = xp.astype(predictions, xp.float64)
+    check_binary(func, "predictions", xp, predictions)
+    check_examples(func, "predictions", predictions)
+    y = _labels(func, be, y, shape_of(predictions), predictions.dtype, "y")
+    check_binary(func, "y", xp, y)
     return float(xp.mean(xp.astype(predictions == y, predictions.dtype)))
 
 
@@ -221,7 +236,10 @@ def accuracy(predictions: Any, y: Any) -> float:
 
 
 def _move(func: str, name: str, be: Backend, x: Any, dtype: Any) -> Any:
-    """``x`` on backend ``be`` as floating ``dtype``; host data is copied there once."""
+    """``x`` on backend ``be`` as floating ``dtype``; host data is copied there once.
+
+    x must hold real numbers: complex, string or object arrays are refused before any cast.
+    """
     src = backend_of(x)
     if not src.is_host and type(src) is not type(be):
         raise TypeError(
@@ -229,6 +247,7 @@ def _move(func: str, name: str, be: Backend, x: Any, dtype: Any) -> Any:
             f"pass host (NumPy) data or arrays of {be.name}"
         )
     check_array(func, name, x)
+    check_real(func, name, x)
     if src.is_host:
         return be.asarray(x, dtype=dtype)
     xp = be.xp
@@ -236,21 +255,24 @@ def _move(func: str, name: str, be: Backend, x: Any, dtype: Any) -> Any:
     return x if x.dtype == dtype else xp.astype(x, dtype)
 
 
-def _labels(func: str, be: Backend, y: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-    y = _move(func, "Y", be, y, dtype) if getattr(y, "ndim", 0) == 2 else _move_1d(func, be, y, dtype)
+def _labels(func: str, be: Backend, y: Any, shape: tuple[int, ...], dtype: Any, name: str = "Y") -> Any:
+    if getattr(y, "ndim", 0) == 2:
+        y = _move(func, name, be, y, dtype)
+    else:
+        y = _move_1d(func, be, y, dtype, name)
     if shape_of(y) != shape:
-        raise ValueError(f"{func}: Y has shape {shape_of(y)}, expected {shape} (one label per example)")
+        raise ValueError(f"{func}: {name} has shape {shape_of(y)}, expected {shape} (one label per example)")
     return y
 
 
-def _move_1d(func: str, be: Backend, y: Any, dtype: Any) -> Any:
+def _move_1d(func: str, be: Backend, y: Any, dtype: Any, name: str = "Y") -> Any:
     if not hasattr(y, "shape") or len(y.shape) != 1:
         raise ValueError(
-            f"{func}: Y must be a 1 x m array of labels, got {getattr(y, 'shape', type(y).__name__)}"
+            f"{func}: {name} must be a 1 x m array of labels, got {getattr(y, 'shape', type(y).__name__)}"
         )
     src = backend_of(y)
     xp = src.xp
-    return _move(func, "Y", be, xp.reshape(y, (1, shape_of(y)[0])), dtype)
+    return _move(func, name, be, xp.reshape(y, (1, shape_of(y)[0])), dtype)
 
 
 def _working_dtype(xp: Any, X: Any, dtype: Any) -> Any:
@@ -268,25 +290,14 @@ def _prepare_data(
     be = get_backend(backend) if backend is not None or src.is_host else src
     xp = be.xp
     X = _move(func, "X", be, X, _working_dtype(xp, X, dtype))
-    n_x, m = shape_of(X)
-    if m == 0:
-        raise ValueError(f"{func}: X has no examples (shape {shape_of(X)})")
+    m = check_examples(func, "X", X)
     check_shape(func, "X", X, (dims[0], None), f"(layers_dims[0] = {dims[0]} features)")
     Y = _labels(func, be, Y, (1, m), X.dtype)
-    if not bool(xp.all(xp.isfinite(X))):
-        raise ValueError(f"{func}: X contains NaN or infinity")
-    if not bool(xp.all(xp.isfinite(Y))):
-        raise ValueError(f"{func}: Y contains NaN or infinity")
-    bad = first_non_binary(xp, Y)
-    if bad is not None:
-        # The course's own tests train on labels drawn from a normal distribution:
-        # the course-named models compute its formula on them, and say so.
-        warnings.warn(
-            f"{func}: Y holds labels other than 0 and 1 (first: {bad!r}); "
-            "the cross-entropy is computed as the course writes it",
-            UserWarning,
-            stacklevel=3,
-        )
+    check_finite(func, "X", xp, X)
+    check_finite(func, "Y", xp, Y)
+    # The course's own tests train on labels drawn from a normal distribution:
+    # the course-named models compute its formula on them, and say so.
+    warn_non_binary(func, xp, Y, stacklevel=4)
     if dims[-1] != 1:
         raise ValueError(f"{func}: the sigmoid output needs layers_dims[-1] = 1, got {dims[-1]}")
     return be, be.prepare_features(X), Y

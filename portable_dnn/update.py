@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._checks import check_positive_float, check_shape, num_layers, shape_of
+from ._checks import check_array, check_float, check_positive_float, check_shape, num_layers, shape_of
+from .backend import namespace_of
 
 
 def update_parameters(
@@ -24,12 +25,28 @@ def update_parameters(
     func = "update_parameters"
     lr = check_positive_float(func, "learning_rate", learning_rate)
     L = num_layers(func, parameters)
-    updated: dict[str, Any] = {}
+    check_gradients(func, "grads", grads, parameters, L)
+    return {
+        f"{p}{l}": parameters[f"{p}{l}"] - lr * grads[f"d{p}{l}"] for l in range(1, L + 1) for p in ("W", "b")
+    }
+
+
+def check_gradients(func: str, name: str, grads: Any, parameters: Mapping[str, Any], L: int) -> None:
+    """Raise unless ``grads`` has a real floating ``dW{l}``/``db{l}`` of each parameter's shape and library.
+
+    Complex or integer arrays are refused: subtracting them would turn the
+    parameters complex, or silently round.
+    """
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"{func}: {name} must be a dict of 'dW1', 'db1', ..., got {type(grads).__name__}")
     for l in range(1, L + 1):
         for p in ("W", "b"):
             value, key = parameters[f"{p}{l}"], f"d{p}{l}"
             if key not in grads:
-                raise ValueError(f"{func}: grads has no {key!r} for parameters[{p + str(l)!r}]")
-            check_shape(func, f"grads[{key!r}]", grads[key], shape_of(value), f"(the shape of {p}{l})")
-            updated[f"{p}{l}"] = value - lr * grads[key]
-    return updated
+                raise ValueError(f"{func}: {name} has no {key!r} for parameters[{p + str(l)!r}]")
+            g = grads[key]
+            check_array(func, f"{name}[{key!r}]", g)
+            check_shape(func, f"{name}[{key!r}]", g, shape_of(value), f"(the shape of {p}{l})")
+            xp = namespace_of(value, g, func=func)
+            check_float(func, f"parameters[{p + str(l)!r}]", xp, value)
+            check_float(func, f"{name}[{key!r}]", xp, g)

@@ -70,10 +70,12 @@ def test_L_model_backward_caches_that_do_not_fit(arrays):
         dnn.L_model_backward(AL, Y, [])
     (wrong_Z,) = arrays((1, 5))
     bad = [caches[0], (caches[1][0], wrong_Z)]
-    with pytest.raises(ValueError, match=r"sigmoid_backward: dA has shape \(1, 3\), expected \(1, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"L_model_backward: caches\[1\]'s Z has shape \(1, 5\), expected \(1, 3\)"
+    ):
         dnn.L_model_backward(AL, Y, bad)
     (Y5,) = arrays((1, 5))
-    with pytest.raises(ValueError, match=r"compute_cost_backward: Y has shape \(1, 5\), expected \(1, 3\)"):
+    with pytest.raises(ValueError, match=r"L_model_backward: Y has shape \(1, 5\), expected \(1, 3\)"):
         dnn.L_model_backward(AL, Y5, caches)
 
 
@@ -193,7 +195,11 @@ def test_init_and_seed_errors(backend):
         ValueError, match="initialize_parameters_deep: init must be one of 'random', 'xavier'"
     ):
         dnn.initialize_parameters_deep([3, 1], init="glorot", backend=backend)
-    with pytest.raises(ValueError, match="initialize_parameters_deep: seed must be an integer >= 0, got -3"):
+    with pytest.raises(
+        ValueError,
+        match=r"initialize_parameters_deep: seed must be an integer from 0 to 4294967295 "
+        r"\(NumPy's seeds stop at 2\*\*32 - 1\), got -3",
+    ):
         dnn.initialize_parameters_deep([3, 1], seed=-3, backend=backend)
     with pytest.raises(
         ValueError, match=r"initialize_parameters: \(n_x, n_h, n_y\)\[1\] must be a positive integer"
@@ -259,7 +265,31 @@ def test_saturated_output_gives_finite_exact_gradient(backend):
 
 def test_compute_cost_label_errors(backend):
     AL = backend.asarray(np.array([[0.5, 0.5]]))
-    with pytest.raises(ValueError, match="compute_cost: Y must hold labels 0 or 1 only, found 3.0"):
-        dnn.compute_cost(AL, backend.asarray(np.array([[1.0, 3.0]])))
+    # A course-named function: other labels warn and give the course's formula.
+    with pytest.warns(UserWarning, match=r"compute_cost: Y holds labels other than 0 and 1 \(first: 3.0\)"):
+        cost = dnn.compute_cost(AL, backend.asarray(np.array([[1.0, 3.0]])))
+    assert cost == pytest.approx(-(math.log(0.5) + 3 * math.log(0.5) + (1 - 3) * math.log(0.5)) / 2)
     with pytest.raises(ValueError, match=r"compute_cost: Y has shape \(1, 3\), expected \(1, 2\)"):
         dnn.compute_cost(AL, backend.asarray(np.array([[1.0, 0.0, 1.0]])))
+
+
+@pytest.mark.parametrize("dtype, low", [("float32", -103.0), ("float64", -744.0)])
+def test_sigmoid_changes_no_finite_value_beyond_rounding(backend, dtype, low):
+    # Down to where the result underflows to 0: no clipping moves a value in range.
+    Z = np.concatenate([np.linspace(low, 40.0, 2001), [-88.0, -87.5, -87.0, -708.5, -709.0, 0.0]])
+    Z = Z.astype(dtype)
+    A = dnn.to_numpy(dnn.sigmoid(backend.asarray(Z))[0]).astype(np.longdouble)
+    z = Z.astype(np.longdouble)
+    exact = 1 / (1 + np.exp(-z))
+    info = np.finfo(dtype)
+    normal = exact >= info.smallest_normal
+    np.testing.assert_allclose(A[normal], exact[normal], rtol=2 * float(info.eps), atol=0)
+    # Subnormal results: within two steps of the smallest subnormal.
+    assert np.all(np.abs(A[~normal] - exact[~normal]) <= 2 * float(info.smallest_subnormal))
+    if dtype == "float32":
+        assert float(A[Z == -88.0][0]) == pytest.approx(6.0546e-39, rel=1e-4)
+    dZ = dnn.to_numpy(dnn.sigmoid_backward(backend.asarray(np.ones_like(Z)), backend.asarray(Z)))
+    e = np.exp(-np.abs(z))
+    exact_d = e / (1 + e) ** 2  # s (1 - s), without the cancellation of 1 - s
+    ok = exact_d >= info.smallest_normal
+    np.testing.assert_allclose(dZ[ok].astype(np.longdouble), exact_d[ok], rtol=4 * float(info.eps), atol=0)

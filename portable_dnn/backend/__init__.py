@@ -36,6 +36,7 @@ __all__ = [
     "available_backends",
     "get_backend",
     "register_backend",
+    "unregister_backend",
     "use_backend",
     "prefer_gpu",
     "require_gpu",
@@ -99,9 +100,19 @@ def register_backend(
     ...                  lambda x: False)
     >>> get_backend("numpy_again").xp.__name__
     'array_api_compat.numpy'
+    >>> unregister_backend("numpy_again")
     """
     global BACKEND_NAMES
     _REGISTRY[name] = _Entry(cls, module, is_array, extra)
+    BACKEND_NAMES = ("auto", *_REGISTRY)
+
+
+def unregister_backend(name: str) -> None:
+    """Forget a backend made available by :func:`register_backend`."""
+    global BACKEND_NAMES
+    if name not in _REGISTRY:
+        raise ValueError(f"unregister_backend: no backend {name!r}; registered: {', '.join(_REGISTRY)}")
+    del _REGISTRY[name]
     BACKEND_NAMES = ("auto", *_REGISTRY)
 
 

@@ -22,9 +22,9 @@ _relu_bias = cupy.ElementwiseKernel(
     "T z, T b", "T a", "T s = z + b; a = s > (T)0 ? s : (T)0", "portable_dnn_relu_bias"
 )
 _sigmoid_minus = cupy.ElementwiseKernel(
-    "T z, T b, T y, T lower",
+    "T z, T b, T y",
     "T al, T dz",
-    "T s = z + b; s = s < lower ? lower : s; al = (T)1 / ((T)1 + exp(-s)); dz = al - y",
+    "T s = z + b; T e = exp(-fabs(s)); al = (s >= (T)0 ? (T)1 : e) / ((T)1 + e); dz = al - y",
     "portable_dnn_sigmoid_minus",
 )
 _relu_mask = cupy.ElementwiseKernel(
@@ -39,10 +39,6 @@ class CupyOps(Ops):
     ``linear`` leaves the bias to the activation kernel that follows it (one
     pass instead of two), so its result is ``W A`` paired with ``b``.
     """
-
-    def __init__(self, xp: Any, dtype: Any, device: Any) -> None:
-        super().__init__(xp, dtype, device)
-        self.lower_scalar = float(self.lower)
 
     def linear(self, W: Any, A: Any, b: Any) -> Any:
         return _Pending(W @ A, b)
@@ -61,7 +57,7 @@ class CupyOps(Ops):
 
     def output(self, Z: Any, Y: Any, kind: str) -> tuple[Any, Any]:
         if isinstance(Z, _Pending) and kind == "sigmoid":
-            return _sigmoid_minus(Z.product, Z.bias, Y, self.lower_scalar)  # type: ignore[no-any-return]
+            return _sigmoid_minus(Z.product, Z.bias, Y)  # type: ignore[no-any-return]
         return super().output(Z, Y, kind)
 
     def activation_grad(self, dA: Any, A: Any, kind: str) -> Any:

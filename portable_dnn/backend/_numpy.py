@@ -83,11 +83,13 @@ class NumpyOps(Ops):
             return np.tanh(Z, out=Z)
         if kind == "leaky_relu":
             return np.maximum(Z, LEAKY_SLOPE * Z, out=Z)
-        np.maximum(Z, self.lower, out=Z)
+        negative = Z < 0
+        np.abs(Z, out=Z)
         np.negative(Z, out=Z)
-        np.exp(Z, out=Z)
-        Z += 1
-        return np.reciprocal(Z, out=Z)
+        E = np.exp(Z, out=Z)
+        D = E + 1
+        A = np.reciprocal(D)
+        return np.divide(E, D, out=A, where=negative)
 
     def probabilities(self, Z: Any, kind: str) -> Any:
         if kind == "sigmoid":
