@@ -18,6 +18,37 @@ import numpy as np
 import torch
 
 from .base import Backend, Runner
+from .ops import Ops
+
+
+class TorchOps(Ops):
+    """:class:`Ops` with PyTorch's fused and in-place kernels (``addcmul_``, ``addcdiv_``, ``mul_``).
+
+    Each computes what the :class:`Ops` method of the same name computes, up to
+    the rounding of a fused multiply-add; tests compare the two.
+    """
+
+    def linear(self, W: Any, A: Any, b: Any) -> Any:
+        return torch.matmul(W, A).add_(b)
+
+    def weight_grads(self, dZ: Any, A_prev: Any) -> tuple[Any, Any]:
+        scale = 1 / A_prev.shape[1]
+        return torch.matmul(dZ, A_prev.T).mul_(scale), dZ.sum(dim=1, keepdim=True).mul_(scale)
+
+    def sgd(self, P: Any, G: Any, lr: float) -> Any:
+        return P.sub_(G, alpha=lr)
+
+    def momentum(self, P: Any, G: Any, v: Any, beta: float, lr: float) -> tuple[Any, Any]:
+        v.mul_(beta).add_(G, alpha=1 - beta)
+        return P.sub_(v, alpha=lr), v
+
+    def adam(
+        self, P: Any, G: Any, v: Any, s: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
+    ) -> tuple[Any, Any, Any]:
+        v.mul_(beta1).add_(G, alpha=1 - beta1)
+        s.mul_(beta2).addcmul_(G, G, value=1 - beta2)
+        denominator = torch.div(s, 1 - beta2**t).sqrt_().add_(eps)
+        return P.addcdiv_(v, denominator, value=-lr / (1 - beta1**t)), v, s
 
 
 class TorchBackend(Backend):
@@ -34,6 +65,24 @@ class TorchBackend(Backend):
 
     def to_host(self, x: Any) -> np.ndarray:
         return x.detach().cpu().numpy()  # type: ignore[no-any-return]
+
+    def ops(self, dtype: Any) -> Ops:
+        return TorchOps(self.xp, dtype, self.device)
+
+    def prepare_features(self, X: Any) -> Any:
+        # Each example's features contiguous (NumPy's Fortran order): a mini-batch is
+        # gathered as whole runs, and the products read it as a transposed operand.
+        return X.T.contiguous().T
+
+    def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
+        # One layout for the labels, whatever they came in: results do not depend on it.
+        return X, Y.contiguous()
+
+    def take_columns(self, A: Any, index: np.ndarray) -> Any:
+        idx = torch.as_tensor(index, device=A.device)
+        if A.ndim == 2 and A.T.is_contiguous():
+            return A.T.index_select(0, idx).T
+        return A.index_select(A.ndim - 1, idx)
 
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
