@@ -237,6 +237,7 @@ def fit(
             raise TypeError(f"{func}: {name} must be callable, got {type(hook).__name__}")
 
     be = _pick_backend(X, backend)
+    be.check_dtype(dtype, func, like=X)
     X, float_dtype = _move_X(func, be, X, dtype, "X", dims[0])
     Y = _move_Y(func, be, Y, float_dtype, output, dims[-1], shape_of(X)[1], "Y")
     if validation_data is not None:

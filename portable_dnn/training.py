@@ -266,6 +266,7 @@ def _prepare_data(
     check_array(func, "X", X)
     src = backend_of(X)
     be = get_backend(backend) if backend is not None or src.name == "numpy" else src
+    be.check_dtype(dtype, func, like=X)
     xp = be.xp
     X = _move(func, "X", be, X, _working_dtype(xp, X, dtype))
     n_x, m = shape_of(X)

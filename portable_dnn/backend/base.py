@@ -83,16 +83,32 @@ class Backend:
 
     # ------------------------------------------------------------ arrays
 
+    def check_dtype(self, dtype: Any, func: str = "portable_dnn", like: Any = None) -> None:
+        """Raise ``ValueError`` where this backend cannot compute in floating ``dtype`` as asked.
+
+        ``dtype=None`` means the dtype ``like`` (the data) trains in: its own
+        floating dtype, else float64. Every dtype works here; a backend whose
+        library would round float64 down (JAX without its 64-bit mode)
+        refuses it, so nothing is downcast silently.
+        """
+
     def asarray(self, x: Any, dtype: Any = None) -> Any:
-        """Move ``x`` (host data or an array of this backend) here, as ``dtype``."""
+        """Move ``x`` (host data or an array of this backend) here, as ``dtype``.
+
+        Without ``dtype`` the array keeps the dtype its library gives it.
+        """
         target = resolve_dtype(self.xp, dtype) if dtype is not None else None
+        if target is not None:
+            self.check_dtype(target)
         if isinstance(x, np.ndarray) and target is not None:
             # Cast on the host first so every backend sees the same rounded values.
             x = x.astype(np.dtype(dtype_name(target)), copy=False)
         return self.xp.asarray(x, dtype=target, device=self.device)
 
     def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
-        return self.xp.zeros(shape, dtype=resolve_dtype(self.xp, dtype), device=self.device)
+        target = resolve_dtype(self.xp, dtype)
+        self.check_dtype(target)
+        return self.xp.zeros(shape, dtype=target, device=self.device)
 
     def to_host(self, x: Any) -> np.ndarray:
         """``x`` as a NumPy array on the host."""
