@@ -7,6 +7,7 @@ there once.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -200,7 +201,8 @@ def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool 
     if y is not None:
         y = _labels(func, be, y, shape_of(p), p.dtype)  # checked even when not printed
         if print_accuracy:
-            print("Accuracy: " + str(float(xp.sum(xp.astype(p == y, p.dtype)) / shape_of(p)[1])))
+            # The count divided on the host: correctly rounded whatever the library's division.
+            print("Accuracy: " + str(float(xp.sum(xp.astype(p == y, p.dtype))) / shape_of(p)[1]))
     return p
 
 
@@ -214,7 +216,9 @@ def accuracy(predictions: Any, y: Any) -> float:
     be = backend_of(predictions)
     y = _labels("accuracy", be, y, shape_of(predictions), predictions.dtype)
     xp = be.xp
-    return float(xp.mean(xp.astype(predictions == y, predictions.dtype)))
+    hits = float(xp.sum(xp.astype(predictions == y, predictions.dtype)))
+    size = math.prod(shape_of(predictions))
+    return hits / size if size else math.nan
 
 
 # ---------------------------------------------------------------- internals
