@@ -467,10 +467,16 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
 
 
 def test_ctrl_c_in_a_subprocess_saves_a_checkpoint_and_exits_130(tmp_path):
+    # A terminal's Ctrl-C, even where CI started us with SIGINT ignored: set in the child
+    # itself, since a preexec_fn would fork this (possibly multithreaded) process.
+    launch = (
+        "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "runpy.run_module('portable_dnn', run_name='__main__', alter_sys=True)"
+    )
     cmd = [
         sys.executable,
-        "-m",
-        "portable_dnn",
+        "-c",
+        launch,
         "train",
         "--iterations",
         "10000000",
@@ -485,8 +491,6 @@ def test_ctrl_c_in_a_subprocess_saves_a_checkpoint_and_exits_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # A terminal's Ctrl-C, even where CI started us with SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     ckpt = tmp_path / "run.ckpt.npz"
     try:
