@@ -1,7 +1,8 @@
 """Test matrix: one ``tests-<backend>`` session per file in backends/, plus lint and typecheck.
 
 ``nox`` runs every session this machine can run; ``nox -l`` lists them. A backend
-that needs a CUDA device is skipped (not failed) on a machine without one.
+that needs a CUDA device is skipped (not failed) on a machine without one. A
+backend's file may set environment variables for its session (``env``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def _make_test_session(spec: dict) -> None:
             ]
         elif spec.get("doctest_modules"):
             args += ["--doctest-modules", *spec["doctest_modules"], "tests"]
-        session.run(_python(session), *args, *session.posargs, env={"PORTABLE_DNN_BACKEND": name})
+        env = {"PORTABLE_DNN_BACKEND": name, **spec.get("env", {})}
+        session.run(_python(session), *args, *session.posargs, env=env)
 
     tests.__doc__ = f"Run the test suite on {spec.get('description', name)}."
     nox.session(name=f"tests-{name}")(tests)
