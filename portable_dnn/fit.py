@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import array_api_compat
@@ -277,7 +277,7 @@ def fit(
 
     def batches(epoch: int) -> Iterator[Batch]:
         if batch_size is None:
-            parts: Sequence[tuple[Any, Any]] = [(X, Y)]
+            parts: Iterable[tuple[Any, Any]] = [(X, Y)]
         else:
             parts = _mini_batches(be, X, Y, batch_size, seed + epoch + 1)
         # Each epoch's masks from their own seeded stream, so a resumed run draws what it would have.
@@ -366,13 +366,16 @@ def _pick_backend(X: Any, backend: Any) -> Backend:
     return backend_of(X)
 
 
-def _mini_batches(be: Backend, X: Any, Y: Any, size: int, seed: int) -> list[tuple[Any, Any]]:
-    """:func:`~portable_dnn.random_mini_batches` without its checks (fit checked once)."""
+def _mini_batches(be: Backend, X: Any, Y: Any, size: int, seed: int) -> Iterator[tuple[Any, Any]]:
+    """:func:`~portable_dnn.random_mini_batches` without its checks (fit checked once).
+
+    Each batch is sliced when the loop reaches it: on a library that runs
+    asynchronously the slicing overlaps the steps before it."""
     perm = host_random_state(seed).permutation(shape_of(X)[1])
     X, Y = be.take_columns(X, perm), be.take_columns(Y, perm)
     m = shape_of(X)[1]
     # Slices end at m: out-of-range stops are not part of the Array API.
-    return [(X[:, k : min(k + size, m)], Y[:, k : min(k + size, m)]) for k in range(0, m, size)]
+    return ((X[:, k : min(k + size, m)], Y[:, k : min(k + size, m)]) for k in range(0, m, size))
 
 
 def _resume_state(
