@@ -32,6 +32,7 @@ from .backend import (
     backend_of,
     get_backend,
     host_random_state,
+    index_dtype,
     namespace_of,
     resolve_dtype,
     to_numpy,
@@ -103,7 +104,7 @@ def predict_labels(
     AL = forward_proba(X, parameters, hidden_activation=hidden_activation, output=output)
     xp = namespace_of(AL)
     if shape_of(AL)[0] == 1:
-        return xp.astype(AL > 0.5, xp.int64)
+        return xp.astype(AL > 0.5, index_dtype(xp))
     return xp.argmax(AL, axis=0, keepdims=True)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import array_api_compat
 
 from ._checks import check_array, check_float, check_same_dtype, check_shape, shape_of
-from .backend import namespace_of
+from .backend import index_dtype, namespace_of
 
 
 def softmax(Z: Any) -> tuple[Any, Any]:
@@ -89,11 +89,11 @@ def _one_hot(func: str, xp: Any, Y: Any, C: int, dtype: Any) -> Any:
     elif len(shape) != 1:
         raise ValueError(f"{func}: Y has shape {shape}, expected class indices of shape (m,) or (1, m)")
     if xp.isdtype(Y.dtype, "bool"):
-        Y = xp.astype(Y, xp.int64)
+        Y = xp.astype(Y, index_dtype(xp))
     elif xp.isdtype(Y.dtype, "real floating"):
         if not bool(xp.all(Y == xp.round(Y))):
             raise ValueError(f"{func}: Y must hold whole-number class indices, found a fraction")
-        Y = xp.astype(Y, xp.int64)
+        Y = xp.astype(Y, index_dtype(xp))
     elif not xp.isdtype(Y.dtype, "integral"):
         raise TypeError(f"{func}: Y must hold integer class indices, got dtype {Y.dtype}")
     if shape_of(Y)[0] > 0 and not bool(xp.all((Y >= 0) & (Y < C))):

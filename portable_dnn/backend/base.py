@@ -138,7 +138,7 @@ class Backend:
     def take_columns(self, A: Any, index: np.ndarray) -> Any:
         """The columns ``index`` (host integers) of ``A``, in that order."""
         xp = self.xp
-        return xp.take(A, xp.asarray(index, dtype=xp.int64, device=self.device), axis=A.ndim - 1)
+        return xp.take(A, xp.asarray(index, dtype=index_dtype(xp), device=self.device), axis=A.ndim - 1)
 
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
@@ -215,6 +215,17 @@ def dtype_name(dtype: Any) -> str:
     if match is None:
         raise ValueError(f"unsupported dtype {dtype!r}")
     return match.group(1)
+
+
+def index_dtype(xp: Any) -> Any:
+    """The default integer dtype of namespace ``xp``, for indices and class labels: int64
+    (int32 on JAX without its 64-bit mode, where asking for int64 would be rounded down).
+
+    >>> import array_api_compat.numpy as xp
+    >>> index_dtype(xp)
+    dtype('int64')
+    """
+    return xp.__array_namespace_info__().default_dtypes()["indexing"]
 
 
 def resolve_dtype(xp: Any, dtype: Any) -> Any:
