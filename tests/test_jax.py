@@ -146,7 +146,7 @@ REFUSAL = """
 import warnings
 import numpy as np
 import portable_dnn as dnn
-from portable_dnn.fit import fit
+from portable_dnn.fit import fit, predict_labels
 
 warnings.simplefilter("error")
 X = np.random.RandomState(0).randn(3, 50)
@@ -171,6 +171,14 @@ for name, call in calls.items():
 params, history = fit(X, Y, [3, 2, 1], num_epochs=3, batch_size=16, optimizer="adam", backend="jax",
                       dtype="float32")
 print("float32 |", params["W1"].dtype, len(history["cost"]))
+# Labels, indices and predictions in the default integer dtype (int32 here), without a warning.
+be = dnn.get_backend("jax")
+X32 = be.asarray(X, dtype="float32")
+for labels in (Y[0] > 0, Y[0].astype(np.float32)):
+    params, _ = fit(X32, be.asarray(labels), [3, 2], output="softmax", num_epochs=1, backend="jax")
+    print("softmax", labels.dtype, "|", predict_labels(X32, params).dtype)
+print("sigmoid |", predict_labels(X32, fit(X32, Y, [3, 1], num_epochs=1)[0]).dtype)
+print("mini-batches |", len(dnn.random_mini_batches(X32, be.asarray(Y, dtype="float32"), 16)))
 """
 
 
@@ -188,6 +196,8 @@ def test_float64_is_refused_without_x64_mode():
         "or train in float32 (dtype='float32')"
     )
     assert lines.pop("float32") == "float32 3"
+    assert lines.pop("softmax bool") == lines.pop("softmax float32") == "int32"
+    assert lines.pop("sigmoid") == "int32" and lines.pop("mini-batches") == "4"
     assert lines == {
         "fit": f"fit: {how}",
         "fit-float64": f"fit: {how}",
