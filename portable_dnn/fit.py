@@ -374,9 +374,7 @@ def _mini_batches(be: Backend, X: Any, Y: Any, size: int, seed: int) -> Iterator
     asynchronously the slicing overlaps the steps before it."""
     perm = host_random_state(seed).permutation(shape_of(X)[1])
     X, Y = be.take_columns(X, perm), be.take_columns(Y, perm)
-    m = shape_of(X)[1]
-    # Slices end at m: out-of-range stops are not part of the Array API.
-    return ((X[:, k : min(k + size, m)], Y[:, k : min(k + size, m)]) for k in range(0, m, size))
+    return zip(be.column_blocks(X, size), be.column_blocks(Y, size))
 
 
 def _resume_state(

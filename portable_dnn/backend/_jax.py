@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -96,11 +98,23 @@ class JaxBackend(Backend):
         columns = self.xp.asarray(np.asarray(index, dtype=kind), device=self.device)
         return self.xp.take(A, columns, axis=A.ndim - 1, mode="clip")
 
+    def column_blocks(self, A: Any, size: int) -> Iterator[Any]:
+        # One compiled slice per block width, the offset a traced scalar: a basic slice would
+        # compile once per offset and cost more to dispatch.
+        m = int(A.shape[1])
+        return (_cut(A, k, min(size, m - k)) for k in range(0, m, size))
+
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
     ) -> Any:
         super().runner(step, state, replay, cuda_graph)  # refuses cuda_graph=True
         return JitRunner(step, state)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _cut(A: Any, start: Any, width: int) -> Any:
+    """Columns ``start .. start + width - 1`` of ``A``."""
+    return jax.lax.dynamic_slice_in_dim(A, start, width, axis=1)
 
 
 _compiled: collections.OrderedDict[Any, Any] = collections.OrderedDict()

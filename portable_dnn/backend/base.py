@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import array_api_compat
@@ -139,6 +139,19 @@ class Backend:
         """The columns ``index`` (host integers) of ``A``, in that order."""
         xp = self.xp
         return xp.take(A, xp.asarray(index, dtype=index_dtype(xp), device=self.device), axis=A.ndim - 1)
+
+    def column_blocks(self, A: Any, size: int) -> Iterator[Any]:
+        """The columns of ``A`` (2-D) in consecutive blocks of ``size`` (the last may be narrower),
+        each cut when the caller reaches it.
+
+        >>> import numpy as np
+        >>> from portable_dnn.backend import get_backend
+        >>> [b.tolist() for b in get_backend("numpy").column_blocks(np.arange(5).reshape(1, 5), 2)]
+        [[[0, 1]], [[2, 3]], [[4]]]
+        """
+        m = int(A.shape[1])
+        # Slices end at m: out-of-range stops are not part of the Array API.
+        return (A[:, k : min(k + size, m)] for k in range(0, m, size))
 
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
