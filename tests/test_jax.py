@@ -41,8 +41,9 @@ def x64():
 
 @pytest.fixture
 def traces(monkeypatch):
-    """How often the training step is traced (each trace is one compilation), from an empty cache."""
+    """How often the training step is traced (each trace is one compilation), from empty caches."""
     monkeypatch.setattr(_jax, "_compiled", collections.OrderedDict())
+    jax.clear_caches()  # an equal step traced by an earlier test would be found there
     counts = collections.Counter()
     call = engine.Step.__call__
 
