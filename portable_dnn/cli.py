@@ -175,13 +175,16 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "data_sha256": fingerprint,
         }
 
-    def save_checkpoint(state: TrainingState) -> None:
+    def save_checkpoint(state: TrainingState, final: bool = False) -> None:
         opt = state.optimizer_state()
         slots = {k: v for k, v in opt.items() if k != "t"}
         meta = metadata(state.iteration, state.costs, opt["t"])
         with _signals_deferred() as again:
             save_parameters(state.snapshot(), ckpt, metadata=meta, optimizer_state=slots)
-        if again:
+        if again and not final:
+            # An interrupt during a periodic write: handed on to the training loop, which stops.
+            signal.raise_signal(again[0])
+        elif again:
             print(f"{PROG}: a second interrupt came during the checkpoint write; it was finished first",
                   file=sys.stderr)  # fmt: skip
 
@@ -252,7 +255,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except TrainingInterrupted as exc:
         if bar is not None:
             bar.close()
-        save_checkpoint(exc.state)
+        save_checkpoint(exc.state, final=True)
         again = list(argv) if "--resume" in argv else [*argv, "--resume"]
         what = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
         print(
