@@ -1,6 +1,6 @@
 """JAX: the compiled step (once per shape), float64 only in JAX's 64-bit mode, results equal to NumPy's.
 
-Runs in every session where jax is installed (it builds its own JAX backend);
+Runs wherever jax is installed, whatever backend the suite runs on (it builds its own JAX backend);
 skipped elsewhere.
 """
 
@@ -32,7 +32,7 @@ Y_CLASSES = (np.digitize(X_HOST[1] + X_HOST[3], [-0.5, 0.5])).astype(np.int64)  
 
 @pytest.fixture
 def x64():
-    """JAX's 64-bit mode for the test (the jax session has it on already)."""
+    """JAX's 64-bit mode for the test (tests-jax turns it on for the whole suite through JAX_ENABLE_X64)."""
     before = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", True)
     yield
