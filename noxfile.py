@@ -9,6 +9,7 @@ one. Each ``tests-*`` session writes its coverage data to ``.coverage.<session>`
 ``PORTABLE_DNN_TORCH_SPEC`` replaces the torch requirement (default ``torch==2.13.0``),
 e.g. ``PORTABLE_DNN_TORCH_SPEC='torch==2.13.0+cpu'`` together with
 ``PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu`` for PyTorch's CPU-only wheel.
+A backend's file may set environment variables for its session (``env``).
 """
 
 # /// script
@@ -89,7 +90,11 @@ def _make_test_session(spec: dict) -> None:
             ]
         elif spec.get("doctest_modules"):
             args += ["--doctest-modules", *spec["doctest_modules"], "tests"]
-        env = {"PORTABLE_DNN_BACKEND": name, "COVERAGE_FILE": str(ROOT / f".coverage.{session_name}")}
+        env = {
+            "PORTABLE_DNN_BACKEND": name,
+            "COVERAGE_FILE": str(ROOT / f".coverage.{session_name}"),
+            **spec.get("env", {}),
+        }
         session.run(_python(session), *args, *session.posargs, env=env)
 
     tests.__doc__ = f"Run the test suite on {spec.get('description', name)}."

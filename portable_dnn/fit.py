@@ -38,6 +38,7 @@ from .backend import (
     backend_of,
     get_backend,
     host_random_state,
+    index_dtype,
     namespace_of,
     resolve_dtype,
     to_numpy,
@@ -116,7 +117,7 @@ def predict_labels(
     AL = _forward_proba("predict_labels", X, parameters, hidden_activation, output)
     xp = namespace_of(AL)
     if shape_of(AL)[0] == 1:
-        return xp.astype(AL > 0.5, xp.int64)
+        return xp.astype(AL > 0.5, index_dtype(xp))
     return xp.argmax(AL, axis=0, keepdims=True)
 
 
@@ -258,6 +259,7 @@ def fit(
             raise TypeError(f"{func}: {name} must be callable, got {type(hook).__name__}")
 
     be = _pick_backend(X, backend)
+    be.check_dtype(dtype, func, like=X)
     X, float_dtype = _move_X(func, be, X, dtype, "X", dims[0])
     Y = _move_Y(func, be, Y, float_dtype, output, dims[-1], shape_of(X)[1], "Y")
     if validation_data is not None:
@@ -388,15 +390,8 @@ def _pick_backend(X: Any, backend: Any) -> Backend:
 
 
 def _mini_batches(be: Backend, X: Any, Y: Any, size: int, seed: int) -> Iterator[tuple[Any, Any]]:
-    """The batches of :func:`~portable_dnn.random_mini_batches`, unchecked (fit checked once).
-
-    Each batch's columns are gathered when it runs, so no shuffled copy of the
-    whole data set is ever held.
-    """
-    perm = host_random_state(seed).permutation(shape_of(X)[1])
-    for k in range(0, len(perm), size):
-        index = perm[k : k + size]
-        yield be.take_columns(X, index), be.take_columns(Y, index)
+    """The batches of :func:`~portable_dnn.random_mini_batches`, unchecked (fit checked once)."""
+    return be.mini_batches(X, Y, host_random_state(seed).permutation(shape_of(X)[1]), size)
 
 
 def _resume_state(

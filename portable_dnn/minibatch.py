@@ -8,7 +8,7 @@ from typing import Any
 import array_api_compat
 
 from ._checks import check_array, check_count, check_seed, shape_of
-from .backend import host_random_state, namespace_of
+from .backend import host_random_state, index_dtype, namespace_of
 
 
 def random_mini_batches(X: Any, Y: Any, mini_batch_size: int = 64, seed: int = 0) -> list[tuple[Any, Any]]:
@@ -37,7 +37,7 @@ def random_mini_batches(X: Any, Y: Any, mini_batch_size: int = 64, seed: int = 0
             f"{func}: Y has shape {shape_of(Y)}, expected (k, {m}) or ({m},) (one label per column of X)"
         )
     perm = host_random_state(seed).permutation(m)
-    idx = xp.asarray(perm, dtype=xp.int64, device=array_api_compat.device(X))
+    idx = xp.asarray(perm, dtype=index_dtype(xp), device=array_api_compat.device(X))
     shuffled_X = xp.take(X, idx, axis=1)
     shuffled_Y = xp.take(Y, idx, axis=len(Y.shape) - 1)
     batches = []

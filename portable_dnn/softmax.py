@@ -22,7 +22,7 @@ from ._checks import (
     first_bad,
     shape_of,
 )
-from .backend import namespace_of
+from .backend import index_dtype, namespace_of
 
 
 def softmax(Z: Any) -> tuple[Any, Any]:
@@ -100,14 +100,14 @@ def _one_hot(func: str, xp: Any, Y: Any, C: int, dtype: Any, name: str = "Y") ->
         raise ValueError(f"{func}: {name} has shape {shape}, expected class indices of shape (m,) or (1, m)")
     check_real(func, name, Y)
     if xp.isdtype(Y.dtype, "bool"):
-        Y = xp.astype(Y, xp.int64)
+        Y = xp.astype(Y, index_dtype(xp))
     elif xp.isdtype(Y.dtype, "real floating"):
         bad = first_bad(xp, Y, xp.isfinite(Y) & (Y == xp.round(Y)))
         if bad is not None:
             raise ValueError(
                 f"{func}: {name} must hold whole-number class indices, found {bad[1]!r} at [{bad[0][0]}]"
             )
-        Y = xp.astype(Y, xp.int64)
+        Y = xp.astype(Y, index_dtype(xp))
     elif not xp.isdtype(Y.dtype, "integral"):
         raise TypeError(f"{func}: {name} must hold integer class indices, got dtype {Y.dtype}")
     if shape_of(Y)[0] > 0 and not bool(xp.all((Y >= 0) & (Y < C))):

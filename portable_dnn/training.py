@@ -7,6 +7,7 @@ there once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -207,7 +208,8 @@ def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool 
         check_binary(func, "y", xp, y)
         m = check_examples(func, "X", X)
         if print_accuracy:
-            print("Accuracy: " + str(float(xp.sum(xp.astype(p == y, p.dtype)) / m)))
+            # The count divided on the host: correctly rounded whatever the library's division.
+            print("Accuracy: " + str(float(xp.sum(xp.astype(p == y, p.dtype))) / m))
     return p
 
 
@@ -229,7 +231,8 @@ def accuracy(predictions: Any, y: Any) -> float:
     check_examples(func, "predictions", predictions)
     y = _labels(func, be, y, shape_of(predictions), predictions.dtype, "y")
     check_binary(func, "y", xp, y)
-    return float(xp.mean(xp.astype(predictions == y, predictions.dtype)))
+    hits = float(xp.sum(xp.astype(predictions == y, predictions.dtype)))
+    return hits / math.prod(shape_of(predictions))
 
 
 # ---------------------------------------------------------------- internals
@@ -288,6 +291,7 @@ def _prepare_data(
     check_array(func, "X", X)
     src = backend_of(X)
     be = get_backend(backend) if backend is not None or src.is_host else src
+    be.check_dtype(dtype, func, like=X)
     xp = be.xp
     X = _move(func, "X", be, X, _working_dtype(xp, X, dtype))
     m = check_examples(func, "X", X)

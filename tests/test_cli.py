@@ -381,6 +381,27 @@ def test_interrupt_then_resume_gives_the_uninterrupted_result(
         )
 
 
+def test_interrupt_during_a_periodic_checkpoint_write_stops_training(
+    backend, tmp_path, monkeypatch, capsys, python_sigint
+):
+    real = cli.save_parameters
+    writes = []
+
+    def interrupted_write(*args, **kwargs):
+        writes.append(kwargs["metadata"]["iterations"])
+        if len(writes) == 1:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C while the first checkpoint is written
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "save_parameters", interrupted_write)
+    out = str(tmp_path / "m.npz")
+    args = ["train", "--iterations", "100000", "--checkpoint-every", "20", "--backend", backend.name]
+    assert cli.main([*args, "--quiet", "--out", out]) == 130
+    err = capsys.readouterr().err
+    assert writes == [20, 20], err  # the periodic write, finished, then the one on the way out
+    assert "interrupted after 20 of 100000 iterations" in err and "second interrupt" not in err
+
+
 def _interrupt_fit_at(monkeypatch, epoch: int, signum: int) -> None:
     """Make the CLI's next fit run receive ``signum`` right after ``epoch`` epochs."""
     fit_module = importlib.import_module("portable_dnn.fit")  # the module, not the function it exports
@@ -476,10 +497,16 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
 
 
 def test_ctrl_c_in_a_subprocess_saves_a_checkpoint_and_exits_130(tmp_path):
+    # A terminal's Ctrl-C, even where CI started us with SIGINT ignored: set in the child
+    # itself, since a preexec_fn would fork this (possibly multithreaded) process.
+    launch = (
+        "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "runpy.run_module('portable_dnn', run_name='__main__', alter_sys=True)"
+    )
     cmd = [
         sys.executable,
-        "-m",
-        "portable_dnn",
+        "-c",
+        launch,
         "train",
         "--iterations",
         "10000000",
@@ -494,8 +521,6 @@ def test_ctrl_c_in_a_subprocess_saves_a_checkpoint_and_exits_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # A terminal's Ctrl-C, even where CI started us with SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     ckpt = tmp_path / "run.ckpt.npz"
     try:

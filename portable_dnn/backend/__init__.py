@@ -26,7 +26,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from .base import Backend, resolve_dtype
+from .base import Backend, index_dtype, resolve_dtype
 from .ops import Ops
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "to_numpy",
     "namespace_of",
     "resolve_dtype",
+    "index_dtype",
     "host_random_state",
     "backend_of",
 ]

@@ -3,8 +3,13 @@
 A JAX array's step is a pure function of the state, the batch and the
 hyper-parameters: ``jax.jit`` compiles it on its first call for each batch
 shape, and every later call runs the compiled step, on the CPU or on JAX's
-GPU or TPU. The state stays on the device between steps (its buffers are
-donated to the next step) and the cost is read only when the loop asks.
+GPU or TPU. The compiled step is kept per network, optimizer and dtype, so a
+second training run of the same network (another call of ``fit`` or
+``L_layer_model``) reuses it. The state stays on the device between steps (its
+buffers are donated to the next step) and the cost is read only when the loop
+asks. The learning rate, Adam's step count and the batch's size are traced
+scalars: a decaying learning rate or a growing step count runs the same
+compiled step.
 
 float64 needs JAX's 64-bit mode, which JAX keeps off by default: turn it on
 with ``jax.config.update("jax_enable_x64", True)`` (or ``JAX_ENABLE_X64=1``)
@@ -14,11 +19,42 @@ than let JAX round it to float32.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import functools
+import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-from .base import Backend, Runner
+from .base import Backend, Runner, dtype_name
+from .ops import Ops
+
+#: Compiled steps kept for later runs (least recently used dropped first).
+CACHE_SIZE = 32
+
+
+def x64_enabled() -> bool:
+    """Whether JAX computes in 64 bits here (``jax_enable_x64``, globally or in a ``with`` block)."""
+    return bool(jax.dtypes.canonicalize_dtype(np.float64) == np.float64)
+
+
+def _float_name(dtype: Any, like: Any) -> str | None:
+    """The floating dtype training in ``dtype`` on data ``like`` computes in (None if not a float)."""
+    if dtype is None:
+        own = getattr(like, "dtype", None)
+        try:
+            name = dtype_name(own) if own is not None else "float64"
+        except ValueError:
+            return None
+        return name if name in ("float32", "float64") else "float64"
+    try:
+        return dtype_name(dtype)
+    except ValueError:
+        return None
 
 
 class JaxBackend(Backend):
@@ -30,17 +66,44 @@ class JaxBackend(Backend):
     # The Gram form keeps buffers between steps outside the state a compiled step returns.
     supports_gram = False
 
+    def __init__(self, xp: Any, device: Any) -> None:
+        super().__init__(xp, device)
+        self._ops: dict[str, Ops] = {}
+
     @property
     def sync_is_cheap(self) -> bool:
         return False
 
-    def check_dtype(self, dtype_name: str, func: str) -> None:
-        if dtype_name == "float64" and not jax.config.jax_enable_x64:
+    def check_dtype(self, dtype: Any, func: str = "portable_dnn", like: Any = None) -> None:
+        if _float_name(dtype, like) == "float64" and not x64_enabled():
             raise ValueError(
-                f"{func}: float64 on JAX needs its 64-bit mode: call "
+                f"{func}: float64 on JAX needs its 64-bit mode, which is off: call "
                 'jax.config.update("jax_enable_x64", True) first (or set JAX_ENABLE_X64=1), '
                 "or train in float32 (dtype='float32')"
             )
+
+    def to_host(self, x: Any) -> np.ndarray:
+        return np.asarray(jax.device_get(x))
+
+    def ops(self, dtype: Any) -> Ops:
+        # One Ops per dtype: a step built from it is equal to the last run's, whose compiled form is kept.
+        key = dtype_name(dtype)
+        if key not in self._ops:
+            self._ops[key] = super().ops(dtype)
+        return self._ops[key]
+
+    def take_columns(self, A: Any, index: np.ndarray) -> Any:
+        # int32 indices: int64 ones are float64's twin (refused, or warned about, without 64-bit mode).
+        kind = np.int32 if A.shape[-1] <= np.iinfo(np.int32).max else np.int64
+        columns = self.xp.asarray(np.asarray(index, dtype=kind), device=self.device)
+        return self.xp.take(A, columns, axis=A.ndim - 1, mode="clip")
+
+    def mini_batches(self, X: Any, Y: Any, order: np.ndarray, size: int) -> Iterator[tuple[Any, Any]]:
+        # One gather for the epoch, then one compiled slice per block width with the offset a
+        # traced scalar: a basic slice would compile once per offset and cost more to dispatch.
+        X, Y = self.take_columns(X, order), self.take_columns(Y, order)
+        m = int(X.shape[1])
+        return ((_cut(X, k, min(size, m - k)), _cut(Y, k, min(size, m - k))) for k in range(0, m, size))
 
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
@@ -49,15 +112,58 @@ class JaxBackend(Backend):
         return JitRunner(step, state)
 
 
+@functools.partial(jax.jit, static_argnums=2)
+def _cut(A: Any, start: Any, width: int) -> Any:
+    """Columns ``start .. start + width - 1`` of ``A``."""
+    return jax.lax.dynamic_slice_in_dim(A, start, width, axis=1)
+
+
+_compiled: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+
+
+def compiled(step: Any) -> Any:
+    """``jax.jit(step)`` with the state donated, shared by every equal step.
+
+    A step whose values all live in its (hashable) fields is kept and found
+    again by equality; one holding arrays of its own besides is compiled for
+    itself alone.
+    """
+    try:
+        fields = {f.name for f in dataclasses.fields(step)}
+        shareable = set(vars(step)) == fields and hash(step) is not None
+    except TypeError:
+        shareable = False
+    if not shareable:
+        return jax.jit(step, donate_argnums=0)
+    if step in _compiled:
+        _compiled.move_to_end(step)
+        return _compiled[step]
+    fn = _compiled[step] = jax.jit(step, donate_argnums=0)
+    while len(_compiled) > CACHE_SIZE:
+        _compiled.popitem(last=False)
+    return fn
+
+
+def _scalar(value: Any) -> Any:
+    """A hyper-parameter as a Python scalar: traced with a weak type, so it neither changes
+    the arrays' dtype nor, when its value changes, the compiled step."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 class JitRunner(Runner):
     """Runs ``step`` compiled; the state's buffers are handed to each next step."""
 
     def __init__(self, step: Any, state: list[list[Any]]) -> None:
-        super().__init__(step, state)
-        self._compiled = jax.jit(step, donate_argnums=0)
+        # Copies to donate: the arrays the caller handed in (a resumed run's) stay usable.
+        super().__init__(step, jax.tree.map(jnp.copy, state))
+        self._compiled = compiled(step)
 
     def __call__(self, batch: Any, hyper: tuple[float, ...]) -> Any:
-        self.state, cost = self._compiled(self.state, tuple(batch), hyper)
+        self.state, cost = self._compiled(self.state, tuple(batch), tuple(_scalar(h) for h in hyper))
         return cost
 
     def fetch(self, values: Any) -> list[float]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import array_api_compat
@@ -85,16 +85,32 @@ class Backend:
 
     # ------------------------------------------------------------ arrays
 
+    def check_dtype(self, dtype: Any, func: str = "portable_dnn", like: Any = None) -> None:
+        """Raise ``ValueError`` where this backend cannot compute in floating ``dtype`` as asked.
+
+        ``dtype=None`` means the dtype ``like`` (the data) trains in: its own
+        floating dtype, else float64. Every dtype works here; a backend whose
+        library would round float64 down (JAX without its 64-bit mode)
+        refuses it, so nothing is downcast silently.
+        """
+
     def asarray(self, x: Any, dtype: Any = None) -> Any:
-        """Move ``x`` (host data or an array of this backend) here, as ``dtype``."""
+        """Move ``x`` (host data or an array of this backend) here, as ``dtype``.
+
+        Without ``dtype`` the array keeps the dtype its library gives it.
+        """
         target = resolve_dtype(self.xp, dtype) if dtype is not None else None
+        if target is not None:
+            self.check_dtype(target)
         if isinstance(x, np.ndarray) and target is not None:
             # Cast on the host first so every backend sees the same rounded values.
             x = x.astype(np.dtype(dtype_name(target)), copy=False)
         return self.xp.asarray(x, dtype=target, device=self.device)
 
     def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
-        return self.xp.zeros(shape, dtype=resolve_dtype(self.xp, dtype), device=self.device)
+        target = resolve_dtype(self.xp, dtype)
+        self.check_dtype(target)
+        return self.xp.zeros(shape, dtype=target, device=self.device)
 
     def to_host(self, x: Any) -> np.ndarray:
         """``x`` as a NumPy array on the host."""
@@ -124,7 +140,22 @@ class Backend:
     def take_columns(self, A: Any, index: np.ndarray) -> Any:
         """The columns ``index`` (host integers) of ``A``, in that order."""
         xp = self.xp
-        return xp.take(A, xp.asarray(index, dtype=xp.int64, device=self.device), axis=A.ndim - 1)
+        return xp.take(A, xp.asarray(index, dtype=index_dtype(xp), device=self.device), axis=A.ndim - 1)
+
+    def mini_batches(self, X: Any, Y: Any, order: np.ndarray, size: int) -> Iterator[tuple[Any, Any]]:
+        """``(X_b, Y_b)`` of ``size`` columns each (the last may be narrower), in the host
+        permutation ``order``; each gathered when the caller reaches it, so no shuffled copy of
+        the whole data set is held.
+
+        >>> import numpy as np
+        >>> from portable_dnn.backend import get_backend
+        >>> X = np.arange(5.0).reshape(1, 5)
+        >>> [b[0].tolist() for b in get_backend("numpy").mini_batches(X, X, np.array([4, 0, 3, 1, 2]), 2)]
+        [[[4.0, 0.0]], [[3.0, 1.0]], [[2.0]]]
+        """
+        for k in range(0, len(order), size):
+            index = order[k : k + size]
+            yield self.take_columns(X, index), self.take_columns(Y, index)
 
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
@@ -205,6 +236,17 @@ def dtype_name(dtype: Any) -> str:
     if match is None:
         raise ValueError(f"unsupported dtype {dtype!r}")
     return match.group(1)
+
+
+def index_dtype(xp: Any) -> Any:
+    """The default integer dtype of namespace ``xp``, for indices and class labels: int64
+    (int32 on JAX without its 64-bit mode, where asking for int64 would be rounded down).
+
+    >>> import array_api_compat.numpy as xp
+    >>> index_dtype(xp)
+    dtype('int64')
+    """
+    return xp.__array_namespace_info__().default_dtypes()["indexing"]
 
 
 def resolve_dtype(xp: Any, dtype: Any) -> Any:
