@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import hashlib
 import importlib.metadata
+import logging
 import os
 import platform
 import shlex
@@ -261,6 +262,10 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 128 + int(exc.signum)
+    except _cluster_faults() as exc:
+        kept = every or args.resume
+        note = f"; the last checkpoint is kept in {ckpt}" if kept and os.path.exists(ckpt) else ""
+        raise CLIError(f"{exc}{note}") from None
     finally:
         if bar is not None:
             bar.close()
@@ -358,7 +363,26 @@ def _scheduler(args: argparse.Namespace) -> Any:
         raise CLIError(f"--scheduler needs --backend dask, not {get_backend(args.backend).name}")
     from .streaming import use_scheduler
 
-    return use_scheduler(args.scheduler)
+    return _quietly(use_scheduler(args.scheduler))
+
+
+@contextlib.contextmanager
+def _quietly(block: Any) -> Any:
+    """``block`` with distributed's notices of lost connections unshown: a fault is reported as one line."""
+    logger = logging.getLogger("distributed")
+    previous = logger.level
+    logger.setLevel(max(logging.ERROR, logger.getEffectiveLevel()))
+    try:
+        with block as value:
+            yield value
+    finally:
+        logger.setLevel(previous)
+
+
+def _cluster_faults() -> tuple[type[Exception], ...]:
+    """The Dask backend's ClusterError, where that backend is loaded (nothing else raises one)."""
+    dask_backend = sys.modules.get("portable_dnn.backend._dask")
+    return (dask_backend.ClusterError,) if dask_backend is not None else ()
 
 
 def _predict(be: Any, X: np.ndarray, parameters: Any, dtype: str, hidden: str = "relu") -> np.ndarray:
@@ -566,6 +590,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {message or type(exc).__name__}", file=sys.stderr)
         return 1
     except ImportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except _cluster_faults() as exc:  # the Dask cluster failed after training, under predictions
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except MemoryError:
