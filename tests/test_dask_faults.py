@@ -397,3 +397,68 @@ def test_memory_check_names_the_chunk_size_that_fits():
     ):
         check_memory([worker], [100] * 8, 2**20, 0)
     check_memory([{**worker, "memory_limit": 0}], [10**9], 2**20, 2**20)  # no limit: nothing to check
+
+
+def test_a_lost_cluster_recomputes_at_most_lineage_steps():
+    """Both workers lost at once after step 36, last cut at step 32: at most 8 steps run again."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+    from distributed.utils import key_split
+
+    class Updates(SchedulerPlugin):
+        """How many times each update task was computed."""
+
+        def __init__(self):
+            self.runs = {}
+
+        def transition(self, key, start, finish, *args, **kwargs):
+            if finish == "memory" and key_split(key) == "update":  # _update tasks
+                self.runs[key] = self.runs.get(key, 0) + 1
+
+    X, Y, Xd, Yd = _chunked_moons()
+    run = dict(optimizer="momentum", learning_rate=0.05, batch_size=100, num_epochs=12, seed=3)
+    updates = Updates()
+    with local_cluster(2) as (cluster, client):
+        cluster.scheduler.add_plugin(updates, name="updates")
+
+        def callback(epoch, params, history):
+            if epoch == 8:  # 36 steps done, 4 per epoch
+                for pid in _worker_pids(client).values():
+                    os.kill(pid, signal.SIGKILL)
+
+        with use_scheduler(client, lineage=8):
+            params, history = dnn.fit(Xd, Yd, [2, 6, 1], callback=callback, **run)
+            host = {k: to_numpy(v) for k, v in params.items()}
+    assert len(updates.runs) == 48
+    again = sum(n - 1 for n in updates.runs.values())
+    assert 1 <= again <= 8, updates.runs
+    reference, _ = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **run)
+    assert _max_diff(reference, host) < 1e-12
+
+
+def test_mini_batch_fit_on_a_cluster_is_reproducible(cluster):
+    """Arrays sent between workers can arrive misaligned; each task realigns them, so runs agree bitwise."""
+    X, Y, Xd, Yd = _chunked_moons()
+    run = dict(optimizer="momentum", learning_rate=0.05, batch_size=100, num_epochs=8, seed=3)
+    runs = []
+    with use_scheduler(cluster):
+        for _ in range(3):
+            params, history = dnn.fit(Xd, Yd, [2, 6, 1], **run)
+            runs.append(({k: to_numpy(v) for k, v in params.items()}, history["cost"]))
+    first, costs = runs[0]
+    for other, other_costs in runs[1:]:
+        assert all(np.array_equal(first[k], other[k]) for k in first)
+        assert other_costs == costs
+    reference, _ = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **run)
+    assert _max_diff(reference, first) < 1e-12
+
+
+def test_misaligned_arrays_are_realigned_before_a_task_computes():
+    from portable_dnn.backend._dask import _aligned
+
+    buffer = bytearray(8 * 12 + 3)
+    a = np.frombuffer(memoryview(buffer)[3 : 3 + 8 * 12], dtype=np.float64).reshape(3, 4)
+    assert not a.flags.aligned
+    b = _aligned(a)
+    assert b.flags.aligned and np.array_equal(a, b)
+    c = np.ones((3, 4))
+    assert _aligned(c) is c  # aligned already: no copy
