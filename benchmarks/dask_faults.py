@@ -41,7 +41,11 @@ def _cluster(n_workers: int = 2) -> Any:
 
     with (
         distributed.LocalCluster(
-            n_workers=n_workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, env=ENV
+            n_workers=n_workers,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            env=ENV,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
