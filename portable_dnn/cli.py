@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import platform
 import shlex
@@ -39,7 +40,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from .backend import ENV_VAR, available_backends, get_backend, to_numpy
+from .backend import ENV_VAR, ClusterError, available_backends, get_backend, to_numpy
 from .datasets import check_same_features, default_dataset, flatten_images, load_dataset, load_npz_dataset
 from .serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
 
@@ -267,6 +268,10 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 128 + int(exc.signum)
+    except ClusterError as exc:
+        kept = every or args.resume
+        note = f"; the last checkpoint is kept in {ckpt}" if kept and os.path.exists(ckpt) else ""
+        raise CLIError(f"{exc}{note}") from None
     finally:
         if bar is not None:
             bar.close()
@@ -361,9 +366,22 @@ def _scheduler(args: argparse.Namespace) -> Any:
     if args.scheduler is None:
         return contextlib.nullcontext()
     try:
-        return get_backend(args.backend).scheduler(args.scheduler)
+        return _quietly(get_backend(args.backend).scheduler(args.scheduler))
     except ValueError as exc:
         raise CLIError(f"--scheduler: {exc}") from None
+
+
+@contextlib.contextmanager
+def _quietly(block: Any) -> Any:
+    """``block`` with distributed's notices of lost connections unshown: a fault is reported as one line."""
+    logger = logging.getLogger("distributed")
+    previous = logger.level
+    logger.setLevel(max(logging.ERROR, logger.getEffectiveLevel()))
+    try:
+        with block as value:
+            yield value
+    finally:
+        logger.setLevel(previous)
 
 
 def _predict(be: Any, X: np.ndarray, parameters: Any, dtype: str, hidden: str = "relu") -> np.ndarray:
@@ -633,6 +651,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {message or type(exc).__name__}", file=sys.stderr)
         return 1
     except ImportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except ClusterError as exc:  # the Dask cluster failed after training, under predictions
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except MemoryError:

@@ -3,8 +3,9 @@
 The ``"dask"`` backend runs the engine's training step (:mod:`portable_dnn.engine`)
 on Dask arrays chunked along the examples: each step is one task per chunk of
 examples (the same Array API code on the chunk's own arrays) whose gradients
-are summed before one update task, and the new state is persisted, so the
-task graph does not grow with the steps. Which scheduler
+are summed, in the chunks' order, before one update task, and the new state
+is persisted, so the task graph does not grow with the steps and a run gives
+the same result every time, full batch or mini-batches. Which scheduler
 computes is Dask's choice: a ``distributed.Client`` you created, else local
 threads; :func:`use_scheduler` names one for a block::
 
@@ -19,6 +20,38 @@ threads; :func:`use_scheduler` names one for a block::
 :func:`fit_out_of_core` all run that step. :func:`fit_out_of_core` trains by
 mini-batch gradient descent on a Zarr or HDF5 store read one chunk at a time,
 so the data never has to fit in memory.
+
+What a cluster does to training, and what follows:
+
+* A lost worker (killed, out of memory, its machine gone) is survived, any
+  number of times, one after another: the scheduler recomputes what the
+  worker held on the workers left, and a worker's nanny starts a new one
+  (:func:`use_scheduler` makes the Client current without putting it into
+  Dask's configuration, which every new worker process receives). The result
+  is the one an undisturbed run gives, bit for bit: the recomputed tasks are
+  the same tasks on the same values.
+* The recomputation is bounded: every ``lineage`` steps (32 by default) the
+  state is brought to the client and sent back as a plain value, so the
+  scheduler forgets the tasks behind it. It holds at most that many steps of
+  tasks however long training runs, and a lost worker costs at most that many
+  steps again.
+* What cannot be survived ends in one :class:`ClusterError` (a
+  ``RuntimeError``) that says what happened, names the scheduler's address
+  and the last step known to be complete (``.step``), never in a hang: the
+  scheduler lost or unreachable (raised within a second or two of the loss),
+  no usable worker for ``worker_timeout`` seconds (none at all, or every one
+  paused for memory: their memory use is named), no step completed for
+  ``step_timeout`` seconds, or a task that killed every worker that ran it.
+  Every wait in the block has a timeout, the checks of the data included. A
+  scheduler is a single point of failure in Dask: training does not outlive
+  it; resume from a checkpoint (the command line's ``--checkpoint-every`` and
+  ``--resume``, or :func:`~portable_dnn.fit`'s ``checkpoint`` and ``resume``).
+* A mini-batch whose chunks cannot fit the workers' memory is refused before
+  its first step, with a ``ValueError`` naming the chunk size that would fit:
+  each chunk's task needs its arrays and about four values per unit of the
+  network and example, a worker runs as many at once as it has threads and
+  pauses at ``distributed.worker.memory.pause`` (80%) of its memory limit,
+  and a mini-batch's data must fit all the workers together.
 """
 
 from __future__ import annotations
@@ -28,33 +61,60 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._checks import check_count, check_layer_dims, check_positive_float, check_store
-from .backend import get_backend, host_random_state, resolve_dtype
+from .backend import ClusterError, get_backend, host_random_state, resolve_dtype
 from .engine import Network, Optimizer, Step, Trainer, new_state
 from .initialization import INITS, initialize_parameters_deep
 
-__all__ = ["fit_out_of_core", "use_scheduler"]
+__all__ = ["ClusterError", "fit_out_of_core", "use_scheduler"]
 
 
 @contextlib.contextmanager
-def use_scheduler(scheduler: Any = None) -> Iterator[Any]:
+def use_scheduler(
+    scheduler: Any = None,
+    *,
+    step_timeout: float | None = None,
+    worker_timeout: float | None = None,
+    lineage: int | None = None,
+) -> Iterator[Any]:
     """Compute Dask arrays with ``scheduler`` inside the block; yields the ``Client`` (or None).
 
     ``scheduler`` is a ``distributed.Client``, a scheduler address such as
     ``"tcp://10.0.0.5:8786"`` (connected for the block, closed after it),
     ``"threads"`` or ``"synchronous"`` (Dask's local schedulers), or None for
-    Dask's default: the ``Client`` created last, else local threads.
+    Dask's default: the ``Client`` created last, else local threads. A Client
+    is made current with ``client.as_current()``; it is never put into Dask's
+    configuration, which the cluster hands to each worker process it starts.
+
+    On a cluster, inside the block (defaults in brackets):
+
+    * ``step_timeout`` [300 s]: no training step completed for this long
+      raises :class:`ClusterError`;
+    * ``worker_timeout`` [60 s]: the cluster without a usable worker (none at
+      all, or every one paused for memory) for this long raises :class:`ClusterError`;
+    * ``lineage`` [32]: every this many steps the state is brought to the
+      client and sent back as a plain value, so the scheduler forgets the
+      tasks behind it; a lost worker costs at most this many steps of recomputation.
 
     >>> from portable_dnn.training import L_layer_model
     >>> from portable_dnn.datasets import default_dataset
     >>> X, Y, _, _ = default_dataset()
     >>> with use_scheduler("synchronous"):
     ...     params, costs = L_layer_model(X, Y, [2, 4, 1], num_iterations=2, backend="dask")
-    >>> round(costs[0], 6)
+    >>> round(float(costs[0]), 6)
     0.778117
     """
     from .backend._dask import use_scheduler as _use
 
-    with _use(scheduler, func="use_scheduler") as client:
+    func = "use_scheduler"
+    if step_timeout is not None:
+        step_timeout = check_positive_float(func, "step_timeout", step_timeout)
+    if worker_timeout is not None:
+        worker_timeout = check_positive_float(func, "worker_timeout", worker_timeout)
+    if lineage is not None:
+        lineage = check_count(func, "lineage", lineage, 1)
+    with _use(
+        scheduler, func=func, step_timeout=step_timeout, worker_timeout=worker_timeout, lineage=lineage
+    ) as client:
         yield client
 
 

@@ -19,6 +19,7 @@ zarr = pytest.importorskip("zarr")
 
 import portable_dnn as dnn  # noqa: E402
 from portable_dnn.backend import get_backend, to_numpy  # noqa: E402
+from portable_dnn.backend._dask import current_client  # noqa: E402
 from portable_dnn.cli import main  # noqa: E402
 from portable_dnn.datasets import default_dataset, flatten_images, load_dataset  # noqa: E402
 from portable_dnn.engine import Network, Optimizer, Step, new_state  # noqa: E402
@@ -36,7 +37,7 @@ def cluster():
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, env=env
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0", env=env
         ) as c,
         distributed.Client(c, set_as_default=False) as client,
     ):
@@ -213,7 +214,7 @@ def test_distributed_client_gives_the_numpy_result(cluster):
     with use_scheduler(cluster) as client:
         assert client is cluster
         got, costs = dnn.L_layer_model(X, Y, [2, 5, 1], num_iterations=101, learning_rate=0.3, backend="dask")
-        assert dask.base.get_scheduler() == cluster.get
+        assert current_client() is cluster
         got = {k: to_numpy(v) for k, v in got.items()}  # futures on the cluster: fetch them in the block
     assert _max_diff(ref, got) < 1e-12
     np.testing.assert_allclose(costs, ref_costs, rtol=0, atol=1e-12)

@@ -26,11 +26,12 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from .base import Backend, index_dtype, resolve_dtype
+from .base import Backend, ClusterError, index_dtype, resolve_dtype
 from .ops import Ops
 
 __all__ = [
     "Backend",
+    "ClusterError",
     "BACKEND_NAMES",
     "Ops",
     "available_backends",

@@ -195,6 +195,22 @@ class Backend:
         return arrays
 
 
+class ClusterError(RuntimeError):
+    """Training on a cluster cannot go on; the message says why and where it stopped.
+
+    Raised when the scheduler cannot be reached, when the cluster has had no
+    usable worker (none at all, or every one paused for memory) for
+    ``worker_timeout`` seconds, when no step completed for ``step_timeout``
+    seconds, or when a task kept killing the workers that ran it. ``address``
+    is the scheduler's address, ``step`` the last training step known to be
+    complete (counted from 1; None before the first).
+    """
+
+    def __init__(self, message: str, address: str | None = None, step: int | None = None) -> None:
+        super().__init__(message)
+        self.address, self.step = address, step
+
+
 class Runner:
     """Runs a training step on an eager backend: ``runner(batch, hyper)`` returns the step's cost.
 

@@ -1,0 +1,238 @@
+"""Training through cluster faults on a loopback Dask cluster: what each fault costs and how it ends.
+
+Trains the course's network on the embedded data (4 chunks of 100 examples,
+mini-batches of one chunk: 4 steps an epoch) on a ``LocalCluster`` of 2
+single-threaded worker processes on 127.0.0.1, and reports, as JSON rows:
+
+* ``lineage``: for each ``lineage`` setting (the default 32, and no cut at
+  all), the seconds per step of an undisturbed run, the scheduler's task count
+  at its end, and, with both workers killed at once at step 72, how many
+  steps were computed again and whether the result still equals NumPy's;
+* ``fault``: each fault that training cannot outlive, the error it ends in
+  and the seconds from the fault to the error: the scheduler killed (a
+  ``dask scheduler`` process), every worker gone (``worker_timeout=2``), the
+  only worker thread taken (``step_timeout=3``)::
+
+    python -m benchmarks.dask_faults --out faults.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
+RUN = dict(optimizer="momentum", learning_rate=0.05, batch_size=100, num_epochs=30, seed=3)
+
+
+@contextlib.contextmanager
+def _cluster(n_workers: int = 2) -> Any:
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            env=ENV,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield cluster, client
+
+
+def _data() -> tuple[Any, ...]:
+    import dask.array as da
+
+    from portable_dnn.datasets import default_dataset
+
+    X, Y, _, _ = default_dataset()
+    return X, Y, da.from_array(X, chunks=(2, 100)), da.from_array(Y, chunks=(1, 100))
+
+
+def lineage_row(lineage: int, kill_at_epoch: int | None) -> dict[str, Any]:
+    """One run of 120 steps; with ``kill_at_epoch``, both workers killed after that epoch."""
+    from distributed.diagnostics.plugin import SchedulerPlugin
+    from distributed.utils import key_split
+
+    import portable_dnn as dnn
+    from portable_dnn.backend import to_numpy
+    from portable_dnn.streaming import use_scheduler
+
+    class Updates(SchedulerPlugin):
+        def __init__(self) -> None:
+            self.runs: dict[Any, int] = {}
+
+        def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+            if finish == "memory" and key_split(key) == "update":
+                self.runs[key] = self.runs.get(key, 0) + 1
+
+    X, Y, Xd, Yd = _data()
+    updates = Updates()
+    with _cluster() as (cluster, client):
+        cluster.scheduler.add_plugin(updates, name="updates")
+
+        def callback(epoch: int, params: Any, history: Any) -> None:
+            if epoch == kill_at_epoch:
+                for pid in client.run(os.getpid).values():
+                    os.kill(pid, signal.SIGKILL)
+
+        start = time.perf_counter()
+        with use_scheduler(client, lineage=lineage):
+            params, _ = dnn.fit(Xd, Yd, [2, 6, 1], callback=callback, **RUN)
+            host = {k: to_numpy(v) for k, v in params.items()}
+        seconds = time.perf_counter() - start
+        time.sleep(0.5)
+        tasks = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    reference, _ = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **RUN)
+    steps = 4 * int(RUN["num_epochs"])  # type: ignore[call-overload]
+    return {
+        "kind": "lineage",
+        "lineage": lineage,
+        "killed_after_step": None if kill_at_epoch is None else 4 * (kill_at_epoch + 1),
+        "steps": steps,
+        "seconds": round(seconds, 2),
+        "seconds_per_step": round(seconds / steps, 4),
+        "tasks_at_end": tasks,
+        "steps_computed_again": sum(n - 1 for n in updates.runs.values()),
+        "max_abs_diff_from_numpy": max(float(np.max(np.abs(reference[k] - host[k]))) for k in host),
+    }
+
+
+def _expect_cluster_error(train: Any, fault_at: list[float]) -> tuple[str, float]:
+    from portable_dnn.streaming import ClusterError
+
+    try:
+        train()
+    except ClusterError as exc:
+        return str(exc), time.monotonic() - fault_at[0]
+    return "no error", float("nan")
+
+
+def scheduler_row() -> dict[str, Any]:
+    import portable_dnn as dnn
+    from portable_dnn.streaming import use_scheduler
+
+    _, _, Xd, Yd = _data()
+    with tempfile.TemporaryDirectory() as tmp:
+        file = os.path.join(tmp, "scheduler.json")
+        quiet: dict[str, Any] = dict(
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ENV}
+        )
+        py = sys.executable
+        procs = [
+            subprocess.Popen(
+                [py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
+                + ["--no-dashboard", "--scheduler-file", file],
+                **quiet,
+            )
+        ]
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(file) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            with open(file) as fh:
+                address = json.load(fh)["address"]
+            for _ in range(2):
+                procs.append(
+                    subprocess.Popen(
+                        [py, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1"]
+                        + ["--host", "127.0.0.1", "--no-dashboard"],
+                        **quiet,
+                    )
+                )
+            killed: list[float] = []
+
+            def callback(state: Any) -> None:
+                if state.iteration == 20:
+                    procs[0].kill()
+                    killed.append(time.monotonic())
+
+            def train() -> None:
+                with use_scheduler(address) as client:
+                    client.wait_for_workers(2, timeout=60)
+                    dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
+
+            message, seconds = _expect_cluster_error(train, killed)
+        finally:
+            for p in reversed(procs):
+                if p.poll() is None:
+                    p.terminate()
+            for p in reversed(procs):
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    return {"kind": "fault", "fault": "scheduler killed", "seconds": round(seconds, 2), "error": message}
+
+
+def no_workers_row() -> dict[str, Any]:
+    import portable_dnn as dnn
+    from portable_dnn.streaming import use_scheduler
+
+    _, _, Xd, Yd = _data()
+    with _cluster(1) as (cluster, client):
+        gone: list[float] = []
+
+        def callback(state: Any) -> None:
+            if state.iteration == 3:
+                cluster.scale(0)
+                gone.append(time.monotonic())
+
+        def train() -> None:
+            with use_scheduler(client, worker_timeout=2):
+                dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
+
+        message, seconds = _expect_cluster_error(train, gone)
+    return {"kind": "fault", "fault": "no workers left", "seconds": round(seconds, 2), "error": message}
+
+
+def stalled_row() -> dict[str, Any]:
+    import portable_dnn as dnn
+    from portable_dnn.streaming import use_scheduler
+
+    _, _, Xd, Yd = _data()
+    with _cluster(1) as (_, client):
+        busy = client.submit(time.sleep, 30, pure=False)
+        start = [time.monotonic()]
+
+        def train() -> None:
+            with use_scheduler(client, step_timeout=3):
+                dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10)
+
+        message, seconds = _expect_cluster_error(train, start)
+        del busy
+    return {"kind": "fault", "fault": "worker thread taken", "seconds": round(seconds, 2), "error": message}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dask_faults", description=__doc__)
+    parser.add_argument("--out", help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    rows = []
+    for lineage in (32, 10**9):
+        for kill in (None, 17):
+            rows.append(lineage_row(lineage, kill))
+            print(json.dumps(rows[-1]), flush=True)
+    for row in (scheduler_row, no_workers_row, stalled_row):
+        rows.append(row())
+        print(json.dumps(rows[-1]), flush=True)
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
