@@ -199,6 +199,9 @@ def _check_xy(func: str, path: str, X: np.ndarray, Y: np.ndarray, xk: str, yk: s
         )
     if not (np.issubdtype(X.dtype, np.number) and np.issubdtype(Y.dtype, np.number)):
         raise ValueError(f"{func}: {xk!r} and {yk!r} in {path!r} must be numeric, got {X.dtype}, {Y.dtype}")
+    for key, a in ((xk, X), (yk, Y)):
+        if np.issubdtype(a.dtype, np.complexfloating):
+            raise ValueError(f"{func}: {key!r} in {path!r} is {a.dtype}; training needs real numbers")
     if not np.all((Y == 0) | (Y == 1)):
         raise ValueError(f"{func}: {yk!r} in {path!r} must hold labels 0 or 1 only")
     if not np.issubdtype(X.dtype, np.floating):

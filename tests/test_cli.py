@@ -655,3 +655,16 @@ def test_a_second_interrupt_during_the_checkpoint_write_waits_for_it(
     err = capsys.readouterr().err
     assert "a second interrupt came during the checkpoint write; it was finished first" in err
     assert load_checkpoint(tmp_path / "m.ckpt.npz")[2]["metadata"]["iterations"] == 5
+
+
+def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(training, "L_layer_model", exhausted)
+    assert cli.main(["train", "--quiet", "--out", str(tmp_path / "m.npz")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "portable-dnn: error: not enough memory for this network and data (try smaller --layers, "
+        "--batch-size or --dtype float32)"
+    ]

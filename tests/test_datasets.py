@@ -418,3 +418,12 @@ def test_check_same_features_rejects_bad_arguments():
         check_same_features(np.zeros((2, 5)), np.zeros((2, 5)), axis=2)
     with pytest.raises(ValueError, match="check_same_features: axis must be an axis of train_x"):
         check_same_features(np.zeros((2, 5)), np.zeros((2, 5)), axis=True)
+
+
+def test_complex_npz_data_is_refused_not_cast(tmp_path):
+    path = tmp_path / "complex.npz"
+    np.savez(path, X=np.ones((2, 3)) * (1 + 2j), Y=np.array([[0, 1, 0]]))
+    with pytest.raises(
+        ValueError, match=r"load_npz_dataset: .X. in .*complex.npz. is complex128; training needs real"
+    ):
+        load_npz_dataset(str(path))
