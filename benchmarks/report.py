@@ -23,7 +23,7 @@ class RatioSpec:
 ALL = ("course", "wide")
 BOTH = ("float64", "float32")
 
-# The ratios the issue asks for; a target is "value <= target".
+# The ratios with targets; a target is "value <= target".
 RATIOS: tuple[RatioSpec, ...] = (
     # CPU
     RatioSpec(

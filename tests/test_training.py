@@ -23,7 +23,7 @@ def _load_cat(paths):
 
 def _assert_cost(backend, value, printed):
     # NumPy must match every printed digit; other libraries sum in another order,
-    # and the issue allows them 1e-9 on top.
+    # so they get 1e-9 on top.
     slack = 0.0 if backend.name == "numpy" else 1e-9
     decimals = len(printed.split(".")[1])
     assert abs(value - float(printed)) <= 0.5 * 10.0**-decimals + slack + 1e-15, (value, printed)
