@@ -211,6 +211,10 @@ class ClusterError(RuntimeError):
         self.address, self.step = address, step
 
 
+# Documented (and pickled) under the package that exports them.
+Backend.__module__ = ClusterError.__module__ = "portable_dnn.backend"
+
+
 class Runner:
     """Runs a training step on an eager backend: ``runner(batch, hyper)`` returns the step's cost.
 
