@@ -63,6 +63,11 @@ _META_LIMITS = {
     "metadata": 16 << 20,
 }
 _MAX_HEADER = 10_000  # numpy's own limit on a .npy header
+# Typed loosely: numpy's stubs before 2.3 omit ``max_header_size``, which numpy accepts since 1.24.
+_HEADER_READERS: dict[tuple[int, int], Callable[..., tuple[Any, bool, np.dtype]]] = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 _READ_CHUNK = 1 << 24
 
 # The temporary file of a save: a hidden name that stays short whatever the
@@ -407,18 +412,12 @@ class _Archive:
             raise self.fail(f"has a {key!r} member of {info.file_size} bytes, more than the {limit} {why}")
         with self.zf.open(info) as member:
             version = np.lib.format.read_magic(member)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(
-                    member, max_header_size=_MAX_HEADER
-                )
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(
-                    member, max_header_size=_MAX_HEADER
-                )
-            else:
+            read_header = _HEADER_READERS.get(version)
+            if read_header is None:
                 raise self.fail(
                     f"stores {key!r} in .npy format {version[0]}.{version[1]}, expected 1.0 or 2.0"
                 )
+            shape, fortran, dtype = read_header(member, max_header_size=_MAX_HEADER)
             if dtype.hasobject:
                 raise self.fail(f"is not a portable_dnn model file: its {key!r} array holds Python objects")
             check(shape, dtype)
