@@ -76,8 +76,27 @@ def _make_test_session(spec: dict) -> None:
         if spec.get("needs_cuda") and not _cuda_device_present():
             session.skip(f"backend {name!r} needs a CUDA device and this machine has none")
         session.install("-e", ".[test]", *map(_requirement, spec.get("install", [])))
+        # pytest-xdist: one test process per core ("auto"), or the backend file's ``workers``.
+        common = ["-m", "pytest", "--backend", name, "-n", str(spec.get("workers", "auto"))]
         # Coverage data of this session only; the coverage session combines them all.
-        args = ["-m", "pytest", "--backend", name, "--cov=portable_dnn", "--cov-report="]
+        cov = ["--cov=portable_dnn", "--cov-report="]
+        env = {
+            "PORTABLE_DNN_BACKEND": name,
+            "COVERAGE_FILE": str(ROOT / f".coverage.{session_name}"),
+            **spec.get("env", {}),
+        }
+        measured = spec.get("coverage_tests")
+        if measured and not session.posargs:
+            # Tracing costs a slow backend half its time again. Its own tests are measured;
+            # the rest of the suite, which the numpy session measures, runs untraced here.
+            rest = [f"--ignore={path}" for path in measured]
+            session.run(_python(session), *common, "tests", *rest, env=env)
+            args = [*common, *cov, *measured]
+            if spec.get("doctest_modules"):
+                args += ["--doctest-modules", *spec["doctest_modules"]]
+            session.run(_python(session), *args, env=env)
+            return
+        args = [*common, *cov]
         if spec.get("doctests"):
             # The backend-specific modules (cupy, torch.cuda, dask) and the Dask-only
             # streaming module are doctested in their own sessions, not here.
@@ -90,11 +109,6 @@ def _make_test_session(spec: dict) -> None:
             ]
         elif spec.get("doctest_modules"):
             args += ["--doctest-modules", *spec["doctest_modules"], "tests"]
-        env = {
-            "PORTABLE_DNN_BACKEND": name,
-            "COVERAGE_FILE": str(ROOT / f".coverage.{session_name}"),
-            **spec.get("env", {}),
-        }
         session.run(_python(session), *args, *session.posargs, env=env)
 
     tests.__doc__ = f"Run the test suite on {spec.get('description', name)}."
