@@ -403,7 +403,7 @@ class Trainer:
         """The epoch's cost as a host float, one synchronisation; raises where training diverged."""
         values = [c for c, _ in pending]
         if with_parameters:
-            values.append(self.ops.largest(self.step.watched(self.runner.state)))
+            values.append(self.runner.largest(self.step))
         host = self.runner.fetch(values)
         costs = host[: len(pending)]
         if len(costs) == 1:

@@ -667,6 +667,10 @@ class DaskRunner:
         self._dog.done = self._last
         self._recent, self._costs, self._since_cut = [], [], 0
 
+    def largest(self, step: Any) -> Any:
+        # One task on the state as it is: no arrays, graphs or persists built around it.
+        return dask.delayed(_largest)(step, self._value)
+
     def fetch(self, values: list[Any]) -> list[float]:
         if self._dog is None:
             return [float(c) for c in compute(*values)]
@@ -756,6 +760,10 @@ def _update(step: Any, state: list[list[Any]], total: tuple[Any, list[Any]], hyp
     cost, grads = total
     grads = [_aligned(g) for g in grads]
     return step.with_ops(_ops_for(state[0][0], True)).update(state, _aligned(cost), grads, hyper)
+
+
+def _largest(step: Any, state: list[list[Any]]) -> Any:
+    return _ops_for(state[0][0], False).largest(step.watched(state))
 
 
 def _weighted_sum(parts: list[tuple[Any, list[Any]]], weights: list[float]) -> tuple[Any, list[Any]]:

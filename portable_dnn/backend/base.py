@@ -228,6 +228,10 @@ class Runner:
         self.state, cost = self.step(self.state, batch, hyper)
         return cost
 
+    def largest(self, step: Any) -> Any:
+        """``max |a|`` over the arrays ``step.watched`` picks from the state, not yet on the host."""
+        return step.ops.largest(step.watched(self.state))
+
     def fetch(self, values: Sequence[Any]) -> list[float]:
         """``values`` (0-d arrays) as host floats."""
         return [float(v) for v in values]
