@@ -76,11 +76,15 @@ def _make_test_session(spec: dict) -> None:
         if spec.get("needs_cuda") and not _cuda_device_present():
             session.skip(f"backend {name!r} needs a CUDA device and this machine has none")
         session.install("-e", ".[test]", *map(_requirement, spec.get("install", [])))
-        # pytest-xdist: one test process per core ("auto"), or the backend file's ``workers``.
-        common = ["-m", "pytest", "--backend", name, "-n", str(spec.get("workers", "auto"))]
+        # pytest-xdist: one test process per core ("auto"), or the backend file's ``workers``;
+        # idle processes take queued tests from busy ones (worksteal), as test times vary 1000x.
+        workers = str(spec.get("workers", "auto"))
+        common = ["-m", "pytest", "--backend", name, "-n", workers, "--dist", "worksteal"]
         # Coverage data of this session only; the coverage session combines them all.
         cov = ["--cov=portable_dnn", "--cov-report="]
         env = {
+            # One BLAS / PyTorch thread per test process: the processes already fill the cores.
+            **({"OMP_NUM_THREADS": "1"} if workers != "0" else {}),
             "PORTABLE_DNN_BACKEND": name,
             "COVERAGE_FILE": str(ROOT / f".coverage.{session_name}"),
             **spec.get("env", {}),
