@@ -89,31 +89,28 @@ def _make_test_session(spec: dict) -> None:
             "COVERAGE_FILE": str(ROOT / f".coverage.{session_name}"),
             **spec.get("env", {}),
         }
-        measured = spec.get("coverage_tests")
-        if measured and not session.posargs:
-            # Tracing costs a slow backend half its time again. Its own tests are measured;
-            # the rest of the suite, which the numpy session measures, runs untraced here.
-            rest = [f"--ignore={path}" for path in measured]
-            session.run(_python(session), *common, "tests", *rest, env=env)
-            args = [*common, *cov, *measured]
-            if spec.get("doctest_modules"):
-                args += ["--doctest-modules", *spec["doctest_modules"]]
-            session.run(_python(session), *args, env=env)
-            return
-        args = [*common, *cov]
+        doctest: list[str] = []
         if spec.get("doctests"):
             # The backend-specific modules (cupy, torch.cuda, dask) and the Dask-only
             # streaming module are doctested in their own sessions, not here.
-            args += [
+            doctest = [
                 "--doctest-modules",
                 "portable_dnn",
-                "tests",
                 "--ignore-glob=*/backend/_[!_]*.py",  # _cupy.py, _torch.py, _dask.py; not __init__.py
                 "--ignore=portable_dnn/streaming.py",
             ]
         elif spec.get("doctest_modules"):
-            args += ["--doctest-modules", *spec["doctest_modules"], "tests"]
-        session.run(_python(session), *args, *session.posargs, env=env)
+            doctest = ["--doctest-modules", *spec["doctest_modules"]]
+        python = _python(session)
+        measured = spec.get("coverage_tests")
+        if measured and not session.posargs:
+            # Tracing costs a slow backend half its time again. Its own tests are measured;
+            # the rest of the suite, which the numpy session measures, runs untraced here.
+            session.run(python, *common, "tests", *(f"--ignore={path}" for path in measured), env=env)
+            session.run(python, *common, *cov, *doctest, *measured, env=env)
+        else:
+            paths = ["tests"] if doctest else []  # beside doctest paths; otherwise pytest's testpaths
+            session.run(python, *common, *cov, *doctest, *paths, *session.posargs, env=env)
 
     tests.__doc__ = f"Run the test suite on {spec.get('description', name)}."
     nox.session(name=session_name)(tests)
