@@ -14,6 +14,11 @@ scikit-learn's ``MLPClassifier(solver="adam", batch_size=..., max_iter=1)``; and
 the floor, the epoch's matrix products alone into preallocated outputs.
 ``fit`` on NumPy also reports its peak memory (tracemalloc) against data +
 parameters + Adam's two slots + one batch's activations and gradients.
+
+``--device cuda`` runs the GPU's contenders instead: ``fit`` on CuPy and on the
+torch backend on the GPU, the PyTorch eager loop on the GPU and the floor in
+CuPy. The data is moved to the GPU before the clock starts, and the GPU is
+synchronized before it stops.
 """
 
 from __future__ import annotations
@@ -34,7 +39,12 @@ WORKLOADS = {
     "mnist": {"dims": [784, 128, 64, 10], "m": 60_000, "batch": 128, "dtype": "float32", "lr": 0.001},
     "small": {"dims": [2, 5, 2, 1], "m": 6_400, "batch": 64, "dtype": "float64", "lr": 0.01},
 }
-CONTENDERS = ("fit_numpy", "fit_torch", "torch_eager", "sklearn", "gemm_floor")
+CONTENDERS = {
+    "cpu": ("fit_numpy", "fit_torch", "torch_eager", "sklearn", "gemm_floor"),
+    "cuda": ("fit_cupy", "fit_torch", "torch_eager", "gemm_floor"),
+}
+RATIOS = [("fit_numpy", "torch_eager"), ("fit_numpy", "sklearn"), ("fit_torch", "torch_eager"),
+          ("fit_numpy", "gemm_floor"), ("fit_cupy", "torch_eager"), ("fit_cupy", "gemm_floor")]  # fmt: skip
 
 
 def data(w: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -45,34 +55,54 @@ def data(w: dict) -> tuple[np.ndarray, np.ndarray]:
     return X, rng.randint(0, classes, w["m"])
 
 
-def run_fit(w: dict, X: np.ndarray, y: np.ndarray, backend: str) -> float:
+def sync(device: str) -> None:
+    """Waits for the GPU's queued work (nothing to wait for on the CPU)."""
+    if device == "cuda":
+        import cupy
+        import torch
+
+        cupy.cuda.Device().synchronize()
+        torch.cuda.synchronize()
+
+
+def run_fit(w: dict, X: np.ndarray, y: np.ndarray, backend: str, device: str = "cpu") -> float:
     from portable_dnn import fit
 
     output = "softmax" if w["dims"][-1] > 1 else "sigmoid"
     if backend == "torch":
         import torch
 
-        X, y = torch.from_numpy(X), torch.from_numpy(y)
+        X, y = torch.from_numpy(X).to(device), torch.from_numpy(y).to(device)
+    elif backend == "cupy":
+        import cupy
+
+        X, y = cupy.asarray(X), cupy.asarray(y)
+    sync(device)
     start = time.perf_counter()
     fit(X, y, w["dims"], output=output, optimizer="adam", learning_rate=w["lr"], batch_size=w["batch"],
-        num_epochs=1, backend=backend)  # fmt: skip
+        num_epochs=1, backend=None if device == "cuda" else backend)  # fmt: skip
+    sync(device)
     return time.perf_counter() - start
 
 
-def run_torch(w: dict, X: np.ndarray, y: np.ndarray) -> float:
+def run_torch(w: dict, X: np.ndarray, y: np.ndarray, device: str = "cpu") -> float:
     import torch
 
     dt = getattr(torch, w["dtype"])
     dims, m, size = w["dims"], w["m"], w["batch"]
-    Xt, yt = torch.from_numpy(X.T.copy()), torch.from_numpy(y)
+    Xt, yt = torch.from_numpy(X.T.copy()).to(device), torch.from_numpy(y).to(device)
     gen = torch.Generator().manual_seed(0)
     params = []
     for n_in, n_out in zip(dims[:-1], dims[1:]):
-        params += [(torch.randn(n_in, n_out, generator=gen, dtype=dt) * (2 / n_in) ** 0.5).requires_grad_(),
-                   torch.zeros(n_out, dtype=dt, requires_grad=True)]  # fmt: skip
+        W = torch.randn(n_in, n_out, generator=gen, dtype=dt) * (2 / n_in) ** 0.5
+        params += [
+            W.to(device).requires_grad_(),
+            torch.zeros(n_out, dtype=dt, device=device, requires_grad=True),
+        ]
     opt = torch.optim.Adam(params, lr=w["lr"])
+    sync(device)
     start = time.perf_counter()
-    perm = torch.randperm(m, generator=gen)
+    perm = torch.randperm(m, generator=gen).to(device)
     for k in range(0, m, size):
         idx = perm[k : k + size]
         A = Xt[idx]
@@ -86,6 +116,7 @@ def run_torch(w: dict, X: np.ndarray, y: np.ndarray) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
+    sync(device)
     return time.perf_counter() - start
 
 
@@ -103,37 +134,46 @@ def run_sklearn(w: dict, X: np.ndarray, y: np.ndarray) -> float:
         return time.perf_counter() - start
 
 
-def run_floor(w: dict, X: np.ndarray, y: np.ndarray) -> float:
-    """The epoch's matrix products only: forward, dW for every layer, dA for layers 2..L."""
+def run_floor(w: dict, X: np.ndarray, y: np.ndarray, device: str = "cpu") -> float:
+    """The epoch's matrix products only: forward, dW for every layer, dA for layers 2..L
+    (NumPy on the CPU, CuPy on the GPU)."""
+    if device == "cuda":
+        import cupy as lib
+    else:
+        lib = np
     dims, size = w["dims"], w["batch"]
     rng = np.random.RandomState(1)
-    Ws = [rng.randn(n_out, n_in).astype(X.dtype) for n_in, n_out in zip(dims[:-1], dims[1:])]
-    batches = [np.ascontiguousarray(X[:, k : k + size]) for k in range(0, w["m"], size)]
-    outs = {n: [np.empty((d, size), X.dtype) for d in dims] for n in ("A", "dA")}
-    dWs = [np.empty_like(W) for W in Ws]
+    Ws = [lib.asarray(rng.randn(n_out, n_in).astype(X.dtype)) for n_in, n_out in zip(dims[:-1], dims[1:])]
+    batches = [lib.ascontiguousarray(lib.asarray(X[:, k : k + size])) for k in range(0, w["m"], size)]
+    sizes = {Xb.shape[1] for Xb in batches}  # contiguous outputs for the last, shorter batch too
+    outs = {(k, n): [lib.empty((d, n), X.dtype) for d in dims] for k in ("A", "dA") for n in sizes}
+    dWs = [lib.empty_like(W) for W in Ws]
+    sync(device)
     start = time.perf_counter()
     for Xb in batches:
         n = Xb.shape[1]
-        A = [Xb] + [o[:, :n] for o in outs["A"][1:]]
+        A = [Xb] + outs["A", n][1:]
         for l, W in enumerate(Ws):
-            np.matmul(W, A[l], out=A[l + 1])
+            lib.matmul(W, A[l], out=A[l + 1])
         dZ = A[-1]
         for l in reversed(range(len(Ws))):
-            np.matmul(dZ, A[l].T, out=dWs[l])
+            lib.matmul(dZ, A[l].T, out=dWs[l])
             if l:
-                dZ = np.matmul(Ws[l].T, dZ, out=outs["dA"][l][:, :n])
+                dZ = lib.matmul(Ws[l].T, dZ, out=outs["dA", n][l])
+    sync(device)
     return time.perf_counter() - start
 
 
-def child(name: str, workload: str) -> dict:
+def child(name: str, workload: str, device: str = "cpu") -> dict:
     w = WORKLOADS[workload]
     X, y = data(w)
     run = {
         "fit_numpy": lambda: run_fit(w, X, y, "numpy"),
-        "fit_torch": lambda: run_fit(w, X, y, "torch"),
-        "torch_eager": lambda: run_torch(w, X, y),
+        "fit_cupy": lambda: run_fit(w, X, y, "cupy", device),
+        "fit_torch": lambda: run_fit(w, X, y, "torch", device),
+        "torch_eager": lambda: run_torch(w, X, y, device),
         "sklearn": lambda: run_sklearn(w, X, y),
-        "gemm_floor": lambda: run_floor(w, X, y),
+        "gemm_floor": lambda: run_floor(w, X, y, device),
     }[name]
     run()  # warm-up: imports, first-call costs, page faults
     result = {"seconds": run()}
@@ -162,20 +202,23 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workloads", default="mnist,small")
-    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--device", choices=tuple(CONTENDERS), default="cpu")
+    parser.add_argument("--contenders", help="comma-separated (default: all of the device's)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(*args.child)))
+        print(json.dumps(child(*args.child, args.device)))
         return
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    contenders = args.contenders or ",".join(CONTENDERS[args.device])
+    print(f"device {args.device}; load average before: {os.getloadavg()[0]:.2f}")
     for workload in args.workloads.split(","):
         times: dict[str, list[float]] = {}
         extra: dict[str, dict] = {}
         for _ in range(args.repeats):
-            for name in args.contenders.split(","):
-                cmd = [sys.executable, "-m", "benchmarks.minibatch", "--child", name, workload]
+            for name in contenders.split(","):
+                cmd = [sys.executable, "-m", "benchmarks.minibatch", "--device", args.device, "--child", name,
+                       workload]  # fmt: skip
                 out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
                 times.setdefault(name, []).append(out.pop("seconds"))
                 extra[name] = out
@@ -183,8 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{workload}: {WORKLOADS[workload]}")
         for name, t in med.items():
             print(f"  {name:12s} {t * 1e3:9.1f} ms/epoch")
-        for a, b in [("fit_numpy", "torch_eager"), ("fit_numpy", "sklearn"), ("fit_torch", "torch_eager"),
-                     ("fit_numpy", "gemm_floor")]:  # fmt: skip
+        for a, b in RATIOS:
             if a in med and b in med:
                 print(f"  {a} / {b} = {med[a] / med[b]:.2f}x")
         if "peak" in extra.get("fit_numpy", {}):

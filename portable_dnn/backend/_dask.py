@@ -500,7 +500,9 @@ class DaskBackend(Backend):
         return False
 
     def to_host(self, x: Any) -> np.ndarray:
-        return np.asarray(compute(x)[0])
+        from . import to_numpy  # the computed value's own library brings it home (CuPy chunks too)
+
+        return to_numpy(compute(x)[0])
 
     def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
         return split_examples(X, Y)
