@@ -6,6 +6,10 @@ import os
 import signal
 from pathlib import Path
 
+# The test processes (and the subprocesses some tests start) share one GPU: JAX, where it
+# runs on one, takes memory as it needs it, not three quarters of the device at its first array.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
 import numpy as np
 import pytest
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
 pytest.importorskip("distributed")
 cupy = pytest.importorskip("cupy")
 
@@ -26,7 +26,7 @@ if "cupy" not in dnn.available_backends():
 def _on_gpu(chunks: int) -> tuple:
     """The embedded dataset on the host, and as Dask arrays of CuPy column chunks."""
     X, Y, _, _ = default_dataset()
-    to_gpu = [dask.array.from_array(cupy.asarray(a), chunks=(a.shape[0], chunks)) for a in (X, Y)]
+    to_gpu = [da.from_array(cupy.asarray(a), chunks=(a.shape[0], chunks)) for a in (X, Y)]
     return X, Y, *to_gpu
 
 

@@ -31,6 +31,21 @@ _relu_mask = cupy.ElementwiseKernel(
     "T da, T a", "T dz", "dz = a > (T)0 ? da : (T)0", "portable_dnn_relu_mask"
 )
 _sgd = cupy.ElementwiseKernel("T g, T lr", "T w", "w = w - lr * g", "portable_dnn_sgd")
+# The optimizers' scalars come in as the host computes them (1 - beta, 1 - beta**t), as
+# in Ops, where Python floats meet the arrays.
+_momentum = cupy.ElementwiseKernel(
+    "T g, T beta, T rest, T lr",
+    "T w, T v",
+    "v = beta * v + rest * g; w = w - lr * v",
+    "portable_dnn_momentum",
+)
+_adam = cupy.ElementwiseKernel(
+    "T g, T beta1, T rest1, T beta2, T rest2, T fix1, T fix2, T lr, T eps",
+    "T w, T v, T s",
+    "v = beta1 * v + rest1 * g; s = beta2 * s + rest2 * (g * g);"
+    "w = w - lr * (v / fix1) / (sqrt(s / fix2) + eps)",
+    "portable_dnn_adam",
+)
 
 
 class CupyOps(Ops):
@@ -68,6 +83,16 @@ class CupyOps(Ops):
     def sgd(self, P: Any, G: Any, lr: float) -> Any:
         _sgd(G, lr, P)
         return P
+
+    def momentum(self, P: Any, G: Any, v: Any, beta: float, lr: float) -> tuple[Any, Any]:
+        _momentum(G, beta, 1 - beta, lr, P, v)
+        return P, v
+
+    def adam(
+        self, P: Any, G: Any, v: Any, s: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
+    ) -> tuple[Any, Any, Any]:
+        _adam(G, beta1, 1 - beta1, beta2, 1 - beta2, 1 - beta1**t, 1 - beta2**t, lr, eps, P, v, s)
+        return P, v, s
 
 
 class _Pending:

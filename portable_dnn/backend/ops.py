@@ -39,6 +39,10 @@ class Ops:
         if inplace is not None:
             self.inplace = inplace
         self.eps = float(xp.finfo(dtype).eps)
+        # The cost's clipping bounds as 0-d arrays, for maximum/minimum: xp.clip of some
+        # wrapped libraries (CuPy's) indexes with boolean masks, which waits for the GPU.
+        self.low = xp.asarray(self.eps, dtype=dtype, device=device)
+        self.high = xp.asarray(1 - self.eps, dtype=dtype, device=device)
 
     # ------------------------------------------------------------ forward
 
@@ -76,9 +80,9 @@ class Ops:
         xp = self.xp
         m = Y.shape[1]
         if kind == "sigmoid":
-            A = xp.clip(AL, self.eps, 1 - self.eps)
+            A = xp.minimum(xp.maximum(AL, self.low), self.high)
             return -1 / m * xp.sum(Y * xp.log(A) + (1 - Y) * xp.log(1 - A))
-        return -1 / m * xp.sum(Y * xp.log(xp.clip(AL, self.eps, None)))
+        return -1 / m * xp.sum(Y * xp.log(xp.maximum(AL, self.low)))
 
     def dropout(self, A: Any, D: Any, keep_prob: float) -> Any:
         """Inverted dropout ``A * D / keep_prob`` (also its own backward)."""
