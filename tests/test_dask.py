@@ -62,6 +62,16 @@ def test_cat_network_100_iterations_equals_numpy(cat_paths):
     np.testing.assert_allclose(costs, ref_costs, rtol=0, atol=1e-12)
 
 
+def test_backend_takes_the_device_dask_reports_for_gpu_chunks():
+    """array-api-compat reports Dask arrays of CuPy chunks as on "DASK_DEVICE": the backend found
+    for them builds its arrays on the host, as for NumPy chunks; a device of its own is refused."""
+    be = get_backend("dask", device="DASK_DEVICE")
+    assert be == get_backend("dask") and str(be.device) == "cpu"
+    assert float(be.xp.asarray(2.0, device=be.device).compute()) == 2.0
+    with pytest.raises(ValueError, match=r"the dask backend takes no device \('cuda:0' given\)"):
+        get_backend("dask", device="cuda:0")
+
+
 def test_graph_of_the_state_stays_one_step_deep():
     be = get_backend("dask")
     X, Y, _, _ = default_dataset()

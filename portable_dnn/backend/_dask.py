@@ -495,6 +495,18 @@ class DaskBackend(Backend):
     # The runner cuts the graph of the state it carries: a Gram product is no part of it.
     supports_gram = False
 
+    @classmethod
+    def create(cls, device: str | None) -> Backend:
+        # A Dask array's data lives where its chunks' library keeps it (CuPy chunks on GPU
+        # workers); array-api-compat reports such arrays' device as "DASK_DEVICE". The
+        # backend itself builds its arrays on the host either way.
+        if device not in (None, "cpu", "DASK_DEVICE"):
+            raise ValueError(
+                f"the dask backend takes no device ({device!r} given): Dask arrays compute where "
+                "their chunks live; for a GPU, pass Dask arrays of CuPy chunks"
+            )
+        return super().create(None)
+
     @property
     def sync_is_cheap(self) -> bool:
         return False
