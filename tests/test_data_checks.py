@@ -8,6 +8,7 @@ the function and the argument. The course-named functions (``compute_cost``,
 other than 0/1 instead, and compute the course's formula.
 """
 
+import contextlib
 import math
 import re
 
@@ -62,6 +63,20 @@ def test_non_finite_examples_are_refused_everywhere(backend, value):
     for train in (dnn.two_layer_model, dnn.L_layer_model):
         with pytest.raises(ValueError, match=rf"^{train.__name__}: X contains NaN or infinity " + found):
             train(bad, Y, (3, 2, 1), num_iterations=1, backend=backend)
+
+
+def test_finite_extremes_are_accepted_and_bad_values_found_among_them(backend):
+    """The check looks at X's extremes first: the largest finite values pass; a NaN or an
+    infinity beside them is still found and named."""
+    X, Y = _data()
+    big = np.finfo(np.float64).max
+    X[0, 0], X[1, 1] = big, -big
+    with contextlib.suppress(dnn.TrainingDiverged):  # such inputs overflow the network: data, though
+        _fit(backend, X, Y)
+    for value in (np.nan, np.inf, -np.inf):
+        found = re.escape(f"fit: X contains NaN or infinity ({float(value)!r} at [2, 7])")
+        with pytest.raises(ValueError, match=found):
+            _fit(backend, _with(X, (2, 7), value), Y)
 
 
 NOT_NUMERIC = r"X must be a numeric array \(bool, integer or floating\), got dtype "

@@ -72,7 +72,15 @@ class TorchBackend(Backend):
     def prepare_features(self, X: Any) -> Any:
         # Each example's features contiguous (NumPy's Fortran order): a mini-batch is
         # gathered as whole runs, and the products read it as a transposed operand.
-        return X.T.contiguous().T
+        if X.ndim != 2 or X.T.is_contiguous() or X.device.type != "cpu":
+            return X.T.contiguous().T
+        # On a CPU, copied a block of examples at a time: one transposing copy of the whole
+        # array leaves the cache between its reads and writes (102 against 69 ms for
+        # 784 x 60000 float32).
+        out = torch.empty((X.shape[1], X.shape[0]), dtype=X.dtype)
+        for k in range(0, X.shape[1], 1024):
+            out[k : k + 1024] = X[:, k : k + 1024].T
+        return out.T
 
     def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
         # One layout for the labels, whatever they came in: results do not depend on it.
