@@ -64,13 +64,13 @@ def data(w: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sync(device: str) -> None:
-    """Waits for the GPU's queued work (nothing to wait for on the CPU)."""
-    if device == "cuda":
-        import cupy
-        import torch
-
-        cupy.cuda.Device().synchronize()
-        torch.cuda.synchronize()
+    """Waits for the GPU work queued by the libraries this process has imported (none on the CPU)."""
+    if device != "cuda":
+        return
+    if "cupy" in sys.modules:
+        sys.modules["cupy"].cuda.Device().synchronize()
+    if "torch" in sys.modules:
+        sys.modules["torch"].cuda.synchronize()
 
 
 def run_fit(w: dict, X: np.ndarray, y: np.ndarray, backend: str, device: str = "cpu") -> float:
