@@ -27,16 +27,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
+ROOT = Path(__file__).resolve().parents[1]
+# Worker processes import this checkout's package.
+ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 RUN = dict(optimizer="momentum", learning_rate=0.05, batch_size=100, num_epochs=30, seed=3)
 
 
 @contextlib.contextmanager
-def _cluster(n_workers: int = 2) -> Any:
+def local_cluster(n_workers: int = 2, **kwargs: Any) -> Any:
+    """A loopback LocalCluster of single-threaded worker processes, each under a nanny that
+    restarts it, and a Client of it (not the default one): yields ``(cluster, client)``."""
     import distributed
 
     with (
@@ -46,6 +51,7 @@ def _cluster(n_workers: int = 2) -> Any:
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
             env=ENV,
+            **kwargs,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
@@ -80,7 +86,7 @@ def lineage_row(lineage: int, kill_at_epoch: int | None) -> dict[str, Any]:
 
     X, Y, Xd, Yd = _data()
     updates = Updates()
-    with _cluster() as (cluster, client):
+    with local_cluster() as (cluster, client):
         cluster.scheduler.add_plugin(updates, name="updates")
 
         def callback(epoch: int, params: Any, history: Any) -> None:
@@ -182,7 +188,7 @@ def no_workers_row() -> dict[str, Any]:
     from portable_dnn.streaming import use_scheduler
 
     _, _, Xd, Yd = _data()
-    with _cluster(1) as (cluster, client):
+    with local_cluster(1) as (cluster, client):
         gone: list[float] = []
 
         def callback(state: Any) -> None:
@@ -203,7 +209,7 @@ def stalled_row() -> dict[str, Any]:
     from portable_dnn.streaming import use_scheduler
 
     _, _, Xd, Yd = _data()
-    with _cluster(1) as (_, client):
+    with local_cluster(1) as (_, client):
         busy = client.submit(time.sleep, 30, pure=False)
         start = [time.monotonic()]
 

@@ -33,8 +33,9 @@ from portable_dnn.datasets import default_dataset  # noqa: E402
 from portable_dnn.streaming import ClusterError, fit_out_of_core, use_scheduler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-# Worker processes import this checkout's package.
-ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+sys.path.insert(0, str(ROOT))
+from benchmarks.dask_faults import ENV, local_cluster  # noqa: E402
+
 LIMIT_S = 150  # no test here may run longer
 
 
@@ -55,23 +56,6 @@ def bounded():
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def local_cluster(n_workers=2, **kwargs):
-    """A LocalCluster of single-threaded worker processes, each under a nanny that restarts it."""
-    with (
-        distributed.LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            env=ENV,
-            **kwargs,
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
-        yield cluster, client
 
 
 @contextlib.contextmanager
