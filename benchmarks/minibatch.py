@@ -175,7 +175,8 @@ def run_floor(w: dict, X: np.ndarray, y: np.ndarray, device: str = "cpu") -> flo
 def child(name: str, workload: str, device: str = "cpu") -> dict:
     w = WORKLOADS[workload]
     X, y = data(w)
-    examples_major = np.asfortranarray(X)
+    # fit's own layout, made only for the contenders that take it
+    examples_major = np.asfortranarray(X) if name in ("fit_numpy", "fit_torch") else X
     run = {
         "fit_numpy": lambda: run_fit(w, examples_major, y, "numpy"),
         "fit_numpy_c": lambda: run_fit(w, X, y, "numpy"),

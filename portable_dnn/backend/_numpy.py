@@ -46,14 +46,17 @@ class NumpyOps(Ops):
             return None
         return base if base.size == sum(a.size for a in arrays) else None
 
+    def __init__(self, xp: Any, dtype: Any, device: Any, inplace: bool | None = None) -> None:
+        super().__init__(xp, dtype, device, inplace)
+        self._buffers: dict[tuple[Any, ...], Any] = {}
+
     def _scratch(self, name: str, like: Any) -> Any:
         """A buffer shaped like ``like``, kept for the next step: a fresh one every step costs
         its page faults (1.5% of an MNIST-sized Adam step)."""
-        cache = self.__dict__.setdefault("_buffers", {})
         key = (name, like.shape, like.dtype)
-        if key not in cache:
-            cache[key] = np.empty_like(like)
-        return cache[key]
+        if key not in self._buffers:
+            self._buffers[key] = np.empty_like(like)
+        return self._buffers[key]
 
     def _flat(self, Gs: Any, like: Any) -> Any:
         return np.concatenate([g.reshape(-1) for g in Gs], out=self._scratch("grads", like))
