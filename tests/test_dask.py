@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.dask_out_of_core import make_store  # noqa: E402
 
+from .compare import largest_difference  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -44,10 +46,6 @@ def cluster():
         yield client
 
 
-def _max_diff(a: dict, b: dict) -> float:
-    return max(float(np.max(np.abs(to_numpy(a[k]) - to_numpy(b[k])))) for k in a)
-
-
 # ------------------------------------------------------------ full batch
 
 
@@ -58,7 +56,7 @@ def test_cat_network_100_iterations_equals_numpy(cat_paths):
     ref, ref_costs = dnn.L_layer_model(X, train_y, dims, num_iterations=100, backend="numpy")
     got, costs = dnn.L_layer_model(X, train_y, dims, num_iterations=100, backend="dask")
     assert all(type(v).__module__.startswith("dask") for v in got.values())
-    assert _max_diff(ref, got) < 1e-10
+    assert largest_difference(ref, got) < 1e-10
     np.testing.assert_allclose(costs, ref_costs, rtol=0, atol=1e-12)
 
 
@@ -184,7 +182,7 @@ def test_fit_on_a_cluster_equals_numpy(cluster):
         params, history = dnn.fit(Xd, Yd, [2, 6, 1], **run)
         host = {k: to_numpy(v) for k, v in params.items()}  # futures on the cluster: fetch them in the block
     reference, expected = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **run)
-    assert _max_diff(reference, host) < 1e-12
+    assert largest_difference(reference, host) < 1e-12
     np.testing.assert_allclose(history["cost"], expected["cost"], rtol=0, atol=1e-12)
 
 
@@ -226,7 +224,7 @@ def test_distributed_client_gives_the_numpy_result(cluster):
         got, costs = dnn.L_layer_model(X, Y, [2, 5, 1], num_iterations=101, learning_rate=0.3, backend="dask")
         assert current_client() is cluster
         got = {k: to_numpy(v) for k, v in got.items()}  # futures on the cluster: fetch them in the block
-    assert _max_diff(ref, got) < 1e-12
+    assert largest_difference(ref, got) < 1e-12
     np.testing.assert_allclose(costs, ref_costs, rtol=0, atol=1e-12)
 
 
@@ -239,7 +237,7 @@ def test_scheduler_address_connects_for_the_block(cluster):
         host = {k: to_numpy(v) for k, v in got.items()}
     assert client.status == "closed"
     ref, _ = dnn.L_layer_model(X, Y, [2, 3, 1], num_iterations=3, backend="numpy")
-    assert _max_diff(ref, host) < 1e-12
+    assert largest_difference(ref, host) < 1e-12
 
 
 def test_scheduler_errors_name_the_function():
@@ -294,7 +292,7 @@ def test_fit_out_of_core_equals_in_memory_minibatches(small_store, batch_chunks)
         small_store, dims, learning_rate=0.3, num_epochs=3, batch_chunks=batch_chunks, scheduler="threads"
     )
     ref = _reference_minibatch(small_store, dims, 0.3, 3, batch_chunks)
-    assert _max_diff(ref, params) < 1e-12
+    assert largest_difference(ref, params) < 1e-12
     assert history["examples"] == [1000] * 3  # every example once per epoch
     assert history["cost"][-1] < history["cost"][0]
 
@@ -311,8 +309,8 @@ def test_fit_out_of_core_on_a_cluster_and_from_hdf5(small_store, cluster, tmp_pa
         small_store, [16, 6, 1], learning_rate=0.3, num_epochs=2, batch_chunks=2, scheduler=cluster
     )
     h5_params, _ = fit_out_of_core(path, [16, 6, 1], learning_rate=0.3, num_epochs=2, batch_chunks=2)
-    assert _max_diff(ref, zarr_params) < 1e-12
-    assert _max_diff(ref, h5_params) < 1e-12
+    assert largest_difference(ref, zarr_params) < 1e-12
+    assert largest_difference(ref, h5_params) < 1e-12
 
 
 def test_fit_out_of_core_errors(small_store, tmp_path):

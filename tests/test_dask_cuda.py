@@ -19,6 +19,8 @@ from portable_dnn.backend import to_numpy  # noqa: E402
 from portable_dnn.datasets import default_dataset  # noqa: E402
 from portable_dnn.streaming import use_scheduler  # noqa: E402
 
+from .compare import largest_difference  # noqa: E402
+
 if "cupy" not in dnn.available_backends():
     pytest.skip("CuPy is installed but sees no CUDA device", allow_module_level=True)
 
@@ -41,16 +43,12 @@ def _held_on_gpu(params: dict) -> dict[str, np.ndarray]:
     return host
 
 
-def _largest_difference(a: dict, b: dict) -> float:
-    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
-
-
 def test_course_model_on_gpu_chunks_equals_numpy():
     X, Y, Xd, Yd = _on_gpu(chunks=80)
     run = dict(num_iterations=101, learning_rate=0.3)
     got, costs = dnn.L_layer_model(Xd, Yd, [2, 5, 3, 1], **run)
     reference, expected = dnn.L_layer_model(X, Y, [2, 5, 3, 1], backend="numpy", **run)
-    assert _largest_difference(reference, _held_on_gpu(got)) < 1e-10
+    assert largest_difference(reference, _held_on_gpu(got)) < 1e-10
     assert len(costs) == len(expected) == 2
     np.testing.assert_allclose(np.array(costs, float), np.array(expected, float), rtol=0, atol=1e-10)
 
@@ -71,5 +69,5 @@ def test_fit_on_a_dask_cuda_cluster_equals_numpy():
         host = _held_on_gpu(params)  # the state lives on the cluster: fetch it inside the block
     reference, expected = dnn.fit(X, Y, [2, 8, 4, 1], backend="numpy", **run)
     assert len(history["cost"]) == len(expected["cost"]) == 20
-    assert _largest_difference(reference, host) < 1e-10
+    assert largest_difference(reference, host) < 1e-10
     np.testing.assert_allclose(history["cost"], expected["cost"], rtol=0, atol=1e-10)

@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.dask_faults import ENV, local_cluster  # noqa: E402
 
+from .compare import largest_difference  # noqa: E402
+
 LIMIT_S = 150  # no test here may run longer
 
 
@@ -103,10 +105,6 @@ def _chunked_moons(chunk=100):
     return X, Y, dask.array.from_array(X, chunks=(2, chunk)), dask.array.from_array(Y, chunks=(1, chunk))
 
 
-def _max_diff(a, b):
-    return max(float(np.max(np.abs(to_numpy(a[k]) - to_numpy(b[k])))) for k in a)
-
-
 def _worker_pids(client):
     """{worker address: pid} of the worker processes (the nannies' children)."""
     return client.run(os.getpid)
@@ -145,7 +143,7 @@ def test_two_workers_lost_one_after_the_other_fit_equals_numpy():
         assert not set(first.values()) & set(_worker_pids(client).values())
     assert len(killed) == 2
     reference, expected = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **run)
-    assert _max_diff(reference, host) < 1e-12
+    assert largest_difference(reference, host) < 1e-12
     np.testing.assert_allclose(history["cost"], expected["cost"], rtol=0, atol=1e-12)
     assert elapsed < 120, f"training took {elapsed:.1f} s"
 
@@ -168,7 +166,7 @@ def test_lost_worker_of_separate_processes_is_survived(tmp_path):
         host = {k: to_numpy(v) for k, v in got.items()}
         after = time.monotonic() - killed[0]
     ref, ref_costs = dnn.L_layer_model(X, Y, [2, 5, 1], backend="numpy", **run)
-    assert _max_diff(ref, host) < 1e-12
+    assert largest_difference(ref, host) < 1e-12
     np.testing.assert_allclose(costs, ref_costs, rtol=0, atol=1e-12)
     assert after < 90
 
@@ -416,7 +414,7 @@ def test_a_lost_cluster_recomputes_at_most_lineage_steps():
     again = sum(n - 1 for n in updates.runs.values())
     assert 1 <= again <= 8, updates.runs
     reference, _ = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **run)
-    assert _max_diff(reference, host) < 1e-12
+    assert largest_difference(reference, host) < 1e-12
 
 
 def test_mini_batch_fit_on_a_cluster_is_reproducible(cluster):
@@ -433,7 +431,7 @@ def test_mini_batch_fit_on_a_cluster_is_reproducible(cluster):
         assert all(np.array_equal(first[k], other[k]) for k in first)
         assert other_costs == costs
     reference, _ = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **run)
-    assert _max_diff(reference, first) < 1e-12
+    assert largest_difference(reference, first) < 1e-12
 
 
 def test_misaligned_arrays_are_realigned_before_a_task_computes():

@@ -115,6 +115,32 @@ def test_step_updates_equal_the_course_optimizers(backend, optimizer):
             _close(backend, value, reference[key], key)
 
 
+@pytest.mark.parametrize("dims", [[5, 4, 3], [300, 500, 3]], ids=["one-buffer", "per-parameter"])
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam"])
+def test_a_step_is_its_gradients_then_its_update(backend, dims, optimizer):
+    """A step moves the parameters as gradients() then update() do, step after step, whether the
+    backend updates the state as one buffer or parameter by parameter, and leaves the arrays an
+    earlier gradients() returned alone."""
+    rng = np.random.RandomState(5)
+    X = backend.asarray(rng.randn(dims[0], 9))
+    Y = backend.asarray(np.eye(3)[:, rng.randint(0, 3, 9)])
+    params = dnn.initialize_parameters_deep(dims, init="he", seed=4, backend=backend)
+    opt = Optimizer(optimizer, beta=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7)
+    step = Step(backend.ops(X.dtype), Network("tanh", "softmax"), opt)
+    one, two = new_state(step.ops, params, opt), new_state(step.ops, params, opt)
+    _, kept = step.gradients(one[0], X, Y)
+    kept_values = [dnn.to_numpy(g).copy() for g in kept]
+    for t in (1, 2, 3):
+        hyper = (0.05, t, 9)
+        one, cost_one = step(one, (X, Y), hyper)
+        two, cost_two = step.update(two, *step.gradients(two[0], X, Y), hyper)
+        assert float(cost_one) == pytest.approx(float(cost_two), rel=0, abs=TOL)
+        for a, b in zip(one[0], two[0]):
+            _close(backend, a, b, f"parameters after step {t}")
+    for g, value in zip(kept, kept_values):
+        np.testing.assert_array_equal(dnn.to_numpy(g), value)
+
+
 @pytest.mark.parametrize("kind", HIDDEN)
 def test_backend_kernels_equal_the_array_api_kernels(backend, kind):
     """A backend's own kernels (in place, fused) compute what the plain Array API kernels compute."""
