@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,48 @@ def local_cluster(n_workers: int = 2, **kwargs: Any) -> Any:
         distributed.Client(cluster, set_as_default=False) as client,
     ):
         yield cluster, client
+
+
+@contextlib.contextmanager
+def process_cluster(directory: str | Path, n_workers: int = 2) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``dask scheduler`` and ``n_workers`` ``dask worker`` processes (one thread and 1 GiB each)
+    on 127.0.0.1, with no nanny: a killed one stays dead. Yields ``(address, scheduler process)``
+    and stops every process on the way out."""
+    file = Path(directory) / "scheduler.json"
+    py = sys.executable
+    quiet: dict[str, Any] = dict(
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ENV}
+    )
+    scheduler = subprocess.Popen(
+        [py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
+        + ["--no-dashboard", "--scheduler-file", str(file)],
+        **quiet,
+    )
+    procs = [scheduler]
+    try:
+        deadline = time.monotonic() + 30
+        while not file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(file.read_text())["address"]
+        for _ in range(n_workers):
+            procs.append(
+                subprocess.Popen(
+                    [py, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1"]
+                    + ["--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "1GiB"],
+                    **quiet,
+                )
+            )
+        yield address, scheduler
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=15)
 
 
 def _data() -> tuple[Any, ...]:
@@ -131,55 +174,20 @@ def scheduler_row() -> dict[str, Any]:
     from portable_dnn.streaming import use_scheduler
 
     _, _, Xd, Yd = _data()
-    with tempfile.TemporaryDirectory() as tmp:
-        file = os.path.join(tmp, "scheduler.json")
-        quiet: dict[str, Any] = dict(
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ENV}
-        )
-        py = sys.executable
-        procs = [
-            subprocess.Popen(
-                [py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
-                + ["--no-dashboard", "--scheduler-file", file],
-                **quiet,
-            )
-        ]
-        try:
-            deadline = time.monotonic() + 30
-            while not os.path.exists(file) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            with open(file) as fh:
-                address = json.load(fh)["address"]
-            for _ in range(2):
-                procs.append(
-                    subprocess.Popen(
-                        [py, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1"]
-                        + ["--host", "127.0.0.1", "--no-dashboard"],
-                        **quiet,
-                    )
-                )
-            killed: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, process_cluster(tmp) as (address, scheduler):
+        killed: list[float] = []
 
-            def callback(state: Any) -> None:
-                if state.iteration == 20:
-                    procs[0].kill()
-                    killed.append(time.monotonic())
+        def callback(state: Any) -> None:
+            if state.iteration == 20:
+                scheduler.kill()
+                killed.append(time.monotonic())
 
-            def train() -> None:
-                with use_scheduler(address) as client:
-                    client.wait_for_workers(2, timeout=60)
-                    dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
+        def train() -> None:
+            with use_scheduler(address) as client:
+                client.wait_for_workers(2, timeout=60)
+                dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
 
-            message, seconds = _expect_cluster_error(train, killed)
-        finally:
-            for p in reversed(procs):
-                if p.poll() is None:
-                    p.terminate()
-            for p in reversed(procs):
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        message, seconds = _expect_cluster_error(train, killed)
     return {"kind": "fault", "fault": "scheduler killed", "seconds": round(seconds, 2), "error": message}
 
 

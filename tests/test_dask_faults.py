@@ -8,11 +8,8 @@ in an error, not a hang. Skipped where dask, distributed or zarr are missing.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -34,7 +31,7 @@ from portable_dnn.streaming import ClusterError, fit_out_of_core, use_scheduler 
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.dask_faults import ENV, local_cluster  # noqa: E402
+from benchmarks.dask_faults import local_cluster, process_cluster  # noqa: E402
 
 from .compare import largest_difference  # noqa: E402
 
@@ -58,45 +55,6 @@ def bounded():
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def process_cluster(tmp_path, n_workers=2):
-    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1; yields (address, scheduler process)."""
-    file = tmp_path / "scheduler.json"
-    py = sys.executable
-    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ENV})
-    scheduler = subprocess.Popen(
-        [py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
-        + ["--no-dashboard", "--scheduler-file", str(file)],
-        **quiet,
-    )
-    procs = [scheduler]
-    try:
-        deadline = time.monotonic() + 30
-        while not file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(file.read_text())["address"]
-        assert address.startswith("tcp://127.0.0.1:")
-        for _ in range(n_workers):
-            procs.append(
-                subprocess.Popen(
-                    [py, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1"]
-                    + ["--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "1GiB"],
-                    **quiet,
-                )
-            )
-        yield address, scheduler
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=15)
 
 
 def _chunked_moons(chunk=100):
