@@ -39,7 +39,7 @@ def _held_on_gpu(params: dict) -> dict[str, np.ndarray]:
         assert isinstance(value._meta, cupy.ndarray), key
         computed = value.compute()
         assert isinstance(computed, cupy.ndarray), key
-        host[key] = to_numpy(value)
+        host[key] = to_numpy(computed)
     return host
 
 
