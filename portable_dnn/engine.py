@@ -3,9 +3,10 @@
 :class:`Step` computes a (mini-)batch's forward pass, cost and gradients for
 every option (``relu``/``tanh``/``leaky_relu``/``sigmoid`` hidden layers, a
 sigmoid or softmax output, dropout masks, L2) and applies every optimizer
-(gradient descent, momentum, Adam) to one representation of the state: a list
-``[parameters, *slots]`` of flat lists ``[W1, b1, ..., WL, bL]`` (momentum's
-``v``, Adam's ``v`` and ``s`` as slots, shaped like the parameters). Its
+(gradient descent, momentum, Nesterov momentum, RMSprop, Adam, AdamW; gradients
+optionally clipped by their global norm) to one representation of the state: a list
+``[parameters, *slots]`` of flat lists ``[W1, b1, ..., WL, bL]`` (the slots named
+in ``SLOT_NAMES``, shaped like the parameters). Its
 arithmetic is the backend's kernels (:class:`~portable_dnn.backend.Ops`), and
 the course's public functions (``L_model_forward`` ... ``update_parameters_with_adam``)
 compute the same values; tests hold the two together.
@@ -33,8 +34,18 @@ from .backend import Backend
 
 HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
 OUTPUTS = ("sigmoid", "softmax")
-OPTIMIZERS = ("gd", "momentum", "adam")
-SLOTS = {"gd": 0, "momentum": 1, "adam": 2}
+OPTIMIZERS = ("gd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+#: The slots each optimizer keeps, in the state's order: ``"v"`` the velocity (first moment),
+#: ``"s"`` the running average of squared gradients. Resume dicts and checkpoints use these names.
+SLOT_NAMES: dict[str, tuple[str, ...]] = {
+    "gd": (),
+    "momentum": ("v",),
+    "nesterov": ("v",),
+    "rmsprop": ("s",),
+    "adam": ("v", "s"),
+    "adamw": ("v", "s"),
+}
+SLOTS = {kind: len(names) for kind, names in SLOT_NAMES.items()}
 
 
 class TrainingDiverged(FloatingPointError):
@@ -53,13 +64,19 @@ class Network:
 
 @dataclasses.dataclass(frozen=True)
 class Optimizer:
-    """How the parameters move: ``"gd"``, ``"momentum"`` (``beta``) or ``"adam"``."""
+    """How the parameters move: ``"gd"``, ``"momentum"`` or ``"nesterov"`` (``beta``),
+    ``"rmsprop"`` (``rho``, ``epsilon``), ``"adam"`` or ``"adamw"`` (``beta1``, ``beta2``,
+    ``epsilon``; AdamW's ``weight_decay``). ``clip_norm`` (None: off) scales every step's
+    gradients by ``min(1, clip_norm / (global norm + 1e-6))`` first."""
 
     kind: str = "gd"
     beta: float = 0.9
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
+    rho: float = 0.9
+    weight_decay: float = 0.01
+    clip_norm: float | None = None
 
 
 # ------------------------------------------------------------------ state
@@ -160,7 +177,7 @@ class Step:
     def update(
         self, state: list[list[Any]], cost: Any, grads: list[Any], hyper: Sequence[Any]
     ) -> tuple[list[list[Any]], Any]:
-        """The L2 term (cost and gradients), then the optimizer's step, on the whole state."""
+        """The L2 term (cost and gradients), the clipping by global norm, then the optimizer's step."""
         ops, net, opt = self.ops, self.network, self.optimizer
         lr, t, m = hyper
         params = list(state[0])
@@ -171,10 +188,21 @@ class Step:
                 total = term if total is None else total + term
                 grads[i] = grads[i] + dW
             cost = cost + total
+        if opt.clip_norm is not None:
+            grads = ops.clip_by_norm(grads, opt.clip_norm)
         if opt.kind == "gd":
             return [[ops.sgd(P, G, lr) for P, G in zip(params, grads)]], cost
         if opt.kind == "momentum":
             return list(ops.momentum_all(params, grads, state[1], opt.beta, lr)), cost
+        if opt.kind == "nesterov":
+            return list(ops.nesterov_all(params, grads, state[1], opt.beta, lr)), cost
+        if opt.kind == "rmsprop":
+            return list(ops.rmsprop_all(params, grads, state[1], opt.rho, lr, opt.epsilon)), cost
+        if opt.kind == "adamw":
+            slots = ops.adamw_all(
+                params, grads, state[1], state[2], t, lr, opt.beta1, opt.beta2, opt.epsilon, opt.weight_decay
+            )
+            return list(slots), cost
         slots = ops.adam_all(params, grads, state[1], state[2], t, lr, opt.beta1, opt.beta2, opt.epsilon)
         return list(slots), cost
 
@@ -271,7 +299,8 @@ class TrainingState:
         return self._trainer.parameters(copy=True)
 
     def optimizer_state(self) -> dict[str, Any]:
-        """The optimizer's slots (``v``, ``s`` as dicts of ``dW1``, ...) and Adam's step count ``t``."""
+        """The optimizer's slots (those of ``SLOT_NAMES``: ``v``, ``s`` as dicts of ``dW1``, ...)
+        and the step count ``t``."""
         return self._trainer.optimizer_state()
 
 
@@ -363,7 +392,7 @@ class Trainer:
     def optimizer_state(self) -> dict[str, Any]:
         slots = self.runner.state[1:]
         out: dict[str, Any] = {"t": self.t}
-        for name, values in zip(("v", "s"), slots):
+        for name, values in zip(SLOT_NAMES[self.step.optimizer.kind], slots):
             out[name] = unflatten([self.backend.xp.asarray(a, copy=True) for a in values], prefix="d")
         return out
 

@@ -47,6 +47,7 @@ from .engine import (
     HIDDEN,
     OPTIMIZERS,
     OUTPUTS,
+    SLOT_NAMES,
     Batch,
     Network,
     Optimizer,
@@ -133,13 +134,16 @@ def fit(
     output: str = "sigmoid",
     init: str = "he",
     optimizer: str = "gd",
-    learning_rate: float = 0.0007,
+    learning_rate: float | Callable[[int], float] = 0.0007,
     batch_size: int | None = None,
     num_epochs: int = 5000,
     beta: float = 0.9,
     beta1: float = 0.9,
     beta2: float = 0.999,
     epsilon: float = 1e-8,
+    rho: float = 0.9,
+    weight_decay: float = 0.01,
+    clip_norm: float | None = None,
     lambd: float = 0.0,
     keep_prob: float = 1.0,
     decay_rate: float = 0.0,
@@ -172,10 +176,16 @@ def fit(
     is full batch, else the mini-batches of
     ``random_mini_batches(..., seed=seed + epoch + 1)`` (so ``seed + num_epochs``
     may not pass 2**32 - 1, NumPy's largest seed); ``optimizer`` is
-    ``"gd"``, ``"momentum"`` (``beta``) or ``"adam"`` (``beta1``, ``beta2``,
-    ``epsilon``; ``t`` counts mini-batches). ``decay_rate > 0`` sets epoch ``e``'s
+    ``"gd"``, ``"momentum"`` or ``"nesterov"`` (``beta``), ``"rmsprop"`` (``rho``,
+    ``epsilon``), ``"adam"`` or ``"adamw"`` (``beta1``, ``beta2``, ``epsilon``; AdamW's
+    decoupled ``weight_decay``, on every weight and bias; ``t`` counts mini-batches);
+    docs/training.md gives each one's formula. ``clip_norm`` scales each step's gradients
+    (after the L2 term) by ``min(1, clip_norm / (norm + 1e-6))``, ``norm`` the 2-norm of
+    all of them together. ``decay_rate > 0`` sets epoch ``e``'s
     rate to ``update_lr(learning_rate, e, decay_rate)``, or to
-    ``schedule_lr_decay(..., time_interval)`` when ``time_interval`` is given.
+    ``schedule_lr_decay(..., time_interval)`` when ``time_interval`` is given;
+    ``learning_rate`` may instead be a callable: epoch ``e`` (from 0) trains at
+    ``learning_rate(e)``, which must be a positive finite number.
     ``lambd`` adds the L2 term (with m the mini-batch's size) to cost and
     gradients; ``keep_prob < 1`` applies inverted dropout after every hidden layer.
 
@@ -214,7 +224,8 @@ def fit(
     _check_choice(func, "output", output, OUTPUTS)
     _check_choice(func, "init", init, INITS)
     _check_choice(func, "optimizer", optimizer, OPTIMIZERS)
-    lr0 = check_positive_float(func, "learning_rate", learning_rate)
+    schedule = learning_rate if callable(learning_rate) else None
+    lr0 = 0.0 if schedule is not None else check_positive_float(func, "learning_rate", learning_rate)
     num_epochs = check_count(func, "num_epochs", num_epochs, 1)
     if batch_size is not None:
         batch_size = check_count(func, "batch_size", batch_size, 1)
@@ -222,12 +233,27 @@ def fit(
     beta1 = _check_beta(func, "beta1", beta1)
     beta2 = _check_beta(func, "beta2", beta2)
     epsilon = check_positive_float(func, "epsilon", epsilon)
+    rho = _check_beta(func, "rho", rho)
+    if (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, numbers.Real)
+        or not (math.isfinite(weight_decay) and weight_decay >= 0)
+    ):
+        raise ValueError(f"{func}: weight_decay must be a finite number >= 0, got {weight_decay!r}")
+    weight_decay = float(weight_decay)
+    if clip_norm is not None:
+        clip_norm = check_positive_float(func, "clip_norm", clip_norm)
     lambd = _check_lambd(func, lambd)
     keep_prob = _check_keep_prob(func, keep_prob)
     if isinstance(decay_rate, bool) or not isinstance(decay_rate, numbers.Real) or not decay_rate >= 0:
         raise ValueError(f"{func}: decay_rate must be a number >= 0, got {decay_rate!r}")
     if time_interval is not None:
         time_interval = check_count(func, "time_interval", time_interval, 1)
+    if schedule is not None and (decay_rate != 0 or time_interval is not None):
+        raise ValueError(
+            f"{func}: decay_rate and time_interval decay a number learning_rate; "
+            "a callable learning_rate gives each epoch's rate itself"
+        )
     if (
         isinstance(validation_fraction, bool)
         or not isinstance(validation_fraction, numbers.Real)
@@ -285,7 +311,7 @@ def fit(
     if X_val is not None:
         X_val, Y_val = be.prepare_examples(X_val, Y_val)
     network = Network(hidden_activation, output, keep_prob, lambd)
-    opt = Optimizer(optimizer, beta, beta1, beta2, epsilon)
+    opt = Optimizer(optimizer, beta, beta1, beta2, epsilon, rho, weight_decay, clip_norm)
     step = Step(be.ops(float_dtype), network, opt)
     if resume is None:
         parameters = initialize_parameters_deep(
@@ -315,6 +341,8 @@ def fit(
             yield (X_b, Y_b, *masks), m_b
 
     def learning_rate_of(epoch: int) -> float:
+        if schedule is not None:
+            return _scheduled(func, schedule, epoch)
         if decay_rate == 0:
             return lr0
         if time_interval is None:
@@ -329,7 +357,11 @@ def fit(
         batches=batches,
         learning_rate=learning_rate_of,
         # Every call the same: a backend may capture the step once and replay it.
-        replay=batch_size is None and decay_rate == 0 and keep_prob == 1 and optimizer != "adam",
+        replay=batch_size is None
+        and decay_rate == 0
+        and schedule is None
+        and keep_prob == 1
+        and optimizer not in ("adam", "adamw"),
         t=t,
         signals=signals,
     )
@@ -375,6 +407,17 @@ def _check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> s
     return value
 
 
+def _scheduled(func: str, schedule: Callable[[int], Any], epoch: int) -> float:
+    """``schedule(epoch)`` as a float, checked: a positive finite number."""
+    rate = schedule(epoch)
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (0 < float(rate) < math.inf):
+        raise ValueError(
+            f"{func}: learning_rate({epoch}) returned {rate!r} for epoch {epoch}; "
+            "it must return a positive finite number"
+        )
+    return float(rate)
+
+
 def _print_every(func: str, print_cost: Any) -> int:
     if isinstance(print_cost, bool):
         return PRINT_EVERY if print_cost else 0
@@ -418,13 +461,12 @@ def _resume_state(
     costs = resume.get("costs", [])
     if not isinstance(costs, Sequence) or len(costs) != epoch:
         raise ValueError(f"{func}: resume['costs'] must hold one cost per epoch done ({epoch})")
-    groups = [params] + [
-        resume.get(name) for name in ("v", "s")[: {"gd": 0, "momentum": 1, "adam": 2}[opt.kind]]
-    ]
+    names = SLOT_NAMES[opt.kind]
+    groups = [params] + [resume.get(name) for name in names]
     state = []
     for i, group in enumerate(groups):
         if not isinstance(group, Mapping):
-            raise ValueError(f"{func}: resume has no {('v', 's')[i - 1]!r} for the {opt.kind} optimizer")
+            raise ValueError(f"{func}: resume has no {names[i - 1]!r} for the {opt.kind} optimizer")
         values = flatten(group, prefix="d" if i else "")
         state.append([_to(be, v, dtype) for v in values])
     for values in state:

@@ -40,7 +40,9 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
     Parameters mirror :func:`portable_dnn.fit`: ``hidden_layer_sizes`` are
     the hidden layers (input and output sizes come from the data),
     ``activation`` the hidden activation, ``init`` the weight scale,
-    ``optimizer`` one of "gd", "momentum", "adam", ``batch_size`` (None: full
+    ``optimizer`` one of "gd", "momentum", "nesterov", "rmsprop", "adam", "adamw"
+    (with ``beta``, ``rho``, ``beta1``, ``beta2``, ``epsilon``, ``weight_decay``),
+    ``clip_norm`` (gradient clipping by global norm, None: off), ``batch_size`` (None: full
     batch; capped at n_samples), ``epochs``, ``lambd`` (L2), ``keep_prob``
     (dropout), ``validation_fraction`` and ``early_stopping_patience``,
     ``backend`` (where the arithmetic runs; results come back as NumPy),
@@ -63,6 +65,9 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
         beta1: float = 0.9,
         beta2: float = 0.999,
         epsilon: float = 1e-8,
+        rho: float = 0.9,
+        weight_decay: float = 0.01,
+        clip_norm: float | None = None,
         lambd: float = 0.0,
         keep_prob: float = 1.0,
         decay_rate: float = 0.0,
@@ -84,6 +89,9 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
+        self.rho = rho
+        self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
         self.lambd = lambd
         self.keep_prob = keep_prob
         self.decay_rate = decay_rate
@@ -138,6 +146,9 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
             beta1=self.beta1,
             beta2=self.beta2,
             epsilon=self.epsilon,
+            rho=self.rho,
+            weight_decay=self.weight_decay,
+            clip_norm=self.clip_norm,
             lambd=self.lambd,
             keep_prob=self.keep_prob,
             decay_rate=self.decay_rate,

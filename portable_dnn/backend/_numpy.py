@@ -68,6 +68,41 @@ class NumpyOps(Ops):
         self.momentum(P, self._flat(Gs, P), v, beta, lr)
         return list(Ps), list(vs)
 
+    def nesterov_all(self, Ps: Any, Gs: Any, vs: Any, beta: float, lr: float) -> tuple[list[Any], list[Any]]:
+        P, v = self._buffer(Ps), self._buffer(vs)
+        if P is None or v is None:
+            return super().nesterov_all(Ps, Gs, vs, beta, lr)
+        self.nesterov(P, self._flat(Gs, P), v, beta, lr)
+        return list(Ps), list(vs)
+
+    def rmsprop_all(
+        self, Ps: Any, Gs: Any, ss: Any, rho: float, lr: float, eps: float
+    ) -> tuple[list[Any], list[Any]]:
+        P, s = self._buffer(Ps), self._buffer(ss)
+        if P is None or s is None:
+            return super().rmsprop_all(Ps, Gs, ss, rho, lr, eps)
+        self.rmsprop(P, self._flat(Gs, P), s, rho, lr, eps)
+        return list(Ps), list(ss)
+
+    def adamw_all(
+        self,
+        Ps: Any,
+        Gs: Any,
+        vs: Any,
+        ss: Any,
+        t: Any,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        weight_decay: float,
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        P, v, s = self._buffer(Ps), self._buffer(vs), self._buffer(ss)
+        if P is None or v is None or s is None:
+            return super().adamw_all(Ps, Gs, vs, ss, t, lr, beta1, beta2, eps, weight_decay)
+        self.adamw(P, self._flat(Gs, P), v, s, t, lr, beta1, beta2, eps, weight_decay)
+        return list(Ps), list(vs), list(ss)
+
     def adam_all(
         self, Ps: Any, Gs: Any, vs: Any, ss: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
     ) -> tuple[list[Any], list[Any], list[Any]]:
@@ -137,6 +172,46 @@ class NumpyOps(Ops):
         np.multiply(v, lr, out=G)
         P -= G
         return P, v
+
+    def nesterov(self, P: Any, G: Any, v: Any, beta: float, lr: float) -> tuple[Any, Any]:
+        v *= beta
+        G *= 1 - beta
+        v += G
+        step = np.multiply(v, beta, out=self._scratch("step", v))
+        step += G
+        step *= lr
+        P -= step
+        return P, v
+
+    def rmsprop(self, P: Any, G: Any, s: Any, rho: float, lr: float, eps: float) -> tuple[Any, Any]:
+        s *= rho
+        scratch = np.multiply(G, G, out=self._scratch("step", G))
+        scratch *= 1 - rho
+        s += scratch
+        np.sqrt(s, out=scratch)
+        scratch += eps
+        G *= lr
+        G /= scratch
+        P -= G
+        return P, s
+
+    def adamw(
+        self,
+        P: Any,
+        G: Any,
+        v: Any,
+        s: Any,
+        t: Any,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        weight_decay: float,
+    ) -> tuple[Any, Any, Any]:
+        decay = np.multiply(P, lr * weight_decay, out=self._scratch("decay", P))
+        self.adam(P, G, v, s, t, lr, beta1, beta2, eps)
+        P -= decay
+        return P, v, s
 
     def adam(
         self, P: Any, G: Any, v: Any, s: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float

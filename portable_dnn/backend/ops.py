@@ -43,6 +43,7 @@ class Ops:
         # wrapped libraries (CuPy's) indexes with boolean masks, which waits for the GPU.
         self.low = xp.asarray(self.eps, dtype=dtype, device=device)
         self.high = xp.asarray(1 - self.eps, dtype=dtype, device=device)
+        self.one = xp.asarray(1.0, dtype=dtype, device=device)
 
     # ------------------------------------------------------------ forward
 
@@ -125,12 +126,59 @@ class Ops:
         moved = [self.momentum(P, G, v, beta, lr) for P, G, v in zip(Ps, Gs, vs)]
         return [p for p, _ in moved], [v for _, v in moved]
 
+    def nesterov_all(self, Ps: Any, Gs: Any, vs: Any, beta: float, lr: float) -> tuple[list[Any], list[Any]]:
+        """:meth:`nesterov` on every parameter."""
+        moved = [self.nesterov(P, G, v, beta, lr) for P, G, v in zip(Ps, Gs, vs)]
+        return [p for p, _ in moved], [v for _, v in moved]
+
+    def rmsprop_all(
+        self, Ps: Any, Gs: Any, ss: Any, rho: float, lr: float, eps: float
+    ) -> tuple[list[Any], list[Any]]:
+        """:meth:`rmsprop` on every parameter."""
+        moved = [self.rmsprop(P, G, s, rho, lr, eps) for P, G, s in zip(Ps, Gs, ss)]
+        return [p for p, _ in moved], [s for _, s in moved]
+
     def adam_all(
         self, Ps: Any, Gs: Any, vs: Any, ss: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
     ) -> tuple[list[Any], list[Any], list[Any]]:
         """:meth:`adam` on every parameter."""
         stepped = [self.adam(P, G, v, s, t, lr, beta1, beta2, eps) for P, G, v, s in zip(Ps, Gs, vs, ss)]
         return [p for p, _, _ in stepped], [v for _, v, _ in stepped], [s for _, _, s in stepped]
+
+    def adamw_all(
+        self,
+        Ps: Any,
+        Gs: Any,
+        vs: Any,
+        ss: Any,
+        t: Any,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        weight_decay: float,
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        """:meth:`adamw` on every parameter."""
+        stepped = [
+            self.adamw(P, G, v, s, t, lr, beta1, beta2, eps, weight_decay)
+            for P, G, v, s in zip(Ps, Gs, vs, ss)
+        ]
+        return [p for p, _, _ in stepped], [v for _, v, _ in stepped], [s for _, _, s in stepped]
+
+    def clip_by_norm(self, Gs: Any, max_norm: float) -> list[Any]:
+        """Every gradient times ``min(1, max_norm / (norm + 1e-6))``, ``norm`` the 2-norm of all of
+        them together (PyTorch's ``clip_grad_norm_``); the ``Gs`` are scratch. The factor is a
+        0-d array, so nothing waits for the device or branches on a value."""
+        xp = self.xp
+        total = xp.sum(Gs[0] * Gs[0])
+        for G in Gs[1:]:
+            total = total + xp.sum(G * G)
+        factor = xp.minimum(max_norm / (xp.sqrt(total) + 1e-6), self.one)
+        if self.inplace:
+            for G in Gs:
+                G *= factor
+            return list(Gs)
+        return [G * factor for G in Gs]
 
     def _set(self, dst: Any, value: Any) -> Any:
         if self.inplace:
@@ -149,6 +197,42 @@ class Ops:
         """``v = beta v + (1 - beta) G``, ``P = P - lr v``."""
         v = self._set(v, beta * v + (1 - beta) * G)
         return self.sgd(P, v, lr), v
+
+    def nesterov(self, P: Any, G: Any, v: Any, beta: float, lr: float) -> tuple[Any, Any]:
+        """``v = beta v + (1 - beta) G``, ``P = P - lr (beta v + (1 - beta) G)`` (the look-ahead form)."""
+        v = self._set(v, beta * v + (1 - beta) * G)
+        return self.sgd(P, beta * v + (1 - beta) * G, lr), v
+
+    def rmsprop(self, P: Any, G: Any, s: Any, rho: float, lr: float, eps: float) -> tuple[Any, Any]:
+        """``s = rho s + (1 - rho) G^2``, ``P = P - lr G / (sqrt(s) + eps)``."""
+        s = self._set(s, rho * s + (1 - rho) * (G * G))
+        step = lr * G / (self.xp.sqrt(s) + eps)
+        if self.inplace:
+            P -= step
+            return P, s
+        return P - step, s
+
+    def adamw(
+        self,
+        P: Any,
+        G: Any,
+        v: Any,
+        s: Any,
+        t: Any,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        weight_decay: float,
+    ) -> tuple[Any, Any, Any]:
+        """:meth:`adam`'s step, then ``P = P - (lr weight_decay) P0`` with ``P0`` the parameter
+        before the step (decoupled weight decay)."""
+        decay = (lr * weight_decay) * P
+        P, v, s = self.adam(P, G, v, s, t, lr, beta1, beta2, eps)
+        if self.inplace:
+            P -= decay
+            return P, v, s
+        return P - decay, v, s
 
     def adam(
         self, P: Any, G: Any, v: Any, s: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
