@@ -12,7 +12,7 @@ import pytest
 
 import portable_dnn as dnn
 from portable_dnn.backend.ops import Ops
-from portable_dnn.engine import HIDDEN, Network, Optimizer, Step, flatten, new_state, unflatten
+from portable_dnn.engine import HIDDEN, OPTIMIZERS, Network, Optimizer, Step, flatten, new_state, unflatten
 
 TOL = 1e-12
 DIMS = [5, 4, 3]
@@ -116,7 +116,7 @@ def test_step_updates_equal_the_course_optimizers(backend, optimizer):
 
 
 @pytest.mark.parametrize("dims", [[5, 4, 3], [300, 500, 3]], ids=["one-buffer", "per-parameter"])
-@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_a_step_is_its_gradients_then_its_update(backend, dims, optimizer):
     """A step moves the parameters as gradients() then update() do, step after step, whether the
     backend updates the state as one buffer or parameter by parameter, and leaves the arrays an
@@ -125,7 +125,7 @@ def test_a_step_is_its_gradients_then_its_update(backend, dims, optimizer):
     X = backend.asarray(rng.randn(dims[0], 9))
     Y = backend.asarray(np.eye(3)[:, rng.randint(0, 3, 9)])
     params = dnn.initialize_parameters_deep(dims, init="he", seed=4, backend=backend)
-    opt = Optimizer(optimizer, beta=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7)
+    opt = Optimizer(optimizer, beta=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7, rho=0.8, clip_norm=0.5)
     step = Step(backend.ops(X.dtype), Network("tanh", "softmax"), opt)
     one, two = new_state(step.ops, params, opt), new_state(step.ops, params, opt)
     _, kept = step.gradients(one[0], X, Y)
@@ -163,10 +163,18 @@ def test_backend_kernels_equal_the_array_api_kernels(backend, kind):
         ("sgd", lambda o: (fresh(W), fresh(W * 0.5), 0.1)),
         ("momentum", lambda o: (fresh(W), fresh(W * 0.5), fresh(W * 0.1), 0.9, 0.1)),
         ("adam", lambda o: (fresh(W), fresh(W * 0.5), fresh(W * 0.1), fresh(W * W), 2, 0.1, 0.9, 0.99, 1e-8)),
+        ("nesterov", lambda o: (fresh(W), fresh(W * 0.5), fresh(W * 0.1), 0.9, 0.1)),
+        ("rmsprop", lambda o: (fresh(W), fresh(W * 0.5), fresh(W * W), 0.9, 0.1, 1e-8)),
+        (
+            "adamw",
+            lambda o: (fresh(W), fresh(W * 0.5), fresh(W * 0.1), fresh(W * W), 2, 0.1, 0.9, 0.99, 1e-8, 0.01),
+        ),
+        ("clip_by_norm", lambda o: ([fresh(W), fresh(b)], 0.5)),
     ]:
         got, want = getattr(fast, name)(*args(fast)), getattr(plain, name)(*args(plain))
         for g, w in zip(
-            got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)
+            got if isinstance(got, (tuple, list)) else (got,),
+            want if isinstance(want, (tuple, list)) else (want,),
         ):
             _close(backend, g, w, f"{name}({kind})")
 

@@ -97,7 +97,8 @@ def test_print_cost(backend, capsys):
 
 
 def test_errors(backend):
-    with pytest.raises(ValueError, match="fit: optimizer must be one of 'gd', 'momentum', 'adam', got 'sgd'"):
+    allowed = "'gd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'"
+    with pytest.raises(ValueError, match=f"fit: optimizer must be one of {allowed}, got 'sgd'"):
         fit(X_HOST, Y_HOST, [3, 1], optimizer="sgd")
     with pytest.raises(ValueError, match=r"fit: X has shape \(3, 40\), expected \(4, any\)"):
         fit(X_HOST, Y_HOST, [4, 1], backend=backend)
