@@ -101,6 +101,26 @@ def test_optimizer_equals_its_formula(backend, optimizer, dims):
     assert largest_difference(ref, params) <= TOL
 
 
+def test_nesterov_is_pytorchs_nesterov_at_a_scaled_rate(backend):
+    """PyTorch's SGD(nesterov=True): u = beta u + g, W -= lr' (g + beta u); the EMA form at rate lr
+    moves the same with lr' = lr (1 - beta)."""
+    X, Y = _data()
+    beta, lr = 0.8, 0.05
+    params, _ = dnn.fit(X, Y, DIMS, optimizer="nesterov", beta=beta, learning_rate=lr, num_epochs=4,
+                        backend=backend)  # fmt: skip
+    P = {k: np.array(v) for k, v in dnn.initialize_parameters_deep(DIMS, init="he", seed=0).items()}
+    u = {k: np.zeros_like(a) for k, a in P.items()}
+    for _ in range(4):
+        g = _grads(X, Y, P, 0.0)
+        for k in P:
+            u[k] = beta * u[k] + g[k]
+            P[k] = P[k] - lr * (1 - beta) * (g[k] + beta * u[k])
+    assert largest_difference(P, params) <= TOL
+    momentum, _ = dnn.fit(X, Y, DIMS, optimizer="momentum", beta=beta, learning_rate=lr, num_epochs=4,
+                          backend=backend)  # fmt: skip
+    assert largest_difference(momentum, params) > 1e-4  # not plain momentum
+
+
 def test_adamw_without_decay_is_adam(backend):
     X, Y = _data()
     adam, _ = dnn.fit(X, Y, DIMS, optimizer="adam", learning_rate=0.05, num_epochs=3, backend=backend)
