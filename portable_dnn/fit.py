@@ -205,7 +205,9 @@ def fit(
     training after the current epoch with :class:`~portable_dnn.TrainingInterrupted`,
     whose ``state`` can be saved; ``resume={"parameters": ..., "v": ..., "s": ...,
     "t": ..., "epoch": ..., "costs": [...]}`` (``state.snapshot()``,
-    ``state.optimizer_state()``, ``state.iteration`` and ``state.costs``)
+    ``state.optimizer_state()``, ``state.iteration`` and ``state.costs``; the slots are
+    those the optimizer keeps: ``v`` for momentum and Nesterov, ``s`` for RMSprop, both
+    for Adam and AdamW)
     continues from it, ending where the uninterrupted run would;
     ``checkpoint(state)`` runs after every epoch with that state, to save it.
 
