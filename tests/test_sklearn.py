@@ -67,4 +67,4 @@ def test_errors():
     with pytest.raises(ValueError, match="at least 2 classes"):
         DNNClassifier(epochs=1).fit(np.ones((3, 2)), [1, 1, 1])
     with pytest.raises(ValueError, match="fit: optimizer must be one of"):
-        DNNClassifier(optimizer="rmsprop", epochs=1).fit(np.ones((4, 2)), [0, 1, 0, 1])
+        DNNClassifier(optimizer="adagrad", epochs=1).fit(np.ones((4, 2)), [0, 1, 0, 1])
