@@ -1,8 +1,9 @@
 """Training loop: the course's ``model(...)`` with every option of the second course in one place.
 
 :func:`fit` runs [LINEAR -> hidden activation (-> dropout)] x (L-1) -> LINEAR ->
-SIGMOID or SOFTMAX, with (mini-batch) gradient descent, momentum or Adam,
-learning-rate decay, L2 regularization, inverted dropout, a validation set and
+SIGMOID or SOFTMAX, with (mini-batch) gradient descent, momentum or Adam (and
+Nesterov momentum, RMSprop, AdamW, gradient clipping by global norm), learning-rate
+decay or a schedule, L2 regularization, inverted dropout, a validation set and
 early stopping. It is built from the library's layers, costs and optimizers.
 """
 
