@@ -511,7 +511,7 @@ def _move_X(func: str, be: Backend, X: Any, dtype: Any, name: str, n_x: int) -> 
         dtype = X.dtype if X.dtype in (xp.float32, xp.float64) else xp.float64
     target = resolve_dtype(xp, dtype)
     if X.dtype != target:
-        X = xp.astype(X, target)
+        X = be.cast_features(X, target)
     check_shape(func, name, X, (n_x, None), f"(features must equal layers_dims[0], {n_x})")
     check_examples(func, name, X)
     check_finite(func, name, xp, X)

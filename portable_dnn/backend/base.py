@@ -126,6 +126,11 @@ class Backend:
         """X ``(features, m)`` laid out for the products of a loop that reads it every step."""
         return X
 
+    def cast_features(self, X: Any, dtype: Any) -> Any:
+        """X ``(features, m)`` of this backend as floating ``dtype`` (a copy), laid out as
+        :meth:`prepare_features` would lay it out, so a cast and a layout cost one copy."""
+        return self.xp.astype(X, dtype)
+
     def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
         """X and Y ``(k, m)`` laid out once for a training loop (split and kept where the library needs it).
 
