@@ -46,7 +46,7 @@ import dask.array as da
 import numpy as np
 
 from ._numpy import NumpyOps
-from .base import Backend, ClusterError
+from .base import Backend, ClusterError, Runner
 from .ops import Ops
 
 #: On a cluster, data above this size is split into one chunk per worker thread
@@ -561,7 +561,7 @@ class _Cost:
         return self.value
 
 
-class DaskRunner:
+class DaskRunner(Runner):
     """A training step on Dask: one task per column chunk of the batch, then one update task.
 
     Each chunk's task runs the step's ``gradients`` (the same Array API code)
