@@ -11,6 +11,10 @@ asks. The learning rate, Adam's step count and the batch's size are traced
 scalars: a decaying learning rate or a growing step count runs the same
 compiled step.
 
+A mini-batch epoch of ``fit`` is one program (:meth:`JitRunner.run_epoch`):
+the step scanned over the epoch's batches, gathered on the device from the
+host permutation, so an epoch costs one dispatch rather than one per batch.
+
 float64 needs JAX's 64-bit mode, which JAX keeps off by default: turn it on
 with ``jax.config.update("jax_enable_x64", True)`` (or ``JAX_ENABLE_X64=1``)
 before creating arrays. Without it the library refuses float64 on JAX rather
@@ -227,11 +231,11 @@ class JitRunner(Runner):
     def run_epoch(self, batches: Any, lr: float, t: int) -> tuple[list[tuple[Any, int]], int]:
         if not isinstance(batches, Epoch) or not batches.replay or batches.order is None:
             return super().run_epoch(batches, lr, t)  # one batch: one step is the whole program
-        plan, size = batches, batches.size
-        m = len(plan.order)
+        plan, size, order = batches, batches.size, batches.order
+        m = len(order)
         n, rest = divmod(m, size)
         kind = np.int32 if m <= np.iinfo(np.int32).max else np.int64
-        order = np.asarray(plan.order, dtype=kind)
+        order = np.asarray(order, dtype=kind)
         drawn = [plan.masks(w) for w in plan.widths()] if plan.masks is not None else []
         layers = len(drawn[0]) if drawn else 0
         stacks = [np.stack([d[l] for d in drawn[:n]]) for l in range(layers)] if n else []
