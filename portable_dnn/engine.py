@@ -346,8 +346,10 @@ class _Interrupts:
 class Trainer:
     """Runs a :class:`Step` over epochs of batches on a backend, and keeps what a caller needs.
 
-    ``batches(epoch)`` gives the epoch's ``[((X_b, Y_b, *masks), m_b), ...]``;
-    ``learning_rate(epoch)`` its rate. The cost of an epoch (the size-weighted
+    ``batches(epoch)`` gives the epoch's ``[((X_b, Y_b, *masks), m_b), ...]``, or
+    an :class:`~portable_dnn.backend.base.Epoch` describing them whole, which
+    the runner's :meth:`~portable_dnn.backend.base.Runner.run_epoch` may run as
+    one program (JAX); ``learning_rate(epoch)`` its rate. The cost of an epoch (the size-weighted
     mean of its batches' costs) is read from the device every
     ``record_every`` epochs and kept in ``costs``; divergence (a non-finite
     cost, or parameters past a bound of the dtype) is checked there too, and
@@ -408,10 +410,7 @@ class Trainer:
         with self.backend.quiet_float_errors(), _Interrupts(self.signals) as interrupts:
             for epoch in range(start, stop):
                 lr = self.learning_rate(epoch)
-                pending: list[tuple[Any, int]] = []
-                for arrays, m_b in self.batches(epoch):
-                    self.t += 1
-                    pending.append((self.runner(arrays, (lr, self.t, m_b)), m_b))
+                pending, self.t = self.runner.run_epoch(self.batches(epoch), lr, self.t)
                 self.epoch = epoch + 1
                 recorded = epoch % self.record_every == 0
                 cost = None
@@ -435,11 +434,12 @@ class Trainer:
             values.append(self.runner.largest(self.step))
         host = self.runner.fetch(values)
         costs = host[: len(pending)]
-        if len(costs) == 1:
-            cost = costs[0]
+        if len(costs) == 1 and np.ndim(costs[0]) == 0:
+            cost = float(costs[0])
         else:
-            total = sum(m for _, m in pending)
-            cost = sum(c * m for c, (_, m) in zip(costs, pending)) / total
+            # An entry may be a run of batches of m examples each (a compiled epoch's costs).
+            total = sum(np.size(c) * m for c, (_, m) in zip(costs, pending))
+            cost = sum(float(np.sum(c)) * m for c, (_, m) in zip(costs, pending)) / total
         where = f"{self.unit} {epoch}"
         if not math.isfinite(cost):
             raise TrainingDiverged(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import array_api_compat
@@ -44,12 +44,12 @@ from .backend import (
     resolve_dtype,
     to_numpy,
 )
+from .backend.base import Epoch
 from .engine import (
     HIDDEN,
     OPTIMIZERS,
     OUTPUTS,
     SLOT_NAMES,
-    Batch,
     Network,
     Optimizer,
     Step,
@@ -161,6 +161,7 @@ def fit(
     resume: Mapping[str, Any] | None = None,
     checkpoint: Callable[[TrainingState], None] | None = None,
     signals: Sequence[int] = (),
+    replay: bool | str = "auto",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train a network on ``X`` (features, m) and ``Y``; return ``(parameters, history)``.
 
@@ -211,6 +212,12 @@ def fit(
     for Adam and AdamW)
     continues from it, ending where the uninterrupted run would;
     ``checkpoint(state)`` runs after every epoch with that state, to save it.
+
+    ``replay="auto"`` runs each epoch as one compiled program where the backend
+    can (JAX: a ``lax.scan`` of the step over the epoch's mini-batches, the same
+    batches, masks and results as step by step); ``replay=False`` dispatches
+    every mini-batch's step from Python on every backend; ``replay=True``
+    requires the compiled epoch and refuses a backend without one.
 
     >>> import numpy as np
     >>> X = np.array([[0.0, 1.0, 2.0, 3.0]]); Y = np.array([[0, 0, 1, 1]])
@@ -283,11 +290,18 @@ def fit(
     )
     init_seed = seed if init_seed is None else check_seed(func, "init_seed", init_seed)
     every = _print_every(func, print_cost)
+    if not (isinstance(replay, bool) or (isinstance(replay, str) and replay == "auto")):
+        raise ValueError(f"{func}: replay must be 'auto', True or False, got {replay!r}")
     for name, hook in (("callback", callback), ("checkpoint", checkpoint)):
         if hook is not None and not callable(hook):
             raise TypeError(f"{func}: {name} must be callable, got {type(hook).__name__}")
 
     be = _pick_backend(X, backend)
+    if replay is True and not be.replays_epochs:
+        raise ValueError(
+            f"{func}: replay=True needs a backend that runs a whole epoch as one program (jax), "
+            f"not {be.name}; use replay='auto' or False"
+        )
     be.check_dtype(dtype, func, like=X)
     X, float_dtype = _move_X(func, be, X, dtype, "X", dims[0])
     Y = _move_Y(func, be, Y, float_dtype, output, dims[-1], shape_of(X)[1], "Y")
@@ -327,21 +341,18 @@ def fit(
         state = [step.ops.pack(group) for group in state]
     L = len(dims) - 1
 
-    def batches(epoch: int) -> Iterator[Batch]:
-        if batch_size is None:
-            parts: Iterable[tuple[Any, Any]] = [(X, Y)]
-        else:
-            parts = _mini_batches(be, X, Y, batch_size, seed + epoch + 1)
-        # Each epoch's masks from their own seeded stream, so a resumed run draws what it would have.
-        rng = np.random.RandomState([seed, epoch]) if keep_prob < 1 else None
-        for X_b, Y_b in parts:
-            m_b = shape_of(X_b)[1]
-            masks = [
-                be.asarray(host_mask(rng, (dims[l], m_b), keep_prob), dtype=float_dtype)
-                for l in range(1, L)
-                if rng is not None
-            ]
-            yield (X_b, Y_b, *masks), m_b
+    def batches(epoch: int) -> Epoch:
+        m = shape_of(X)[1]
+        order = None if batch_size is None else host_random_state(seed + epoch + 1).permutation(m)
+        masks = None
+        if keep_prob < 1:
+            # Each epoch's masks from their own seeded stream, so a resumed run draws what it would have.
+            rng = np.random.RandomState([seed, epoch])
+
+            def masks(m_b: int) -> list[np.ndarray]:
+                return [host_mask(rng, (dims[l], m_b), keep_prob) for l in range(1, L)]
+
+        return Epoch(be, X, Y, order, batch_size or m, float_dtype, masks, replay=replay is not False)
 
     def learning_rate_of(epoch: int) -> float:
         if schedule is not None:
@@ -433,11 +444,6 @@ def _pick_backend(X: Any, backend: Any) -> Backend:
         return get_backend(backend)
     namespace_of(X, func="fit")
     return backend_of(X)
-
-
-def _mini_batches(be: Backend, X: Any, Y: Any, size: int, seed: int) -> Iterator[tuple[Any, Any]]:
-    """The batches of :func:`~portable_dnn.random_mini_batches`, unchecked (fit checked once)."""
-    return be.mini_batches(X, Y, host_random_state(seed).permutation(shape_of(X)[1]), size)
 
 
 def _resume_state(

@@ -148,3 +148,42 @@ def test_softmax_one_hot_labels_match_indices(backend, digits):
     _, by_index = fit(Xtr, ytr.reshape(1, -1), [64, 10], backend=backend, **run)
     _, by_one_hot = fit(Xtr, np.eye(10)[:, ytr], [64, 10], backend=backend, **run)
     assert by_index["cost"] == by_one_hot["cost"]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(optimizer="adam", learning_rate=0.01, batch_size=16, keep_prob=0.8, lambd=0.3, decay_rate=0.2),
+        dict(optimizer="momentum", learning_rate=0.05, batch_size=10, output="softmax"),
+        dict(optimizer="gd", learning_rate=0.1),
+    ],
+    ids=["adam-dropout-l2-partial", "momentum-softmax-whole", "gd-full-batch"],
+)
+def test_replay_off_trains_what_auto_trains(backend, kw):
+    """Step by step (replay=False) and the backend's own way of running an epoch (replay="auto":
+    one compiled program on JAX, the same steps elsewhere) give the same parameters and costs."""
+    Y = Y_HOST[0] if kw.get("output") != "softmax" else (X_HOST[2] > 0).astype(np.int64)
+    dims = [3, 4, 1 if kw.get("output") != "softmax" else 2]
+    auto, auto_history = fit(X_HOST, Y, dims, num_epochs=5, seed=3, backend=backend, **kw)
+    step, step_history = fit(X_HOST, Y, dims, num_epochs=5, seed=3, backend=backend, replay=False, **kw)
+    for key in auto:
+        diff = np.max(np.abs(dnn.to_numpy(auto[key]) - dnn.to_numpy(step[key])))
+        assert diff <= 1e-12, key
+    np.testing.assert_allclose(auto_history["cost"], step_history["cost"], rtol=0, atol=1e-12)
+    assert len(auto_history["cost"]) == 5
+
+
+def test_replay_is_checked(backend):
+    for bad in ("yes", 1, None, 0.0):
+        with pytest.raises(ValueError, match=r"^fit: replay must be 'auto', True or False, got "):
+            fit(X_HOST, Y_HOST, [3, 1], num_epochs=1, backend=backend, replay=bad)
+    if backend.replays_epochs:
+        _, history = fit(X_HOST, Y_HOST, [3, 1], num_epochs=2, batch_size=8, backend=backend, replay=True)
+        assert len(history["cost"]) == 2
+    else:
+        message = (
+            rf"^fit: replay=True needs a backend that runs a whole epoch as one program \(jax\), "
+            rf"not {backend.name}; use replay='auto' or False$"
+        )
+        with pytest.raises(ValueError, match=message):
+            fit(X_HOST, Y_HOST, [3, 1], num_epochs=1, backend=backend, replay=True)

@@ -46,7 +46,7 @@ import dask.array as da
 import numpy as np
 
 from ._numpy import NumpyOps
-from .base import Backend, ClusterError
+from .base import Backend, ClusterError, Runner
 from .ops import Ops
 
 #: On a cluster, data above this size is split into one chunk per worker thread
@@ -561,7 +561,7 @@ class _Cost:
         return self.value
 
 
-class DaskRunner:
+class DaskRunner(Runner):
     """A training step on Dask: one task per column chunk of the batch, then one update task.
 
     Each chunk's task runs the step's ``gradients`` (the same Array API code)
@@ -614,7 +614,7 @@ class DaskRunner:
             return tuple(self._client.persist(list(values)))
         return tuple(dask.persist(*values, scheduler="synchronous" if serial else None))
 
-    def __call__(self, batch: tuple[Any, ...], hyper: tuple[float, ...]) -> Any:
+    def __call__(self, batch: Sequence[Any], hyper: tuple[float, ...]) -> Any:
         X = batch[0]
         m, cols = X.shape[1], X.chunks[1]
         if self._dog is not None:
@@ -653,7 +653,7 @@ class DaskRunner:
             self._cut()
         return held
 
-    def _check_memory(self, batch: tuple[Any, ...]) -> None:
+    def _check_memory(self, batch: Sequence[Any]) -> None:
         """The mini-batch against the workers' memory (:func:`check_memory`): each example holds its
         column of the batch's arrays, and, while its task runs, about four values per unit of the
         network (activations, their gradients, dropout)."""
@@ -685,7 +685,7 @@ class DaskRunner:
         # One task on the state as it is: no arrays, graphs or persists built around it.
         return dask.delayed(_largest)(step, self._value)
 
-    def fetch(self, values: list[Any]) -> list[float]:
+    def fetch(self, values: Sequence[Any]) -> list[float]:
         if self._dog is None:
             return [float(c) for c in compute(*values)]
         assert self._client is not None
@@ -706,7 +706,7 @@ class DaskRunner:
         return out
 
     @property
-    def state(self) -> list[list[Any]]:
+    def state(self) -> list[list[Any]]:  # type: ignore[override]  # built from the persisted value
         """The state as Dask arrays of one chunk each, persisted."""
         if self._state is None:
             arrays = [

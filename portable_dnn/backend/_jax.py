@@ -11,6 +11,10 @@ asks. The learning rate, Adam's step count and the batch's size are traced
 scalars: a decaying learning rate or a growing step count runs the same
 compiled step.
 
+A mini-batch epoch of ``fit`` is one program (:meth:`JitRunner.run_epoch`):
+the step scanned over the epoch's batches, gathered on the device from the
+host permutation, so an epoch costs one dispatch rather than one per batch.
+
 float64 needs JAX's 64-bit mode, which JAX keeps off by default: turn it on
 with ``jax.config.update("jax_enable_x64", True)`` (or ``JAX_ENABLE_X64=1``)
 before creating arrays. Without it the library refuses float64 on JAX rather
@@ -30,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import Backend, Runner, dtype_name
+from .base import Backend, Epoch, Runner, dtype_name
 from .ops import Ops
 
 #: Compiled steps kept for later runs (least recently used dropped first).
@@ -65,6 +69,7 @@ class JaxBackend(Backend):
     mutable = False
     # The Gram form keeps buffers between steps outside the state a compiled step returns.
     supports_gram = False
+    replays_epochs = True
 
     def __init__(self, xp: Any, device: Any) -> None:
         super().__init__(xp, device)
@@ -121,6 +126,15 @@ def _cut(A: Any, start: Any, width: int) -> Any:
 _compiled: collections.OrderedDict[Any, Any] = collections.OrderedDict()
 
 
+def _shareable(step: Any) -> bool:
+    """Whether ``step``'s values all live in its (hashable) fields, so an equal step may share its program."""
+    try:
+        fields = {f.name for f in dataclasses.fields(step)}
+        return set(vars(step)) == fields and hash(step) is not None
+    except TypeError:
+        return False
+
+
 def compiled(step: Any) -> Any:
     """``jax.jit(step)`` with the state donated, shared by every equal step.
 
@@ -128,12 +142,7 @@ def compiled(step: Any) -> Any:
     again by equality; one holding arrays of its own besides is compiled for
     itself alone.
     """
-    try:
-        fields = {f.name for f in dataclasses.fields(step)}
-        shareable = set(vars(step)) == fields and hash(step) is not None
-    except TypeError:
-        shareable = False
-    if not shareable:
+    if not _shareable(step):
         return jax.jit(step, donate_argnums=0)
     if step in _compiled:
         _compiled.move_to_end(step)
@@ -154,17 +163,98 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def _epoch(step: Any, state: Any, X: Any, Y: Any, full: Any, last: Any, masks: Any, lr: Any, t: Any) -> Any:
+    """One epoch as one program: the step scanned over the full batches, then the narrower last one.
+
+    ``full`` is ``(n, size)`` column indices (one row a batch), ``last`` the
+    last batch's ``(rest,)`` or None; ``masks`` the pair ``(per-layer
+    (n, rows, size) bool stacks, per-layer (rows, rest) bools)``. Batches are
+    gathered here, on the device. Returns the state, the full batches' costs
+    ``(n,)`` and the last batch's cost (None without one).
+    """
+    dtype = X.dtype
+    stacks, rests = masks
+
+    def one(state: Any, index: Any, ms: Any, t: Any) -> Any:
+        batch = (jnp.take(X, index, axis=1), jnp.take(Y, index, axis=1), *(D.astype(dtype) for D in ms))
+        return step(state, batch, (lr, t, int(index.shape[0])))
+
+    def body(carry: Any, xs: Any) -> Any:
+        state, t = carry
+        state, cost = one(state, xs[0], xs[1], t + 1)
+        return (state, t + 1), cost
+
+    costs = cost = None
+    if full.shape[0]:  # a static shape: no scan where one batch is narrower than the batch size
+        (state, t), costs = jax.lax.scan(body, (state, t), (full, stacks))
+    if last is not None:
+        state, cost = one(state, last, rests, t + 1)
+    return state, costs, cost
+
+
+_compiled_epochs: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+
+
+def compiled_epoch(step: Any) -> Any:
+    """:func:`_epoch` of ``step`` under ``jax.jit`` (state donated), kept like :func:`compiled`."""
+    fn = _compiled_epochs.get(step) if _shareable(step) else None
+    if fn is None:
+        fn = jax.jit(functools.partial(_epoch, step), donate_argnums=0)
+        if _shareable(step):
+            _compiled_epochs[step] = fn
+            while len(_compiled_epochs) > CACHE_SIZE:
+                _compiled_epochs.popitem(last=False)
+    else:
+        _compiled_epochs.move_to_end(step)
+    return fn
+
+
 class JitRunner(Runner):
-    """Runs ``step`` compiled; the state's buffers are handed to each next step."""
+    """Runs ``step`` compiled; the state's buffers are handed to each next step.
+
+    A mini-batch :class:`~portable_dnn.backend.base.Epoch` runs as one XLA
+    program (:func:`_epoch`), compiled once per data shape, batch size and
+    option set: the host sends the epoch's permutation (int32) and dropout
+    masks (bool), the device gathers each batch and steps through them all.
+    """
 
     def __init__(self, step: Any, state: list[list[Any]]) -> None:
         # Copies to donate: the arrays the caller handed in (a resumed run's) stay usable.
         super().__init__(step, jax.tree.map(jnp.copy, state))
         self._compiled = compiled(step)
+        self._epoch: Any = None
 
     def __call__(self, batch: Any, hyper: tuple[float, ...]) -> Any:
         self.state, cost = self._compiled(self.state, tuple(batch), tuple(_scalar(h) for h in hyper))
         return cost
 
-    def fetch(self, values: Any) -> list[float]:
-        return [float(v) for v in jax.device_get(list(values))]
+    def run_epoch(self, batches: Any, lr: float, t: int) -> tuple[list[tuple[Any, int]], int]:
+        if not isinstance(batches, Epoch) or not batches.replay or batches.order is None:
+            return super().run_epoch(batches, lr, t)  # one batch: one step is the whole program
+        plan, size, order = batches, batches.size, batches.order
+        m = len(order)
+        n, rest = divmod(m, size)
+        kind = np.int32 if m <= np.iinfo(np.int32).max else np.int64
+        order = np.asarray(order, dtype=kind)
+        drawn = [plan.masks(w) for w in plan.widths()] if plan.masks is not None else []
+        layers = len(drawn[0]) if drawn else 0
+        stacks = [np.stack([d[l] for d in drawn[:n]]) for l in range(layers)] if n else []
+        rests = list(drawn[n]) if rest and drawn else []
+        full = order[: n * size].reshape(n, size)
+        last = order[n * size :] if rest else None
+        if self._epoch is None:
+            self._epoch = compiled_epoch(self.step)
+        self.state, costs, cost = self._epoch(
+            self.state, plan.X, plan.Y, full, last, (stacks, rests), _scalar(lr), _scalar(t)
+        )
+        pending: list[tuple[Any, int]] = [(costs, size)] if n else []
+        if rest:
+            pending.append((cost, rest))
+        return pending, t + n + (1 if rest else 0)
+
+    def fetch(self, values: Any) -> list[Any]:
+        # A compiled epoch's costs come as one array: kept whole, in float64, for the loop's mean.
+        return [
+            float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64)
+            for v in jax.device_get(list(values))
+        ]

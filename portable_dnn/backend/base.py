@@ -17,9 +17,10 @@ what its library does differently.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import array_api_compat
@@ -49,6 +50,8 @@ class Backend:
     supports_gram: ClassVar[bool] = True
     #: Whether the arrays are host NumPy arrays (data every backend can take as it is).
     is_host: ClassVar[bool] = False
+    #: Whether the runner runs a whole epoch of mini-batches as one program (``fit(replay=True)``).
+    replays_epochs: ClassVar[bool] = False
 
     def __init__(self, xp: Any, device: Any) -> None:
         self.xp, self.device = xp, device
@@ -220,6 +223,48 @@ class ClusterError(RuntimeError):
 Backend.__module__ = ClusterError.__module__ = "portable_dnn.backend"
 
 
+@dataclasses.dataclass
+class Epoch:
+    """One epoch's mini-batches described whole, for :meth:`Runner.run_epoch`.
+
+    ``X``, ``Y`` are the examples ``(k, m)`` on ``backend`` (as
+    :meth:`Backend.prepare_examples` laid them out); ``order`` the host
+    permutation of the columns (``None``: one batch, the data as it is),
+    cut into batches of ``size`` columns, the last one narrower when ``size``
+    does not divide m. ``masks(m_b)``, where dropout is on, draws the next
+    batch's host masks (one 0/1 array per hidden layer) from the epoch's own
+    stream: called batch after batch, in order, it gives the values every
+    backend uses. ``replay`` says whether the runner may run the epoch as one
+    program. Iterating gives the per-step path's ``((X_b, Y_b, *masks), m_b)``
+    (an epoch is iterated, or run whole, once).
+    """
+
+    backend: Backend
+    X: Any
+    Y: Any
+    order: np.ndarray | None
+    size: int
+    dtype: Any
+    masks: Callable[[int], list[np.ndarray]] | None = None
+    replay: bool = True
+
+    def widths(self) -> list[int]:
+        """Each batch's number of examples, in order."""
+        m = len(self.order) if self.order is not None else int(self.X.shape[1])
+        return [min(self.size, m - k) for k in range(0, m, self.size)]
+
+    def __iter__(self) -> Iterator[tuple[tuple[Any, ...], int]]:
+        be = self.backend
+        parts: Iterable[tuple[Any, Any]]
+        if self.order is None:
+            parts = [(self.X, self.Y)]
+        else:
+            parts = be.mini_batches(self.X, self.Y, self.order, self.size)
+        for (X_b, Y_b), m_b in zip(parts, self.widths()):
+            masks = [be.asarray(D, dtype=self.dtype) for D in self.masks(m_b)] if self.masks else []
+            yield (X_b, Y_b, *masks), m_b
+
+
 class Runner:
     """Runs a training step on an eager backend: ``runner(batch, hyper)`` returns the step's cost.
 
@@ -232,6 +277,33 @@ class Runner:
     def __call__(self, batch: Sequence[Any], hyper: tuple[float, ...]) -> Any:
         self.state, cost = self.step(self.state, batch, hyper)
         return cost
+
+    def run_epoch(
+        self, batches: Iterable[tuple[tuple[Any, ...], int]], lr: float, t: int
+    ) -> tuple[list[tuple[Any, int]], int]:
+        """Runs an epoch's batches at learning rate ``lr``; returns ``([(cost, m_b), ...], t)``.
+
+        ``t`` is Adam's step count before the epoch and after it (one more per
+        batch). ``cost`` is a batch's cost, or a 1-d array of the costs of
+        consecutive batches of ``m_b`` examples each, not yet on the host.
+        Here, and wherever ``batches`` is a plain iterable or an
+        :class:`Epoch` with ``replay=False``, each batch is one call of the
+        step from Python. A backend that can run more at once overrides this
+        for an :class:`Epoch`: JAX compiles the epoch into one XLA program
+        (a ``lax.scan`` of the step over the full batches, gathered on the
+        device from ``order``, and one step for the narrower last batch). A
+        CUDA-graph runner (CuPy, PyTorch on CUDA) would do the same here:
+        copy the batch's columns (gathered on the device by ``order``), its
+        masks and the step's scalars (``lr``, ``t``, ``m_b``, held as device
+        0-d arrays) into fixed-address buffers, then replay one captured
+        step per batch (one graph per batch width), leaving the loop, its
+        records and its hooks to the :class:`~portable_dnn.engine.Trainer`.
+        """
+        pending: list[tuple[Any, int]] = []
+        for arrays, m_b in batches:
+            t += 1
+            pending.append((self(arrays, (lr, t, m_b)), m_b))
+        return pending, t
 
     def largest(self, step: Any) -> Any:
         """``max |a|`` over the arrays ``step.watched`` picks from the state, not yet on the host."""
