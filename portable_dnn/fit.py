@@ -173,9 +173,11 @@ def fit(
     ``random_mini_batches(..., seed=seed + epoch + 1)`` (so ``seed + num_epochs``
     may not pass 2**32 - 1, NumPy's largest seed); ``optimizer`` is
     ``"gd"``, ``"momentum"`` (``beta``) or ``"adam"`` (``beta1``, ``beta2``,
-    ``epsilon``; ``t`` counts mini-batches). ``decay_rate > 0`` sets epoch ``e``'s
-    rate to ``update_lr(learning_rate, e, decay_rate)``, or to
-    ``schedule_lr_decay(..., time_interval)`` when ``time_interval`` is given.
+    ``epsilon``; ``t`` counts mini-batches). ``decay_rate > 0`` decays the rate after
+    each epoch, as the course's model does: epoch 0 trains with ``learning_rate``, epoch
+    ``e >= 1`` with ``update_lr(learning_rate, e - 1, decay_rate)``, or with
+    ``schedule_lr_decay(learning_rate, e - 1, decay_rate, time_interval)`` when
+    ``time_interval`` is given.
     ``lambd`` adds the L2 term (with m the mini-batch's size) to cost and
     gradients; ``keep_prob < 1`` applies inverted dropout after every hidden layer.
 
@@ -315,11 +317,13 @@ def fit(
             yield (X_b, Y_b, *masks), m_b
 
     def learning_rate_of(epoch: int) -> float:
-        if decay_rate == 0:
+        # The course's model() decays after each epoch: epoch 0 trains with lr0, epoch e >= 1 with
+        # the rate that decay gives after epoch e - 1.
+        if decay_rate == 0 or epoch == 0:
             return lr0
         if time_interval is None:
-            return update_lr(lr0, epoch, decay_rate)
-        return schedule_lr_decay(lr0, epoch, decay_rate, time_interval)
+            return update_lr(lr0, epoch - 1, decay_rate)
+        return schedule_lr_decay(lr0, epoch - 1, decay_rate, time_interval)
 
     trainer = Trainer(
         func,
