@@ -17,10 +17,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._checks import check_count
-from ..fit import fit
-from ..minibatch import random_mini_batches
-from ..optimizers import (
+from portable_dnn._checks import check_count
+from portable_dnn.fit import fit
+from portable_dnn.minibatch import random_mini_batches
+from portable_dnn.optimizers import (
     initialize_adam,
     initialize_velocity,
     schedule_lr_decay,
@@ -29,7 +29,7 @@ from ..optimizers import (
     update_parameters_with_gd,
     update_parameters_with_momentum,
 )
-from ..training import predict
+from portable_dnn.training import predict
 
 __all__ = [
     "update_parameters_with_gd",
@@ -80,7 +80,7 @@ def model(
     >>> import numpy as np
     >>> X = np.array([[0.0, 1.0, 2.0, 3.0]]); Y = np.array([[0, 0, 1, 1]])
     >>> p = model(X, Y, [1, 1], "adam", learning_rate=0.1, num_epochs=2, backend="numpy")
-    Cost after epoch 0: 0.632815
+    Cost after epoch 0: 0.826542
     >>> sorted(p)
     ['W1', 'b1']
     """
