@@ -26,9 +26,13 @@ def update_parameters(
 
 
 def descend(
-    func: str, parameters: Mapping[str, Any], grads: Mapping[str, Any], learning_rate: float, chained: bool = True
+    func: str,
+    parameters: Mapping[str, Any],
+    grads: Mapping[str, Any],
+    learning_rate: float,
+    chained: bool = True,
 ) -> dict[str, Any]:
-    """``W - learning_rate * dW`` for every parameter, checked for ``func`` (see ``num_layers``'s ``chained``)."""
+    """``W - learning_rate * dW`` for every parameter, checked as ``func`` would (see ``num_layers``)."""
     lr = check_positive_float(func, "learning_rate", learning_rate)
     L = num_layers(func, parameters, chained=chained)
     check_gradients(func, "grads", grads, parameters, L)

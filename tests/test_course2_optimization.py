@@ -43,7 +43,8 @@ def test_update_parameters_with_gd(to_backend):
     out = opt.update_parameters_with_gd(to_backend(params), to_backend(grads), 0.01)
     assert_printed(out["W1"], "[[ 1.63312395 -0.61217855 -0.5339999 ] [-1.06196243  0.85396039 -2.3105546 ]]")
     assert_printed(out["b1"], "[[ 1.73978682] [-0.77021546]]")
-    assert_printed(out["W2"], "[[ 0.32587637 -0.24814147] [ 1.47146563 -2.05746183] [-0.32772076 -0.37713775]]")
+    W2 = "[[ 0.32587637 -0.24814147] [ 1.47146563 -2.05746183] [-0.32772076 -0.37713775]]"
+    assert_printed(out["W2"], W2)
     assert_printed(out["b2"], "[[ 1.13773698] [-1.09301954] [-0.16397615]]")
 
 
@@ -80,12 +81,21 @@ def test_random_mini_batches(backend, to_backend):
     Y = (rng.randn(1, 7) < 0.5).astype(np.float64)
     batches = opt.random_mini_batches(to_backend(X), to_backend(Y), 2)
     printed = [
-        ("[[ 1.74481176 -0.52817175] [-0.38405435 -0.24937038] [-1.10061918 -0.17242821]"
-         " [-0.93576943  0.50249434] [-0.67124613 -0.69166075]]", [1, 1]),
-        ("[[-0.61175641 -1.07296862] [ 0.3190391   1.46210794] [-1.09989127 -0.87785842]"
-         " [ 0.90159072  0.90085595] [ 0.53035547 -0.39675353]]", [1, 0]),
-        ("[[ 1.62434536 -2.3015387 ] [-0.7612069  -0.3224172 ] [ 1.13376944  0.58281521]"
-         " [ 1.14472371 -0.12289023] [-0.26788808 -0.84520564]]", [1, 1]),
+        (
+            "[[ 1.74481176 -0.52817175] [-0.38405435 -0.24937038] [-1.10061918 -0.17242821]"
+            " [-0.93576943  0.50249434] [-0.67124613 -0.69166075]]",
+            [1, 1],
+        ),
+        (
+            "[[-0.61175641 -1.07296862] [ 0.3190391   1.46210794] [-1.09989127 -0.87785842]"
+            " [ 0.90159072  0.90085595] [ 0.53035547 -0.39675353]]",
+            [1, 0],
+        ),
+        (
+            "[[ 1.62434536 -2.3015387 ] [-0.7612069  -0.3224172 ] [ 1.13376944  0.58281521]"
+            " [ 1.14472371 -0.12289023] [-0.26788808 -0.84520564]]",
+            [1, 1],
+        ),
         ("[[ 0.86540763] [-2.06014071] [ 0.04221375] [-0.68372786] [-0.6871727 ]]", [0]),
     ]
     assert len(batches) == len(printed)
@@ -122,7 +132,8 @@ def test_update_parameters_with_momentum(to_backend):
     assert_printed(p["W2"], "[[ 0.31972282 -0.24924749] [ 1.46304371 -2.05987282] [-0.32294756 -0.38336269]]")
     assert_printed(p["b2"], "[[ 1.1341662 ] [-1.09920409] [-0.171583  ]]")
     assert_printed(v["dW1"], "[[-0.08778584  0.00422137  0.05828152] [-0.11006192  0.11447237  0.09015907]]")
-    assert_printed(v["dW2"], "[[-0.06837279 -0.01228902] [-0.09357694 -0.02678881] [ 0.05303555 -0.06916608]]")
+    dW2 = "[[-0.06837279 -0.01228902] [-0.09357694 -0.02678881] [ 0.05303555 -0.06916608]]"
+    assert_printed(v["dW2"], dW2)
     assert_printed(v["db1"], "[[0.05024943] [0.09008559]]")
     assert_printed(v["db2"], "[[-0.03967535] [-0.06871727] [-0.08452056]]")
 
@@ -204,7 +215,10 @@ RUNS = {
     "gd-update_lr": ("gd", 0.1, "update_lr", [0.701091, 0.661884, 0.658620, 0.656765, 0.655486]),
     "gd-schedule": ("gd", 0.1, "schedule_lr_decay", [0.701091, 0.127161, 0.120304, 0.117033, 0.117512]),
     "momentum-schedule": (
-        "momentum", 0.1, "schedule_lr_decay", [0.702226, 0.128974, 0.125965, 0.123375, 0.123218]
+        "momentum",
+        0.1,
+        "schedule_lr_decay",
+        [0.702226, 0.128974, 0.125965, 0.123375, 0.123218],
     ),
     "adam-schedule": ("adam", 0.01, "schedule_lr_decay", [0.699346, 0.130074, 0.129826, 0.129282, 0.128361]),
 }
@@ -242,16 +256,29 @@ def _model(name, X, Y, num_epochs, backend):
     optimizer, lr, decay, _ = RUNS[name]
     decay_fn = None if decay is None else getattr(opt, decay)
     return opt.model(
-        X, Y, [X.shape[0], 5, 2, 1], optimizer, learning_rate=lr, num_epochs=num_epochs, decay=decay_fn,
+        X,
+        Y,
+        [X.shape[0], 5, 2, 1],
+        optimizer,
+        learning_rate=lr,
+        num_epochs=num_epochs,
+        decay=decay_fn,
         backend=backend,
     )
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
 def test_model_prints_the_notebooks_costs_and_accuracy(backend, moons, name, capsys):
-    """The full 5000 epochs on NumPy (a few seconds each); 1001 epochs elsewhere, Dask 1 epoch."""
+    """The full 5000 epochs on NumPy (a few seconds each). Elsewhere the first epoch's cost, and
+    1001 epochs of one decayed run (the cost and rate after epoch 1000); Dask, whose every step
+    computes a task graph, the first epoch only."""
     X, Y = moons
-    num_epochs = {"numpy": 5000, "dask": 1}.get(backend.name, 1001)
+    if backend.name == "numpy":
+        num_epochs = 5000
+    elif backend.name != "dask" and name == "gd-update_lr":
+        num_epochs = 1001
+    else:
+        num_epochs = 1
     parameters = _model(name, X, Y, num_epochs, backend)
     assert capsys.readouterr().out.splitlines() == _expected_print(name, num_epochs)
     opt.predict(X, Y, parameters)
@@ -262,7 +289,7 @@ def test_model_prints_the_notebooks_costs_and_accuracy(backend, moons, name, cap
 def test_decay_applies_after_each_epoch(backend, moons):
     """The notebook sets the rate after epoch i to decay(lr0, i): epochs 0 and 1 both train with lr0."""
     X, Y = moons
-    kw = dict(optimizer="gd", learning_rate=0.1, batch_size=64, init="he", init_seed=3, seed=10, backend=backend)
+    kw = dict(optimizer="gd", learning_rate=0.1, batch_size=64, init_seed=3, seed=10, backend=backend)
     _, decayed = dnn.fit(X, Y, [2, 5, 2, 1], num_epochs=3, decay_rate=1.0, **kw)
     _, plain = dnn.fit(X, Y, [2, 5, 2, 1], num_epochs=3, **kw)
     assert decayed["cost"][:2] == plain["cost"][:2]  # update_lr(lr0, 0, 1) == lr0 for epoch 1

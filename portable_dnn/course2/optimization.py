@@ -12,8 +12,8 @@ is this module's ``update_parameters_with_adam``); ``model`` trains through :fun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +66,7 @@ def model(
     *,
     backend: Any = None,
 ) -> dict[str, Any]:
-    """The notebook's network (ReLU hidden layers, sigmoid output) trained by ``optimizer``; returns parameters.
+    """The notebook's network (ReLU hidden layers, sigmoid output) trained by ``optimizer``: its parameters.
 
     As the notebook: He initialization seeded 3, the mini-batches of
     ``random_mini_batches(X, Y, mini_batch_size, seed)`` with ``seed = 11, 12, ...`` per
@@ -109,9 +109,9 @@ def model(
     )
     if print_cost:
         for i in range(0, num_epochs, 1000):
-            print("Cost after epoch %i: %f" % (i, history["cost"][i]))
+            print(f"Cost after epoch {i}: {history['cost'][i]:f}")
             if decay is not None:
-                print("learning rate after epoch %i: %f" % (i, decay(learning_rate, i, decay_rate)))
+                print(f"learning rate after epoch {i}: {decay(learning_rate, i, decay_rate):f}")
     return parameters
 
 
