@@ -263,8 +263,12 @@ def check_layer_dims(func: str, layer_dims: Any, name: str = "layer_dims") -> li
 MAX_ELEMENTS = 2**63 // 8
 
 
-def num_layers(func: str, parameters: Any, name: str = "parameters") -> int:
-    """Number of layers L in a ``{"W1", "b1", ..., "WL", "bL"}`` dict, checked for shape."""
+def num_layers(func: str, parameters: Any, name: str = "parameters", chained: bool = True) -> int:
+    """Number of layers L in a ``{"W1", "b1", ..., "WL", "bL"}`` dict, checked for shape.
+
+    ``chained=False`` checks only that each entry is an array: an update that treats every
+    parameter on its own (the optimizers) needs no layer to fit the next.
+    """
     if not isinstance(parameters, Mapping):
         raise TypeError(f"{func}: {name} must be a dict of 'W1', 'b1', ..., got {type(parameters).__name__}")
     L = 0
@@ -278,6 +282,8 @@ def num_layers(func: str, parameters: Any, name: str = "parameters") -> int:
             raise ValueError(f"{func}: {name} has 'W{l}' but no 'b{l}'")
         check_array(func, f"{name}['W{l}']", W)
         check_array(func, f"{name}['b{l}']", b)
+        if not chained:
+            continue
         check_shape(func, f"{name}['b{l}']", b, (shape_of(W)[0], 1), f"to match W{l} {shape_of(W)}")
         if l > 1:
             prev = shape_of(parameters[f"W{l - 1}"])[0]

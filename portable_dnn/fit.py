@@ -183,11 +183,12 @@ def fit(
     decoupled ``weight_decay``, on every weight and bias; ``t`` counts mini-batches);
     docs/training.md gives each one's formula. ``clip_norm`` scales each step's gradients
     (after the L2 term) by ``min(1, clip_norm / (norm + 1e-6))``, ``norm`` the 2-norm of
-    all of them together. ``decay_rate > 0`` sets epoch ``e``'s
-    rate to ``update_lr(learning_rate, e, decay_rate)``, or to
-    ``schedule_lr_decay(..., time_interval)`` when ``time_interval`` is given;
-    ``learning_rate`` may instead be a callable: epoch ``e`` (from 0) trains at
-    ``learning_rate(e)``, which must be a positive finite number.
+    all of them together. ``decay_rate > 0`` decays the rate after each epoch, as the
+    course's model does: epoch 0 trains with ``learning_rate``, epoch ``e >= 1`` with
+    ``update_lr(learning_rate, e - 1, decay_rate)``, or with
+    ``schedule_lr_decay(learning_rate, e - 1, decay_rate, time_interval)`` when
+    ``time_interval`` is given; ``learning_rate`` may instead be a callable: epoch ``e``
+    (from 0) trains at ``learning_rate(e)``, which must be a positive finite number.
     ``lambd`` adds the L2 term (with m the mini-batch's size) to cost and
     gradients; ``keep_prob < 1`` applies inverted dropout after every hidden layer.
 
@@ -357,11 +358,13 @@ def fit(
     def learning_rate_of(epoch: int) -> float:
         if schedule is not None:
             return _scheduled(func, schedule, epoch)
-        if decay_rate == 0:
+        # The course's model() decays after each epoch: epoch 0 trains with lr0, epoch e >= 1 with
+        # the rate that decay gives after epoch e - 1.
+        if decay_rate == 0 or epoch == 0:
             return lr0
         if time_interval is None:
-            return update_lr(lr0, epoch, decay_rate)
-        return schedule_lr_decay(lr0, epoch, decay_rate, time_interval)
+            return update_lr(lr0, epoch - 1, decay_rate)
+        return schedule_lr_decay(lr0, epoch - 1, decay_rate, time_interval)
 
     trainer = Trainer(
         func,

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._checks import check_count, check_positive_float, num_layers
 from .backend import namespace_of
-from .update import check_gradients, update_parameters
+from .update import check_gradients, descend
 
 
 def _real(value: Any) -> float | None:
@@ -46,7 +46,7 @@ def update_parameters_with_gd(
     >>> p["W1"], p["b1"]
     (array([[0.9]]), array([[-0.1]]))
     """
-    return update_parameters(parameters, grads, learning_rate)
+    return descend("update_parameters_with_gd", parameters, grads, learning_rate, chained=False)
 
 
 def initialize_velocity(parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def initialize_velocity(parameters: Mapping[str, Any]) -> dict[str, Any]:
     >>> v["dW1"].shape, float(v["db1"].sum())
     ((2, 3), 0.0)
     """
-    L = num_layers("initialize_velocity", parameters)
+    L = num_layers("initialize_velocity", parameters, chained=False)
     return _zeros_like(parameters, L)
 
 
@@ -91,7 +91,7 @@ def update_parameters_with_momentum(
     func = "update_parameters_with_momentum"
     beta = _check_beta(func, "beta", beta)
     lr = check_positive_float(func, "learning_rate", learning_rate)
-    L = num_layers(func, parameters)
+    L = num_layers(func, parameters, chained=False)
     _check_state(func, "grads", grads, parameters, L)
     _check_state(func, "v", v, parameters, L)
     return _momentum_step(parameters, grads, v, beta, lr, L)
@@ -123,7 +123,7 @@ def initialize_adam(parameters: Mapping[str, Any]) -> tuple[dict[str, Any], dict
     >>> sorted(v), s["dW1"].shape
     (['dW1', 'db1'], (2, 3))
     """
-    L = num_layers("initialize_adam", parameters)
+    L = num_layers("initialize_adam", parameters, chained=False)
     return _zeros_like(parameters, L), _zeros_like(parameters, L)
 
 
@@ -159,7 +159,7 @@ def update_parameters_with_adam(
     beta1 = _check_beta(func, "beta1", beta1)
     beta2 = _check_beta(func, "beta2", beta2)
     epsilon = check_positive_float(func, "epsilon", epsilon)
-    L = num_layers(func, parameters)
+    L = num_layers(func, parameters, chained=False)
     for name, state in (("grads", grads), ("v", v), ("s", s)):
         _check_state(func, name, state, parameters, L)
     xp = namespace_of(parameters["W1"], func=func)

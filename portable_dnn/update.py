@@ -22,9 +22,19 @@ def update_parameters(
     >>> p["W1"], p["b1"]
     (array([[0.5, 0.5]]), array([[-0.5]]))
     """
-    func = "update_parameters"
+    return descend("update_parameters", parameters, grads, learning_rate)
+
+
+def descend(
+    func: str,
+    parameters: Mapping[str, Any],
+    grads: Mapping[str, Any],
+    learning_rate: float,
+    chained: bool = True,
+) -> dict[str, Any]:
+    """``W - learning_rate * dW`` for every parameter, checked as ``func`` would (see ``num_layers``)."""
     lr = check_positive_float(func, "learning_rate", learning_rate)
-    L = num_layers(func, parameters)
+    L = num_layers(func, parameters, chained=chained)
     check_gradients(func, "grads", grads, parameters, L)
     return {
         f"{p}{l}": parameters[f"{p}{l}"] - lr * grads[f"d{p}{l}"] for l in range(1, L + 1) for p in ("W", "b")
