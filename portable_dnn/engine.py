@@ -2,8 +2,8 @@
 
 :class:`Step` computes a (mini-)batch's forward pass, cost and gradients for
 every option (``relu``/``tanh``/``leaky_relu``/``sigmoid`` hidden layers, a
-sigmoid or softmax output, dropout masks, L2) and applies every optimizer
-(gradient descent, momentum, Adam) to one representation of the state: a list
+sigmoid, softmax, multi-label sigmoid or linear (identity) output, dropout masks,
+L2) and applies every optimizer (gradient descent, momentum, Adam) to one representation of the state: a list
 ``[parameters, *slots]`` of flat lists ``[W1, b1, ..., WL, bL]`` (momentum's
 ``v``, Adam's ``v`` and ``s`` as slots, shaped like the parameters). Its
 arithmetic is the backend's kernels (:class:`~portable_dnn.backend.Ops`), and
@@ -32,7 +32,9 @@ import numpy as np
 from .backend import Backend
 
 HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
-OUTPUTS = ("sigmoid", "softmax")
+#: The output layers: one sigmoid unit (binary labels), softmax (one class of C), independent
+#: sigmoid units (several 0/1 labels per example), identity (real targets, squared error).
+OUTPUTS = ("sigmoid", "softmax", "multilabel", "identity")
 OPTIMIZERS = ("gd", "momentum", "adam")
 SLOTS = {"gd": 0, "momentum": 1, "adam": 2}
 
@@ -90,7 +92,7 @@ def new_state(ops: Any, parameters: Mapping[str, Any], optimizer: Optimizer) -> 
 class Step:
     """One training step: ``step(state, (X, Y, *masks), (lr, t, m)) -> (state, cost)``.
 
-    ``X`` is ``(features, m_b)``, ``Y`` ``(1 or C, m_b)`` in X's dtype, ``masks``
+    ``X`` is ``(features, m_b)``, ``Y`` ``(output units, m_b)`` in X's dtype, ``masks``
     one 0/1 array per hidden layer when dropping out. ``lr`` is the step's
     learning rate, ``t`` Adam's step count (from 1), ``m`` the batch's examples
     for the L2 term. Nothing is checked here: the public functions check once.
