@@ -2,11 +2,11 @@
 
 :class:`Step` computes a (mini-)batch's forward pass, cost and gradients for
 every option (``relu``/``tanh``/``leaky_relu``/``sigmoid`` hidden layers, a
-sigmoid or softmax output, dropout masks, L2) and applies every optimizer
-(gradient descent, momentum, Nesterov momentum, RMSprop, Adam, AdamW; gradients
-optionally clipped by their global norm) to one representation of the state: a list
-``[parameters, *slots]`` of flat lists ``[W1, b1, ..., WL, bL]`` (the slots named
-in ``SLOT_NAMES``, shaped like the parameters). Its
+sigmoid, softmax, multi-label sigmoid or linear (identity) output, dropout masks,
+L2) and applies every optimizer (gradient descent, momentum, Nesterov momentum, RMSprop,
+Adam, AdamW; gradients optionally clipped by their global norm) to one representation of
+the state: a list ``[parameters, *slots]`` of flat lists ``[W1, b1, ..., WL, bL]`` (the
+slots named in ``SLOT_NAMES``, shaped like the parameters). Its
 arithmetic is the backend's kernels (:class:`~portable_dnn.backend.Ops`), and
 the course's public functions (``L_model_forward`` ... ``update_parameters_with_adam``)
 compute the same values; tests hold the two together.
@@ -33,7 +33,9 @@ import numpy as np
 from .backend import Backend
 
 HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
-OUTPUTS = ("sigmoid", "softmax")
+#: The output layers: one sigmoid unit (binary labels), softmax (one class of C), independent
+#: sigmoid units (several 0/1 labels per example), identity (real targets, squared error).
+OUTPUTS = ("sigmoid", "softmax", "multilabel", "identity")
 OPTIMIZERS = ("gd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 #: The slots each optimizer keeps, in the state's order: ``"v"`` the velocity (first moment),
 #: ``"s"`` the running average of squared gradients. Resume dicts and checkpoints use these names.
@@ -107,7 +109,7 @@ def new_state(ops: Any, parameters: Mapping[str, Any], optimizer: Optimizer) -> 
 class Step:
     """One training step: ``step(state, (X, Y, *masks), (lr, t, m)) -> (state, cost)``.
 
-    ``X`` is ``(features, m_b)``, ``Y`` ``(1 or C, m_b)`` in X's dtype, ``masks``
+    ``X`` is ``(features, m_b)``, ``Y`` ``(output units, m_b)`` in X's dtype, ``masks``
     one 0/1 array per hidden layer when dropping out. ``lr`` is the step's
     learning rate, ``t`` Adam's step count (from 1), ``m`` the batch's examples
     for the L2 term. Nothing is checked here: the public functions check once.

@@ -69,7 +69,8 @@ PRINT_EVERY = 1000
 def forward_proba(
     X: Any, parameters: Mapping[str, Any], *, hidden_activation: str = "relu", output: str | None = None
 ) -> Any:
-    """The network's output probabilities ``AL`` for ``X`` (no dropout): ``(1, m)`` or ``(C, m)``.
+    """The network's output ``AL`` for ``X`` (no dropout): ``(units, m)`` probabilities, or values
+    for ``output="identity"``.
 
     ``output=None`` means ``"sigmoid"`` for a one-unit last layer, else ``"softmax"``.
 
@@ -79,12 +80,12 @@ def forward_proba(
     array([[0.5],
            [0.5]])
     """
-    return _forward_proba("forward_proba", X, parameters, hidden_activation, output)
+    return _forward_proba("forward_proba", X, parameters, hidden_activation, output)[0]
 
 
 def _forward_proba(
     func: str, X: Any, parameters: Mapping[str, Any], hidden_activation: str, output: str | None
-) -> Any:
+) -> tuple[Any, str]:
     check_activation(func, hidden_activation, HIDDEN)
     L = num_layers(func, parameters)
     if output is None:
@@ -101,13 +102,15 @@ def _forward_proba(
     check_finite(func, "X", xp, X)
     be = backend_of(W1)
     step = Step(be.ops(X.dtype), Network(hidden_activation, output), Optimizer())
-    return step.forward(flatten(parameters), X)
+    return step.forward(flatten(parameters), X), output
 
 
 def predict_labels(
     X: Any, parameters: Mapping[str, Any], *, hidden_activation: str = "relu", output: str | None = None
 ) -> Any:
-    """Predicted class indices, shape ``(1, m)``: ``AL > 0.5`` for sigmoid, the column argmax for softmax.
+    """Predictions, one column per example: the class index ``(1, m)`` (``AL > 0.5`` for sigmoid,
+    the column argmax for softmax), 0/1 per unit ``(units, m)`` (``AL > 0.5``, multilabel), or
+    the values ``AL`` themselves (identity).
 
     ``output`` as in :func:`forward_proba`.
 
@@ -115,12 +118,17 @@ def predict_labels(
     >>> p = {"W1": np.array([[1.0], [-1.0]]), "b1": np.zeros((2, 1))}
     >>> predict_labels(np.array([[-2.0, 3.0]]), p)
     array([[1, 0]])
+    >>> predict_labels(np.array([[-2.0, 3.0]]), p, output="multilabel")
+    array([[0, 1],
+           [1, 0]])
     """
-    AL = _forward_proba("predict_labels", X, parameters, hidden_activation, output)
+    AL, output = _forward_proba("predict_labels", X, parameters, hidden_activation, output)
     xp = namespace_of(AL)
-    if shape_of(AL)[0] == 1:
-        return xp.astype(AL > 0.5, index_dtype(xp))
-    return xp.argmax(AL, axis=0, keepdims=True)
+    if output == "identity":
+        return AL
+    if output == "softmax":
+        return xp.argmax(AL, axis=0, keepdims=True)
+    return xp.astype(AL > 0.5, index_dtype(xp))
 
 
 # ------------------------------------------------------------------ the loop
@@ -170,7 +178,11 @@ def fit(
     ``backend`` is None). Integer or bool ``X`` is cast to the float ``dtype``
     (default: X's own float dtype, else float64). ``output="sigmoid"`` takes 0/1
     labels ``(1, m)``/``(m,)`` and ``layers_dims[-1] == 1``; ``"softmax"`` takes
-    class indices or one-hot ``(C, m)`` labels with ``layers_dims[-1] == C``.
+    class indices or one-hot ``(C, m)`` labels with ``layers_dims[-1] == C``;
+    ``"multilabel"`` (independent sigmoid units, cross-entropy summed over them) takes
+    0/1 labels ``(k, m)`` with ``layers_dims[-1] == k``; ``"identity"`` (a linear
+    output, cost ``J = 1/(2m) sum ||AL - Y||^2``) takes finite real targets ``(k, m)``
+    (``(m,)`` also when ``k == 1``).
 
     Training: weights from ``initialize_parameters_deep(layers_dims, init=init,
     seed=init_seed)`` (``init_seed`` defaults to ``seed``; the course's
@@ -197,7 +209,7 @@ def fit(
     dropout and the L2 term, as the course records it). With
     ``validation_data=(X_val, Y_val)`` or ``validation_fraction`` (a seeded
     random share of the columns held out), ``history["val_cost"]`` holds the
-    cross-entropy on it after every epoch (no dropout, no L2).
+    cost on it after every epoch (no dropout, no L2).
     ``early_stopping_patience=k`` stops after k epochs without a lower
     ``val_cost`` and returns the best epoch's parameters (``history["best_epoch"]``).
     ``print_cost`` prints every 1000 epochs (or every ``print_cost`` epochs if an
@@ -528,18 +540,36 @@ def _move_X(func: str, be: Backend, X: Any, dtype: Any, name: str, n_x: int) -> 
 
 
 def _move_Y(func: str, be: Backend, Y: Any, dtype: Any, output: str, n_y: int, m: int, name: str) -> Any:
-    """Y on ``be`` as ``dtype``: ``(1, m)`` labels 0/1 (sigmoid) or ``(n_y, m)`` one-hot (softmax)."""
+    """Y on ``be`` as ``dtype``: ``(1, m)`` labels 0/1 (sigmoid), ``(n_y, m)`` one-hot (softmax),
+    ``(n_y, m)`` labels 0/1 (multilabel) or ``(n_y, m)`` finite targets (identity)."""
     xp = be.xp
     Y = _to(be, _host_checked(func, name, Y))
     check_array(func, name, Y, ndim=None)
     shape = shape_of(Y)
     if output == "sigmoid":
         if n_y != 1:
-            raise ValueError(f"{func}: output='sigmoid' needs layers_dims[-1] == 1, got {n_y}")
+            raise ValueError(
+                f"{func}: output='sigmoid' needs layers_dims[-1] == 1, got {n_y}; "
+                "output='multilabel' takes several 0/1 labels per example"
+            )
         if shape not in ((m,), (1, m)):
             raise ValueError(f"{func}: {name} has shape {shape}, expected (1, {m}) or ({m},) labels 0/1")
         Y = xp.astype(xp.reshape(Y, (1, m)), dtype)
         check_binary(func, name, xp, Y)
+        return Y
+    if output in ("multilabel", "identity"):
+        what = "labels 0/1" if output == "multilabel" else "real targets"
+        if shape != (n_y, m) and not (n_y == 1 and shape == (m,)):
+            alternative = f" or ({m},)" if n_y == 1 else ""
+            raise ValueError(
+                f"{func}: {name} has shape {shape}, expected ({n_y}, {m}){alternative} {what} "
+                f"(layers_dims[-1] = {n_y} units, {m} examples)"
+            )
+        Y = xp.astype(xp.reshape(Y, (n_y, m)), dtype)
+        if output == "multilabel":
+            check_binary(func, name, xp, Y)
+        else:
+            check_finite(func, name, xp, Y)
         return Y
     if n_y < 2:
         raise ValueError(f"{func}: output='softmax' needs layers_dims[-1] >= 2 classes, got {n_y}")

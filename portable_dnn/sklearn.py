@@ -1,7 +1,13 @@
-"""A scikit-learn classifier around :func:`portable_dnn.fit` (needs the ``sklearn`` extra).
+"""scikit-learn estimators around :func:`portable_dnn.fit` (needs the ``sklearn`` extra).
 
 scikit-learn's convention is X of shape (n_samples, n_features); the network's
 is (n_features, m), so X is transposed here, at the boundary, and nowhere else.
+
+With ``sklearn.config_context(array_api_dispatch=True)`` an X of an array
+library (PyTorch, CuPy, JAX, array-api-strict, ...) is trained on where it
+lies: the parameters stay on X's backend and ``predict``/``predict_proba``
+return arrays of X's library and device. Otherwise inputs are taken as NumPy
+and the arithmetic runs on ``backend``, results coming back as NumPy.
 
 >>> from sklearn.datasets import make_moons
 >>> X, y = make_moons(n_samples=200, noise=0.1, random_state=0)
@@ -15,13 +21,18 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import array_api_compat
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn import get_config
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from .backend import get_backend, to_numpy
-from .fit import fit, forward_proba
+from ._checks import check_finite
+from .backend import Backend, backend_of, index_dtype, to_numpy
+from .engine import TrainingState
+from .fit import _to, fit, forward_proba
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -31,26 +42,17 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return estimator._validate_data(X, y, **kw)
 
 
-__all__ = ["DNNClassifier"]
+__all__ = ["DNNClassifier", "DNNRegressor"]
+
+_FLOATS = (np.float64, np.float32)
 
 
-class DNNClassifier(ClassifierMixin, BaseEstimator):
-    """Feed-forward network classifier: sigmoid output for two classes, softmax for more.
+class _DNNEstimator(BaseEstimator):
+    """What both estimators share: the parameters, the data's way in and out, and training."""
 
-    Parameters mirror :func:`portable_dnn.fit`: ``hidden_layer_sizes`` are
-    the hidden layers (input and output sizes come from the data),
-    ``activation`` the hidden activation, ``init`` the weight scale,
-    ``optimizer`` one of "gd", "momentum", "nesterov", "rmsprop", "adam", "adamw"
-    (with ``beta``, ``rho``, ``beta1``, ``beta2``, ``epsilon``, ``weight_decay``),
-    ``clip_norm`` (gradient clipping by global norm, None: off), ``batch_size`` (None: full
-    batch; capped at n_samples), ``epochs``, ``lambd`` (L2), ``keep_prob``
-    (dropout), ``validation_fraction`` and ``early_stopping_patience``,
-    ``backend`` (where the arithmetic runs; results come back as NumPy),
-    ``dtype`` and ``random_state`` (an int seed).
-
-    Fitted attributes: ``classes_``, ``n_features_in_``, ``parameters_`` (on the
-    backend), ``history_`` (the costs per epoch) and ``n_iter_`` (epochs run).
-    """
+    # Fitted: where fit's X lay (None: host data) and the network's parameters.
+    _input_backend: tuple[str, str] | None
+    parameters_: dict[str, Any]
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
         decay_rate: float = 0.0,
         validation_fraction: float = 0.0,
         early_stopping_patience: int | None = None,
+        warm_start: bool = False,
         backend: str = "numpy",
         dtype: str = "float64",
         random_state: int | None = 0,
@@ -97,51 +100,93 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
         self.decay_rate = decay_rate
         self.validation_fraction = validation_fraction
         self.early_stopping_patience = early_stopping_patience
+        self.warm_start = warm_start
         self.backend = backend
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any) -> DNNClassifier:
-        """Train on X (n_samples, n_features) and labels y (n_samples,); returns self.
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        return tags
 
-        X must hold finite real numbers (strings are refused, not parsed); y holds
-        the class labels (any values but NaN; ``classes_`` are its distinct ones).
-        """
-        func = "DNNClassifier.fit"
+    # ------------------------------------------------------------ data in
+
+    def _input(self, func: str, X: Any, reset: bool, y: Any = ()) -> tuple[Any, Backend | None]:
+        """X checked, and the backend it stays on (None: host data, trained on ``backend``)."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if get_config()["array_api_dispatch"] and _is_device_array(X):
+            be = backend_of(X)
+            X = _validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
+            check_finite(func, "X", be.xp, X)
+            if reset:
+                self._input_backend = (be.name, str(be.device))
+            return X, be
+        _refuse_strings(func, X)
+        X = _validate_data(self, X, reset=reset, dtype=_FLOATS, ensure_all_finite=False)
+        _check_finite(func, X)
+        if reset:
+            self._input_backend = None
+        return X, None
+
+    def _same_place(self, func: str, X: Any) -> Backend | None:
+        """Refuse X of another library or device than fit's, as scikit-learn's array-API convention says."""
+        if not get_config()["array_api_dispatch"]:
+            return None
+        be = backend_of(X) if _is_device_array(X) else None
+        got = None if be is None else (be.name, str(be.device))
+        if got != getattr(self, "_input_backend", None):
+            fitted = self._input_backend or ("numpy", "cpu")
+            raise ValueError(
+                f"Inputs passed to {type(self).__name__}.{func}() must use the same namespace and the "
+                f"same device as those passed to fit(): fit had {fitted[0]} on {fitted[1]}, "
+                f"{func} got {got[0] if got else 'numpy'} on {got[1] if got else 'cpu'}"
+            )
+        return be
+
+    # ----------------------------------------------------------- training
+
+    def _train(
+        self, func: str, X: Any, be: Backend | None, Y: Any, output: str, n_out: int, epochs: int | None
+    ) -> None:
+        """``epochs`` more epochs from the last state (``None``: a fresh fit of ``self.epochs``)."""
         hidden = _hidden_sizes(func, self.hidden_layer_sizes)
         if self.batch_size is not None:
             _count(func, "batch_size", self.batch_size)
         if self.random_state is not None:
             _count(func, "random_state", self.random_state, 0)
-        _refuse_strings(func, X)
-        _refuse_nan_labels(func, y)
-        X, y = _validate_data(self, X, y, dtype=(np.float64, np.float32), ensure_all_finite=False)
-        _check_finite(func, X)
-        check_classification_targets(y)
-        y = column_or_1d(y, warn=True)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"DNNClassifier.fit: needs samples of at least 2 classes, but y holds only one class: "
-                f"{self.classes_[0]!r}"
-            )
-        multiclass = len(self.classes_) > 2
-        self._output = "softmax" if multiclass else "sigmoid"
-        dims = [X.shape[1], *hidden, len(self.classes_) if multiclass else 1]
+        m = int(X.shape[0])
+        dims = [int(X.shape[1]), *hidden, n_out]
+        resume = None
+        previous = getattr(self, "_resume", None)
+        if epochs is None:
+            epochs = _count(func, "epochs", self.epochs)
+            if not self.warm_start:
+                previous = None
+        if previous is not None:
+            resume = {"parameters": self.parameters_, **previous}
+        done = 0 if resume is None else resume["epoch"]
         seed = 0 if self.random_state is None else self.random_state
-        batch_size = None if self.batch_size is None else min(int(self.batch_size), X.shape[0])
+        batch_size = None if self.batch_size is None else min(int(self.batch_size), m)
+        last: list[TrainingState] = []
+
+        def keep(state: TrainingState) -> None:  # the state after the last epoch, for the next call
+            last[:] = [state]
+
+        # X stays where it is; host data goes to ``backend`` (fit moves it once).
         self.parameters_, self.history_ = fit(
             X.T,
-            y_idx.reshape(1, -1),
+            Y,
             dims,
             hidden_activation=self.activation,
-            output=self._output,
+            output=output,
             init=self.init,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
             batch_size=batch_size,
-            num_epochs=self.epochs,
+            num_epochs=done + epochs,
             beta=self.beta,
             beta1=self.beta1,
             beta2=self.beta2,
@@ -155,40 +200,227 @@ class DNNClassifier(ClassifierMixin, BaseEstimator):
             validation_fraction=self.validation_fraction,
             early_stopping_patience=self.early_stopping_patience,
             seed=seed,
-            backend=self.backend,
+            backend=self.backend if be is None else be,
             dtype=self.dtype,
             print_cost=100 if self.verbose else False,
+            resume=resume,
+            checkpoint=keep,
         )
+        state = last[-1]
+        self._resume = {**state.optimizer_state(), "epoch": state.iteration, "costs": list(state.costs)}
         self.n_iter_ = len(self.history_["cost"])
+        self._output = output
+
+    # ----------------------------------------------------------- data out
+
+    def _forward(self, func: str, X: Any) -> tuple[Any, Backend | None]:
+        """The network's output ``(n_samples, units)``, on X's backend (with dispatch) or the fit's."""
+        check_is_fitted(self)
+        be = self._same_place(func, X)
+        X, _ = self._input(func, X, reset=False)
+        if be is None:
+            X = backend_of(self.parameters_["W1"]).asarray(X.T, dtype=self.dtype)
+        else:
+            X = (
+                X.T
+                if X.dtype == self.parameters_["W1"].dtype
+                else be.xp.astype(X.T, self.parameters_["W1"].dtype)
+            )
+        AL = forward_proba(X, self.parameters_, hidden_activation=self.activation, output=self._output)
+        return (AL.T if be is not None else np.asarray(to_numpy(AL), dtype=np.float64).T), be
+
+
+class DNNClassifier(ClassifierMixin, _DNNEstimator):
+    """Feed-forward network classifier: sigmoid output for two classes, softmax for more,
+    independent sigmoid units for multi-label ``y`` of shape (n_samples, n_labels) of 0/1.
+
+    Parameters mirror :func:`portable_dnn.fit`: ``hidden_layer_sizes`` are
+    the hidden layers (input and output sizes come from the data),
+    ``activation`` the hidden activation, ``init`` the weight scale,
+    ``optimizer`` one of "gd", "momentum", "nesterov", "rmsprop", "adam", "adamw"
+    (with ``beta``, ``rho``, ``beta1``, ``beta2``, ``epsilon``, ``weight_decay``),
+    ``clip_norm`` (gradient clipping by global norm, None: off), ``batch_size`` (None: full
+    batch; capped at n_samples), ``epochs``, ``lambd`` (L2), ``keep_prob``
+    (dropout), ``validation_fraction`` and ``early_stopping_patience``,
+    ``warm_start`` (fit continues from the last fit, optimizer state included),
+    ``backend`` (where the arithmetic runs for NumPy inputs; results come back
+    as NumPy), ``dtype`` and ``random_state`` (an int seed).
+
+    Fitted attributes: ``classes_`` (for multi-label, ``0 .. n_labels - 1``),
+    ``n_features_in_``, ``parameters_`` (on the backend), ``history_`` (the
+    costs per epoch) and ``n_iter_`` (epochs run, over all calls).
+    """
+
+    def fit(self, X: Any, y: Any) -> DNNClassifier:
+        """Train on X (n_samples, n_features) and labels y (n_samples,) or (n_samples, n_labels) of 0/1;
+        returns self.
+
+        X must hold finite real numbers (strings are refused, not parsed); y holds
+        the class labels (any values but NaN; ``classes_`` are its distinct ones).
+        """
+        return self._fit("fit", X, y, None, None)
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> DNNClassifier:
+        """One more epoch on (X, y), continuing the epochs, optimizer state and shuffles of the calls
+        before: n calls equal ``fit`` with ``epochs=n``. ``classes`` (all labels) on the first call
+        when y may not show them all."""
+        return self._fit("partial_fit", X, y, classes, 1)
+
+    def _fit(self, method: str, X: Any, y: Any, classes: Any, epochs: int | None) -> DNNClassifier:
+        func = f"DNNClassifier.{method}"
+        first = epochs is None or not hasattr(self, "parameters_")
+        X, be = self._input(func, X, reset=first, y=y)
+        if _is_device_array(y):
+            y = to_numpy(y)  # labels may be any values: they are sorted out on the host
+        _refuse_nan_labels(func, y)
+        y = check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=False)
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"{func}: X has {X.shape[0]} samples but y has {y.shape[0]}")
+        check_classification_targets(y)
+        if y.ndim == 2 and y.shape[1] > 1 or type_of_target(y) == "multilabel-indicator":
+            if not first and self._output != "multilabel":
+                raise ValueError(f"{func}: y is multi-label but the network was fitted on single labels")
+            if first:
+                self.classes_ = np.arange(y.shape[1])
+            elif y.shape[1] != len(self.classes_):
+                raise ValueError(f"{func}: y has {y.shape[1]} labels, the network {len(self.classes_)}")
+            self._train(
+                func, X, be, y.T, "multilabel", y.shape[1], None if first and epochs is None else epochs
+            )
+            return self
+        y = column_or_1d(y, warn=True)
+        if first:
+            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{func}: needs samples of at least 2 classes, but y holds only one class: "
+                    f"{self.classes_[0]!r}"
+                )
+        y_idx = np.searchsorted(self.classes_, y)
+        y_idx = np.minimum(y_idx, len(self.classes_) - 1)
+        if not np.all(self.classes_[y_idx] == y):
+            unknown = y[self.classes_[y_idx] != y][0]
+            raise ValueError(
+                f"{func}: y holds {unknown.tolist()!r}, not among classes_ {self.classes_.tolist()}"
+            )
+        multiclass = len(self.classes_) > 2
+        output = "softmax" if multiclass else "sigmoid"
+        self._train(
+            func, X, be, y_idx.reshape(1, -1), output, len(self.classes_) if multiclass else 1, epochs
+        )
         return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
-        return self._proba(X, "DNNClassifier.predict_proba")
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``
+        (multi-label: each label's probability, shape (n_samples, n_labels))."""
+        return self._proba(X, "predict_proba")
 
-    def _proba(self, X: Any, func: str) -> np.ndarray:
-        check_is_fitted(self)
-        _refuse_strings(func, X)
-        X = _validate_data(self, X, reset=False, dtype=(np.float64, np.float32), ensure_all_finite=False)
-        _check_finite(func, X)
-        be = get_backend(self.backend)
-        AL = forward_proba(
-            be.asarray(X.T, dtype=self.dtype),
-            self.parameters_,
-            hidden_activation=self.activation,
-            output=self._output,
-        )
-        P = np.asarray(to_numpy(AL), dtype=np.float64).T
-        if self._output == "sigmoid":
-            P = np.hstack([1 - P, P])
-        return P
+    def _proba(self, X: Any, func: str) -> Any:
+        P, be = self._forward(func, X)
+        if self._output != "sigmoid":
+            return P
+        if be is None:
+            return np.hstack([1 - P, P])
+        return be.xp.concat([1 - P, P], axis=1)
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted labels, shape (n_samples,), taken from ``classes_``."""
-        P = self._proba(X, "DNNClassifier.predict")
-        if P.shape[1] == 2:
-            return self.classes_[(P[:, 1] > 0.5).astype(np.intp)]
-        return self.classes_[np.argmax(P, axis=1)]
+    def predict(self, X: Any) -> Any:
+        """Predicted labels, shape (n_samples,), taken from ``classes_`` (multi-label: (n_samples, n_labels)
+        of 0/1)."""
+        P, be = self._forward("predict", X)
+        xp = np if be is None else be.xp
+        if self._output == "multilabel":
+            return xp.astype(P > 0.5, index_dtype(xp)) if be is not None else (P > 0.5).astype(np.int64)
+        idx = P[:, 0] > 0.5 if self._output == "sigmoid" else xp.argmax(P, axis=1)
+        if be is None:
+            return self.classes_[np.asarray(idx).astype(np.intp)]
+        idx = xp.astype(idx, index_dtype(xp))
+        if self.classes_.dtype.kind not in "biuf":  # labels the array library cannot hold
+            return self.classes_[np.asarray(to_numpy(idx))]
+        return xp.take(be.asarray(self.classes_), idx)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of ``predict(X)`` against y (multi-label: every label of a sample right)."""
+        predicted = to_numpy(self.predict(X)) if _is_device_array(X) else self.predict(X)
+        truth = to_numpy(y) if _is_device_array(y) else y
+        weights = to_numpy(sample_weight) if _is_device_array(sample_weight) else sample_weight
+        return float(accuracy_score(truth, predicted, sample_weight=weights))
+
+
+class DNNRegressor(RegressorMixin, _DNNEstimator):
+    """Feed-forward network regressor: a linear (identity) output, cost ``1/(2m) sum ||AL - Y||^2``.
+
+    The parameters are those of :class:`DNNClassifier`; y is (n_samples,) or (n_samples, n_targets)
+    of real numbers (scale them, as the inputs, for the default learning rate to suit).
+
+    >>> from sklearn.datasets import make_regression
+    >>> X, y = make_regression(n_samples=200, n_features=3, noise=0.1, random_state=0)
+    >>> reg = DNNRegressor(hidden_layer_sizes=(), epochs=100, learning_rate=0.05).fit(X, y / y.std())
+    >>> reg.score(X, y / y.std()) > 0.99
+    True
+    """
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X: Any, y: Any) -> DNNRegressor:
+        """Train on X (n_samples, n_features) and targets y (n_samples,) or (n_samples, n_targets);
+        returns self."""
+        return self._fit("fit", X, y, None)
+
+    def partial_fit(self, X: Any, y: Any) -> DNNRegressor:
+        """One more epoch on (X, y), continuing the epochs, optimizer state and shuffles of the calls
+        before: n calls equal ``fit`` with ``epochs=n``."""
+        return self._fit("partial_fit", X, y, 1)
+
+    def _fit(self, method: str, X: Any, y: Any, epochs: int | None) -> DNNRegressor:
+        func = f"DNNRegressor.{method}"
+        first = epochs is None or not hasattr(self, "parameters_")
+        X, be = self._input(func, X, reset=first, y=y)
+        if be is None:
+            if _is_device_array(y):
+                y = to_numpy(y)
+            y = check_array(y, ensure_2d=False, dtype=_FLOATS, ensure_all_finite=False)
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y.ravel()
+        else:
+            y = _to(be, y)  # on X's backend; fit checks it is finite
+        if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"{func}: y must be (n_samples,) or (n_samples, n_targets) for X's {X.shape[0]} samples, "
+                f"got shape {tuple(y.shape)}"
+            )
+        n_out = 1 if y.ndim == 1 else int(y.shape[1])
+        if first:
+            self._single = y.ndim == 1
+        elif n_out != self.parameters_[f"b{len(self.parameters_) // 2}"].shape[0]:
+            raise ValueError(f"{func}: y has {n_out} targets, the network was fitted on others")
+        if be is None:
+            _check_finite(func, y.reshape(len(y), -1))
+        self._train(func, X, be, y.T if y.ndim == 2 else y, "identity", n_out, epochs)
+        return self
+
+    def predict(self, X: Any) -> Any:
+        """Predicted targets, shape (n_samples,) (or (n_samples, n_targets) when fitted on several)."""
+        P, be = self._forward("predict", X)
+        if not self._single:
+            return P
+        return P[:, 0]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R^2 of ``predict(X)`` against y (averaged over targets), on X's backend with dispatch."""
+        predicted = self.predict(X)
+        if self._input_backend is not None and get_config()["array_api_dispatch"]:
+            y = _to(backend_of(predicted), y)
+        elif _is_device_array(y):
+            y = to_numpy(y)
+        return float(r2_score(y, predicted, sample_weight=sample_weight))
+
+
+def _is_device_array(x: Any) -> bool:
+    """An array of an array library other than NumPy."""
+    return array_api_compat.is_array_api_obj(x) and not isinstance(x, np.ndarray)
 
 
 def _count(func: str, name: str, value: Any, minimum: int = 1) -> int:

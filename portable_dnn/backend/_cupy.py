@@ -71,7 +71,7 @@ class CupyOps(Ops):
         return super().probabilities(Z, kind)
 
     def output(self, Z: Any, Y: Any, kind: str) -> tuple[Any, Any]:
-        if isinstance(Z, _Pending) and kind == "sigmoid":
+        if isinstance(Z, _Pending) and kind in ("sigmoid", "multilabel"):
             return _sigmoid_minus(Z.product, Z.bias, Y)  # type: ignore[no-any-return]
         return super().output(Z, Y, kind)
 

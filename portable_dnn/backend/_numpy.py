@@ -134,8 +134,10 @@ class NumpyOps(Ops):
         return np.divide(E, D, out=A, where=negative)
 
     def probabilities(self, Z: Any, kind: str) -> Any:
-        if kind == "sigmoid":
+        if kind in ("sigmoid", "multilabel"):
             return self.activation(Z, "sigmoid")
+        if kind == "identity":
+            return Z
         Z -= Z.max(axis=0, keepdims=True)
         E = np.exp(Z, out=Z)
         E /= E.sum(axis=0, keepdims=True)

@@ -320,6 +320,17 @@ class StrictBackend(Backend):
     name = "array_api_strict"
     namespace = "array_api_strict"
 
+    @classmethod
+    def create(cls, device: str | None) -> Backend:
+        # Its devices are objects, named here by their str (what backend_of passes on).
+        xp = importlib.import_module(cls.namespace)
+        if device is None:
+            return cls(xp, cls.default_device(xp))
+        for known in xp.__array_namespace_info__().devices():
+            if str(known) == device or getattr(known, "_device", None) == device:
+                return cls(xp, known)
+        raise ValueError(f"array_api_strict has no device {device!r}")
+
     def quiet_float_errors(self) -> Any:
         return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 

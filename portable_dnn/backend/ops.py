@@ -64,23 +64,36 @@ class Ops:
         return xp.where(Z >= 0, xp.ones_like(E), E) / (1 + E)
 
     def probabilities(self, Z: Any, kind: str) -> Any:
-        """The output activation, ``"sigmoid"`` or ``"softmax"`` (over each column); ``Z`` is scratch."""
-        if kind == "sigmoid":
+        """The output layer's activation ``AL`` (``Z`` is scratch): the sigmoid of every unit
+        (``"sigmoid"``, ``"multilabel"``), softmax over each column, or ``Z`` itself (``"identity"``)."""
+        if kind in ("sigmoid", "multilabel"):
             return self.activation(Z, "sigmoid")
+        if kind == "identity":
+            return Z
         xp = self.xp
         E = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
         return E / xp.sum(E, axis=0, keepdims=True)
 
     def output(self, Z: Any, Y: Any, kind: str) -> tuple[Any, Any]:
-        """``(AL, dZ)``: the output activation and the gradient of its cross-entropy, ``AL - Y``."""
+        """``(AL, dZ)``: the output activation and ``dZ = AL - Y``, the cost's gradient in ``Z``
+        times m for every output (each cost below is the one whose gradient that is)."""
         AL = self.probabilities(Z, kind)
         return AL, AL - Y
 
     def cost(self, AL: Any, Y: Any, kind: str) -> Any:
-        """The mean cross-entropy as a 0-d array, AL clipped to ``[eps, 1 - eps]`` so it stays finite."""
+        """The mean cost over the m examples as a 0-d array.
+
+        Cross-entropy ``-1/m sum(Y log(AL) + (1 - Y) log(1 - AL))``, summed over the units,
+        for ``"sigmoid"`` and ``"multilabel"``; ``-1/m sum(Y log(AL))`` for ``"softmax"``
+        (AL clipped to ``[eps, 1 - eps]`` so both stay finite); half the squared error
+        ``1/(2m) sum((AL - Y)^2)``, summed over the targets, for ``"identity"``.
+        """
         xp = self.xp
         m = Y.shape[1]
-        if kind == "sigmoid":
+        if kind == "identity":
+            D = AL - Y
+            return 1 / (2 * m) * xp.sum(D * D)
+        if kind in ("sigmoid", "multilabel"):
             A = xp.minimum(xp.maximum(AL, self.low), self.high)
             return -1 / m * xp.sum(Y * xp.log(A) + (1 - Y) * xp.log(1 - A))
         return -1 / m * xp.sum(Y * xp.log(xp.maximum(AL, self.low)))
