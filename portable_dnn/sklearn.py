@@ -217,7 +217,7 @@ class _DNNEstimator(BaseEstimator):
         """The network's output ``(n_samples, units)``, on X's backend (with dispatch) or the fit's."""
         check_is_fitted(self)
         be = self._same_place(func, X)
-        X, _ = self._input(func, X, reset=False)
+        X, _ = self._input(f"{type(self).__name__}.{func}", X, reset=False)
         if be is None:
             X = backend_of(self.parameters_["W1"]).asarray(X.T, dtype=self.dtype)
         else:
