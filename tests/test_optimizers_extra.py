@@ -47,7 +47,7 @@ def _reference(kind, X, Y, dims, steps, lr, *, lambd=0.0, clip=None, beta=0.9, r
 
     ``lr`` is a function of the step (from 0). Returns the parameters and the clipping
     factors used (so a test can see that clipping took effect)."""
-    P = {k: np.array(v) for k, v in dnn.initialize_parameters_deep(dims, init="he", seed=seed).items()}
+    P = dnn.initialize_parameters_deep(dims, init="he", seed=seed, backend="numpy")
     v = {k: np.zeros_like(a) for k, a in P.items()}
     s = {k: np.zeros_like(a) for k, a in P.items()}
     factors = []
@@ -108,7 +108,7 @@ def test_nesterov_is_pytorchs_nesterov_at_a_scaled_rate(backend):
     beta, lr = 0.8, 0.05
     params, _ = dnn.fit(X, Y, DIMS, optimizer="nesterov", beta=beta, learning_rate=lr, num_epochs=4,
                         backend=backend)  # fmt: skip
-    P = {k: np.array(v) for k, v in dnn.initialize_parameters_deep(DIMS, init="he", seed=0).items()}
+    P = dnn.initialize_parameters_deep(DIMS, init="he", seed=0, backend="numpy")
     u = {k: np.zeros_like(a) for k, a in P.items()}
     for _ in range(4):
         g = _grads(X, Y, P, 0.0)
@@ -220,7 +220,7 @@ def test_resume_equals_uninterrupted(backend, optimizer, tmp_path):
 
 def test_resume_names_the_missing_slot():
     X, Y = _data()
-    params = dnn.initialize_parameters_deep(DIMS, init="he", seed=0)
+    params = dnn.initialize_parameters_deep(DIMS, init="he", seed=0, backend="numpy")
     v = {f"d{k}": np.zeros_like(a) for k, a in params.items()}
     with pytest.raises(ValueError, match=r"fit: resume has no 's' for the rmsprop optimizer"):
         dnn.fit(X, Y, DIMS, optimizer="rmsprop", num_epochs=2,
