@@ -19,9 +19,15 @@ from .backend import namespace_of
 
 
 def _check_labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
-    """Y as AL's dtype and shape; raises unless Y holds as many finite real labels as AL."""
+    """Y as AL's dtype and shape; raises unless Y holds as many finite real labels as AL.
+
+    The course writes labels as a 1 x m row or, for one output unit, as a 1-D ``(m,)``
+    array (``np.array([1, 1, 0])``); both are taken as AL's ``(1, m)``.
+    """
     check_array(func, "AL", AL)
-    check_array(func, "Y", Y)
+    check_array(func, "Y", Y, ndim=None)
+    if len(Y.shape) not in (1, 2):
+        raise ValueError(f"{func}: Y must be 2-D, or 1-D for a one-unit AL, got shape {shape_of(Y)}")
     check_float(func, "AL", xp, AL)
     check_real(func, "Y", Y)
     if shape_of(Y) != shape_of(AL):
@@ -82,10 +88,13 @@ def compute_cost(AL: Any, Y: Any) -> float:
     an output that saturates at exactly 0 or 1 gives a large finite cost instead
     of ``inf`` or ``nan``; outputs inside that range are untouched. Finite labels
     other than 0 and 1 give a ``UserWarning`` and the formula's value, as in the
-    course; NaN or infinite labels raise ``ValueError``.
+    course; NaN or infinite labels raise ``ValueError``. ``Y`` is ``(1, m)`` like ``AL``,
+    or the course's 1-D ``(m,)`` when AL has one row.
 
     >>> import numpy as np
     >>> round(compute_cost(np.array([[0.8, 0.9, 0.4]]), np.array([[1, 1, 1]])), 6)
+    0.414932
+    >>> round(compute_cost(np.array([[0.8, 0.9, 0.4]]), np.array([1, 1, 1])), 6)  # 1-D labels
     0.414932
     """
     return binary_cost("compute_cost", AL, Y)

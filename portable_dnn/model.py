@@ -77,13 +77,16 @@ def L_model_backward(
     caches would otherwise have the gradient of W2 returned as ``dW1``). Caches
     built by hand (plain tuples) are checked by shape only. Finite labels other
     than 0 and 1 give a ``UserWarning`` and the course's formula, NaN or
-    infinite ones a ``ValueError``, as in :func:`~portable_dnn.compute_cost`.
+    infinite ones a ``ValueError``, as in :func:`~portable_dnn.compute_cost`, which
+    also takes the course's 1-D ``(m,)`` labels for a one-unit AL.
 
     >>> import numpy as np
     >>> params = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
     >>> AL, caches = L_model_forward(np.zeros((2, 3)), params)
     >>> sorted(L_model_backward(AL, np.array([[1, 0, 1]]), caches))
     ['dA0', 'dW1', 'db1']
+    >>> L_model_backward(AL, np.array([1, 0, 1]), caches)["db1"]  # 1-D labels
+    array([[-0.16666667]])
     """
     func = "L_model_backward"
     check_activation(func, hidden_activation, HIDDEN)

@@ -21,6 +21,7 @@ MODULES = {
     "portable_dnn.sklearn": "portable_dnn/sklearn.py",
     "portable_dnn.plotting": "portable_dnn/plotting.py",
     "portable_dnn.course2.optimization": "portable_dnn/course2/optimization.py",
+    "portable_dnn.course2.gradient_checking": "portable_dnn/course2/gradient_checking.py",
 }
 
 

@@ -273,6 +273,31 @@ def test_compute_cost_label_errors(backend):
         dnn.compute_cost(AL, backend.asarray(np.array([[1.0, 0.0, 1.0]])))
 
 
+def test_one_dimensional_labels_of_a_one_unit_output(backend):
+    """The course writes a one-unit output's labels ``np.array([1, 1, 0])``: they count as (1, m)."""
+    X = backend.asarray(np.array([[1.0, -2.0, 0.5], [0.3, 0.1, -1.0]]))
+    params = {"W1": backend.asarray(np.array([[0.7, -1.3]])), "b1": backend.asarray(np.array([[0.2]]))}
+    AL, caches = dnn.L_model_forward(X, params)
+    row, flat = backend.asarray(np.array([[1, 1, 0]])), backend.asarray(np.array([1, 1, 0]))
+    assert dnn.compute_cost(AL, flat) == dnn.compute_cost(AL, row)
+    np.testing.assert_array_equal(
+        dnn.to_numpy(dnn.compute_cost_backward(AL, flat)), dnn.to_numpy(dnn.compute_cost_backward(AL, row))
+    )
+    by_row, by_flat = dnn.L_model_backward(AL, row, caches), dnn.L_model_backward(AL, flat, caches)
+    assert sorted(by_flat) == sorted(by_row)
+    for key in by_row:
+        np.testing.assert_array_equal(dnn.to_numpy(by_flat[key]), dnn.to_numpy(by_row[key]))
+    with pytest.raises(ValueError, match=r"compute_cost: Y has shape \(2,\), expected \(1, 3\)"):
+        dnn.compute_cost(AL, backend.asarray(np.array([1, 0])))
+    with pytest.raises(ValueError, match=r"L_model_backward: Y has shape \(4,\), expected \(1, 3\)"):
+        dnn.L_model_backward(AL, backend.asarray(np.array([1, 0, 1, 1])), caches)
+    with pytest.raises(ValueError, match=r"compute_cost: Y must be 2-D, or 1-D for a one-unit AL, got shape"):
+        dnn.compute_cost(AL, backend.asarray(np.ones((1, 1, 3))))
+    two_units = backend.asarray(np.full((2, 3), 0.5))
+    with pytest.raises(ValueError, match=r"compute_cost: Y has shape \(6,\), expected \(2, 3\)"):
+        dnn.compute_cost(two_units, backend.asarray(np.ones(6)))
+
+
 @pytest.mark.parametrize("dtype, low", [("float32", -103.0), ("float64", -744.0)])
 def test_sigmoid_changes_no_finite_value_beyond_rounding(backend, dtype, low):
     # Down to where the result underflows to 0: no clipping moves a value in range.
