@@ -28,6 +28,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import logging
+import math
 import os
 import platform
 import shlex
@@ -42,6 +43,7 @@ import numpy as np
 
 from .backend import ENV_VAR, ClusterError, available_backends, get_backend, to_numpy
 from .datasets import check_same_features, default_dataset, flatten_images, load_dataset, load_npz_dataset
+from .engine import HYPERPARAMETERS, OPTIMIZERS, Optimizer
 from .serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
 
 PROG = "portable-dnn"
@@ -120,6 +122,38 @@ def _parse_layers(text: str) -> tuple[int, ...]:
     return sizes
 
 
+#: What each optimizer option must be: (the check, the words of its error).
+_OPTION_RANGES = {
+    "beta": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "beta1": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "beta2": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "rho": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "epsilon": (lambda v: 0 < v < math.inf, "a positive number"),
+    "weight_decay": (lambda v: 0 <= v < math.inf, "a number >= 0"),
+    "clip_norm": (lambda v: 0 < v < math.inf, "a positive number"),
+}
+
+
+def _optimizer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """fit's arguments for the optimizer's hyper-parameters (the engine's defaults where not given)
+    and ``clip_norm``, checked; an option the optimizer does not read is an error, not ignored."""
+    defaults = Optimizer()
+    options: dict[str, Any] = {}
+    for name, (ok, expected) in _OPTION_RANGES.items():
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if value is not None and not ok(value):
+            raise CLIError(f"{flag} must be {expected}, got {value!r}")
+        if name == "clip_norm":
+            options[name] = value
+        elif name in HYPERPARAMETERS[args.optimizer]:
+            options[name] = getattr(defaults, name) if value is None else value
+        elif value is not None:
+            readers = " or ".join(k for k, names in HYPERPARAMETERS.items() if name in names)
+            raise CLIError(f"{flag} applies to --optimizer {readers}, not {args.optimizer}")
+    return options
+
+
 def _accuracy(predictions: Any, Y: np.ndarray) -> float:
     p = to_numpy(predictions).reshape(-1)
     return float(np.mean(p == Y.reshape(-1)))
@@ -151,6 +185,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise CLIError(f"--batch-size must be a positive integer, got {args.batch_size}")
     if data.Y is None:
         raise CLIError("training needs labels Y")
+    options = _optimizer_options(args)
     out = args.out
     ckpt = _checkpoint_path(out)
     # Every file the run will write is checked now, not after training.
@@ -160,8 +195,8 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     be = get_backend(args.backend)
     layers_dims = [int(data.X.shape[0]), *hidden, 1]
     # The course's loop (full-batch gradient descent, costs every 100 iterations),
-    # or fit's epochs of mini-batches, momentum or Adam: both through the engine.
-    course = args.optimizer == "gd" and args.batch_size is None
+    # or fit's epochs of mini-batches, other optimizers or clipping: both through the engine.
+    course = args.optimizer == "gd" and args.batch_size is None and args.clip_norm is None
     unit = "iteration" if course else "epoch"
     fingerprint = _fingerprint(data)
 
@@ -174,6 +209,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             "seed": args.seed,
             "init": "xavier",
             "optimizer": args.optimizer,
+            **options,
             "batch_size": args.batch_size,
             "t": t,
             "data": data.source,
@@ -194,7 +230,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     start, resume = 0, None
     if args.resume:
-        start, resume = _resume(args, ckpt, layers_dims, lr, fingerprint, iterations)
+        start, resume = _resume(args, ckpt, layers_dims, lr, fingerprint, iterations, options)
     if not args.quiet:
         how = (
             ""
@@ -245,6 +281,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 layers_dims,
                 init="xavier",
                 optimizer=args.optimizer,
+                **options,
                 learning_rate=lr,
                 batch_size=args.batch_size,
                 num_epochs=iterations,
@@ -294,7 +331,13 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _resume(
-    args: argparse.Namespace, ckpt: str, layers_dims: list[int], lr: float, fingerprint: str, iterations: int
+    args: argparse.Namespace,
+    ckpt: str,
+    layers_dims: list[int],
+    lr: float,
+    fingerprint: str,
+    iterations: int,
+    options: dict[str, Any],
 ) -> tuple[int, dict[str, Any]]:
     """The iteration (epoch) to start from and fit's ``resume`` dict, from this command's checkpoint."""
     if not os.path.exists(ckpt):
@@ -306,6 +349,11 @@ def _resume(
         ("learning rate", extra.get("learning_rate"), lr),
         ("seed", extra.get("seed"), args.seed),
         ("optimizer", extra.get("optimizer", "gd"), args.optimizer),
+        # A checkpoint without them was made when the defaults were the only choice.
+        *(
+            (name.replace("_", " "), extra.get(name, getattr(Optimizer(), name)), value)
+            for name, value in options.items()
+        ),
         ("batch size", extra.get("batch_size"), args.batch_size),
         ("data", extra.get("data_sha256"), fingerprint),
         ("dtype", meta["dtype"], args.dtype),
@@ -590,9 +638,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--optimizer",
         default="gd",
-        choices=("gd", "momentum", "adam"),
-        help="gd (default: the course's full-batch gradient descent), momentum or adam; with "
-        "--batch-size or another optimizer, training runs portable_dnn.fit and --iterations counts epochs",
+        choices=OPTIMIZERS,
+        help="gd (default: the course's full-batch gradient descent), momentum, nesterov, rmsprop, adam "
+        "or adamw; with --batch-size, --clip-norm or another optimizer, training runs portable_dnn.fit "
+        "and --iterations counts epochs",
+    )
+    defaults = Optimizer()
+    for name, what in (
+        ("beta", "the velocity's decay"),
+        ("beta1", "the first moment's decay"),
+        ("beta2", "the second moment's decay"),
+        ("rho", "the squared gradients' decay"),
+        ("epsilon", "added to the root of the squared gradients' average"),
+        ("weight_decay", "decoupled weight decay"),
+    ):
+        readers = ", ".join(k for k, names in HYPERPARAMETERS.items() if name in names)
+        train.add_argument(
+            "--" + name.replace("_", "-"),
+            type=float,
+            metavar="X",
+            help=f"{readers}: {what} (default {getattr(defaults, name)})",
+        )
+    train.add_argument(
+        "--clip-norm",
+        type=float,
+        metavar="X",
+        help="clip each step's gradients to a global 2-norm of at most X (any optimizer; default: off)",
     )
     train.add_argument(
         "--batch-size", type=int, metavar="N", help="mini-batch size (default: the full batch)"

@@ -48,6 +48,15 @@ SLOT_NAMES: dict[str, tuple[str, ...]] = {
     "adamw": ("v", "s"),
 }
 SLOTS = {kind: len(names) for kind, names in SLOT_NAMES.items()}
+#: The fields of :class:`Optimizer` each optimizer reads (``clip_norm`` applies to every one).
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "gd": (),
+    "momentum": ("beta",),
+    "nesterov": ("beta",),
+    "rmsprop": ("rho", "epsilon"),
+    "adam": ("beta1", "beta2", "epsilon"),
+    "adamw": ("beta1", "beta2", "epsilon", "weight_decay"),
+}
 
 
 class TrainingDiverged(FloatingPointError):

@@ -61,6 +61,7 @@ from .engine import (
 from .initialization import INITS, initialize_parameters_deep
 from .optimizers import _check_beta, schedule_lr_decay, update_lr
 from .regularization import _check_keep_prob, _check_lambd, host_mask
+from .reporting import check_metrics, progress_bar_class, score
 from .softmax import _one_hot
 
 PRINT_EVERY = 1000
@@ -165,6 +166,8 @@ def fit(
     backend: str | Backend | None = None,
     dtype: Any = None,
     print_cost: bool | int = False,
+    progress: bool = False,
+    metrics: Sequence[str] = (),
     callback: Callable[[int, dict[str, Any], dict[str, Any]], Any] | None = None,
     resume: Mapping[str, Any] | None = None,
     checkpoint: Callable[[TrainingState], None] | None = None,
@@ -214,7 +217,15 @@ def fit(
     ``val_cost`` and returns the best epoch's parameters (``history["best_epoch"]``).
     ``print_cost`` prints every 1000 epochs (or every ``print_cost`` epochs if an
     int); ``callback(epoch, parameters, history)`` runs after every epoch and
-    stops training by returning True.
+    stops training by returning True. ``progress=True`` shows a progress bar over the
+    epochs (tqdm's ``tqdm.auto``, which needs ``pip install tqdm``) with the last cost
+    (and validation cost) beside it. ``metrics`` names scores recorded after every
+    epoch from the network's output without dropout: ``"accuracy"`` (sigmoid, softmax
+    and multilabel outputs; multilabel counts an example right when all its labels are,
+    scikit-learn's subset accuracy) and ``"r2"`` (identity: ``1 - SS_res / SS_tot``
+    averaged over the targets, scikit-learn's ``r2_score``), in ``history[name]`` on
+    the training data and ``history["val_" + name]`` on the validation data; each
+    epoch's scores are read to the host together, and none is computed unless asked for.
 
     Ctrl-C (and the signals in ``signals``, e.g. ``(signal.SIGTERM,)``) ends
     training after the current epoch with :class:`~portable_dnn.TrainingInterrupted`,
@@ -303,6 +314,10 @@ def fit(
     )
     init_seed = seed if init_seed is None else check_seed(func, "init_seed", init_seed)
     every = _print_every(func, print_cost)
+    if not isinstance(progress, bool):
+        raise TypeError(f"{func}: progress must be True or False, got {progress!r}")
+    bar_class = progress_bar_class(func) if progress else None
+    metric_names = check_metrics(func, metrics, output)
     if not (isinstance(replay, bool) or (isinstance(replay, str) and replay == "auto")):
         raise ValueError(f"{func}: replay must be 'auto', True or False, got {replay!r}")
     for name, hook in (("callback", callback), ("checkpoint", checkpoint)):
@@ -398,6 +413,10 @@ def fit(
     history: dict[str, Any] = {"cost": trainer.costs}
     if X_val is not None:
         history["val_cost"] = []
+    for name in metric_names:
+        history[name] = []
+        if X_val is not None:
+            history[f"val_{name}"] = []
     best: list[Any] = []  # [val_cost, epoch, parameters] of the best epoch so far
 
     def on_epoch(epoch: int, cost: float | None) -> bool:
@@ -407,6 +426,16 @@ def fit(
             AL = step.forward(flatten(parameters), X_val)  # type: ignore[arg-type]
             val_cost = float(step.ops.cost(AL, Y_val, output))
             history["val_cost"].append(val_cost)
+        if metric_names:
+            _record_metrics(
+                metric_names, step, trainer, X, Y, AL if X_val is not None else None, Y_val, history
+            )
+        if bar is not None:
+            shown = {"cost": f"{trainer.costs[-1]:.6f}"}
+            if X_val is not None:
+                shown["val_cost"] = f"{history['val_cost'][-1]:.6f}"
+            bar.set_postfix(shown, refresh=False)
+            bar.update(1)
         if every and (epoch % every == 0 or epoch == num_epochs - 1):
             extra = f", validation cost {history['val_cost'][-1]:f}" if X_val is not None else ""
             print(f"Cost after epoch {epoch}: {cost:f}{extra}")
@@ -420,7 +449,12 @@ def fit(
                 stop = True
         return stop
 
-    trainer.run(start, num_epochs, on_epoch)
+    bar = None if bar_class is None else bar_class(total=num_epochs, initial=start, unit="epoch", desc=func)
+    try:
+        trainer.run(start, num_epochs, on_epoch)
+    finally:
+        if bar is not None:
+            bar.close()
     if best:
         history["best_epoch"] = best[1]
         return best[2], history
@@ -434,6 +468,29 @@ def _check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> s
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{func}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     return value
+
+
+def _record_metrics(
+    names: Sequence[str],
+    step: Step,
+    trainer: Trainer,
+    X: Any,
+    Y: Any,
+    AL_val: Any,
+    Y_val: Any,
+    history: dict[str, Any],
+) -> None:
+    """The epoch's scores on the training data (and on the validation data's output ``AL_val``),
+    appended to ``history`` after one read from the device."""
+    xp, output = step.ops.xp, step.network.output
+    AL = step.forward(flatten(trainer.parameters()), X)
+    keys = list(names)
+    values = [score(xp, name, AL, Y, output) for name in names]
+    if AL_val is not None:
+        keys += [f"val_{name}" for name in names]
+        values += [score(xp, name, AL_val, Y_val, output) for name in names]
+    for key, value in zip(keys, trainer.runner.fetch(values)):
+        history[key].append(float(value))
 
 
 def _scheduled(func: str, schedule: Callable[[int], Any], epoch: int) -> float:

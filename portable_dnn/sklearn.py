@@ -53,6 +53,8 @@ class _DNNEstimator(BaseEstimator):
     # Fitted: where fit's X lay (None: host data) and the network's parameters.
     _input_backend: tuple[str, str] | None
     parameters_: dict[str, Any]
+    #: The score recorded on the held-out share each epoch (``validation_scores_``).
+    _validation_score: str
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class _DNNEstimator(BaseEstimator):
         dtype: str = "float64",
         random_state: int | None = 0,
         verbose: bool = False,
+        progress: bool = False,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -105,6 +108,7 @@ class _DNNEstimator(BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.progress = progress
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -203,12 +207,18 @@ class _DNNEstimator(BaseEstimator):
             backend=self.backend if be is None else be,
             dtype=self.dtype,
             print_cost=100 if self.verbose else False,
+            progress=self.progress,
+            # Scored each epoch only when a share is held out: validation_scores_.
+            metrics=(self._validation_score,) if self.validation_fraction else (),
             resume=resume,
             checkpoint=keep,
         )
         state = last[-1]
         self._resume = {**state.optimizer_state(), "epoch": state.iteration, "costs": list(state.costs)}
         self.n_iter_ = len(self.history_["cost"])
+        self.loss_curve_ = list(self.history_["cost"])
+        scores = self.history_.get(f"val_{self._validation_score}")
+        self.validation_scores_ = None if scores is None else list(scores)
         self._output = output
 
     # ----------------------------------------------------------- data out
@@ -244,12 +254,19 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     (dropout), ``validation_fraction`` and ``early_stopping_patience``,
     ``warm_start`` (fit continues from the last fit, optimizer state included),
     ``backend`` (where the arithmetic runs for NumPy inputs; results come back
-    as NumPy), ``dtype`` and ``random_state`` (an int seed).
+    as NumPy), ``dtype``, ``random_state`` (an int seed), ``verbose`` (the cost every
+    100 epochs) and ``progress`` (a progress bar over the epochs; needs tqdm).
 
     Fitted attributes: ``classes_`` (for multi-label, ``0 .. n_labels - 1``),
-    ``n_features_in_``, ``parameters_`` (on the backend), ``history_`` (the
-    costs per epoch) and ``n_iter_`` (epochs run, over all calls).
+    ``n_features_in_``, ``parameters_`` (on the backend), ``history_`` (:func:`~portable_dnn.fit`'s
+    history: ``"cost"`` per epoch, over all calls; with ``validation_fraction``, ``"val_cost"``,
+    ``"accuracy"`` and ``"val_accuracy"`` per epoch of the last call), ``loss_curve_`` (the
+    costs, as ``MLPClassifier``'s), ``validation_scores_`` (the held-out share's accuracy per
+    epoch of the last call, subset accuracy for multi-label; None without ``validation_fraction``,
+    as ``MLPClassifier`` without ``early_stopping``) and ``n_iter_`` (epochs run, over all calls).
     """
+
+    _validation_score = "accuracy"
 
     def fit(self, X: Any, y: Any) -> DNNClassifier:
         """Train on X (n_samples, n_features) and labels y (n_samples,) or (n_samples, n_labels) of 0/1;
@@ -350,7 +367,9 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
     """Feed-forward network regressor: a linear (identity) output, cost ``1/(2m) sum ||AL - Y||^2``.
 
     The parameters are those of :class:`DNNClassifier`; y is (n_samples,) or (n_samples, n_targets)
-    of real numbers (scale them, as the inputs, for the default learning rate to suit).
+    of real numbers (scale them, as the inputs, for the default learning rate to suit). The fitted
+    attributes too, with R^2 (averaged over the targets, as ``score``) in place of accuracy:
+    ``validation_scores_`` and ``history_["r2"]``, ``history_["val_r2"]``.
 
     >>> from sklearn.datasets import make_regression
     >>> X, y = make_regression(n_samples=200, n_features=3, noise=0.1, random_state=0)
@@ -358,6 +377,8 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
     >>> reg.score(X, y / y.std()) > 0.99
     True
     """
+
+    _validation_score = "r2"
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

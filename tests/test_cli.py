@@ -24,6 +24,7 @@ import portable_dnn as dnn
 import portable_dnn.training as training
 from portable_dnn import cli
 from portable_dnn.datasets import default_dataset
+from portable_dnn.engine import SLOT_NAMES
 from portable_dnn.model import L_model_forward
 from portable_dnn.serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
 
@@ -420,7 +421,14 @@ def _interrupt_fit_at(monkeypatch, epoch: int, signum: int) -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    [["--batch-size", "64"], ["--optimizer", "momentum", "--batch-size", "50"], ["--optimizer", "adam"]],
+    [
+        ["--batch-size", "64"],
+        ["--optimizer", "momentum", "--batch-size", "50"],
+        ["--optimizer", "adam"],
+        ["--optimizer", "nesterov", "--beta", "0.8", "--batch-size", "50"],
+        ["--optimizer", "rmsprop", "--rho", "0.8", "--batch-size", "64"],
+        ["--optimizer", "adamw", "--weight-decay", "0.05", "--clip-norm", "0.5", "--batch-size", "64"],
+    ],
 )
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_every_optimizer_resumes_bit_identical(
@@ -444,7 +452,7 @@ def test_every_optimizer_resumes_bit_identical(
     assert f"{what} after 7 of 12 epochs; checkpoint saved to {ckpt}" in err
     _, slots, meta = load_checkpoint(ckpt, backend="numpy")
     optimizer = extra[extra.index("--optimizer") + 1] if "--optimizer" in extra else "gd"
-    assert sorted(slots) == {"gd": [], "momentum": ["v"], "adam": ["s", "v"]}[optimizer]
+    assert sorted(slots) == sorted(SLOT_NAMES[optimizer])
     assert meta["metadata"]["iterations"] == 7 and len(meta["metadata"]["costs"]) == 7
     m = default_dataset()[0].shape[1]
     steps_per_epoch = (
@@ -629,7 +637,23 @@ def test_train_with_adam_mini_batches_matches_fit(backend, tmp_path):
     [
         (["--optimizer", "adam", "--resume"], "--resume: no checkpoint 'model.ckpt.npz' to resume from"),
         (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
-        (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice: 'rmsprop'"),
+        (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
+        (["--optimizer", "adam", "--rho", "0.5"], "--rho applies to --optimizer rmsprop, not adam"),
+        (["--beta", "0.5"], "--beta applies to --optimizer momentum or nesterov, not gd"),
+        (
+            ["--optimizer", "gd", "--epsilon", "1e-7"],
+            "--epsilon applies to --optimizer rmsprop or adam or adamw",
+        ),
+        (
+            ["--optimizer", "adam", "--weight-decay", "0.1"],
+            "--weight-decay applies to --optimizer adamw, not adam",
+        ),
+        (["--optimizer", "momentum", "--beta", "1"], "--beta must be a number in [0, 1), got 1.0"),
+        (["--optimizer", "adamw", "--beta2", "nan"], "--beta2 must be a number in [0, 1), got nan"),
+        (["--optimizer", "rmsprop", "--epsilon", "0"], "--epsilon must be a positive number, got 0.0"),
+        (["--optimizer", "adamw", "--weight-decay", "-1"], "--weight-decay must be a number >= 0, got -1.0"),
+        (["--clip-norm", "0"], "--clip-norm must be a positive number, got 0.0"),
+        (["--clip-norm", "inf"], "--clip-norm must be a positive number, got inf"),
     ],
 )
 def test_optimizer_option_errors(tmp_path, extra, message):
@@ -637,6 +661,109 @@ def test_optimizer_option_errors(tmp_path, extra, message):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("portable-dnn: error: ") and message in lines[0]
+
+
+@pytest.mark.parametrize(
+    "extra, options",
+    [
+        (["--optimizer", "nesterov", "--beta", "0.8"], {"beta": 0.8}),
+        (["--optimizer", "rmsprop", "--rho", "0.8", "--epsilon", "1e-6"], {"rho": 0.8, "epsilon": 1e-6}),
+        (
+            ["--optimizer", "adamw", "--beta1", "0.85", "--beta2", "0.99", "--weight-decay", "0.05"],
+            {"beta1": 0.85, "beta2": 0.99, "weight_decay": 0.05},
+        ),
+        (["--optimizer", "adam", "--clip-norm", "0.3"], {"clip_norm": 0.3}),
+        (["--clip-norm", "0.3"], {"clip_norm": 0.3}),  # gradient descent, clipped: through fit
+    ],
+)
+def test_every_optimizer_with_its_options_matches_fit(backend, tmp_path, capsys, one_thread, extra, options):
+    out = tmp_path / "m.npz"
+    argv = ["train", "--iterations", "30", "--learning-rate", "0.01", "--batch-size", "64", "--quiet"]
+    assert cli.main([*argv, "--backend", backend.name, "--out", str(out), *extra]) == 0
+    assert "Cost after epoch 29: " in capsys.readouterr().out
+    optimizer = extra[extra.index("--optimizer") + 1] if "--optimizer" in extra else "gd"
+    meta = load_metadata(out)["metadata"]
+    defaults = {
+        "momentum": {"beta": 0.9},
+        "nesterov": {"beta": 0.9},
+        "rmsprop": {"rho": 0.9, "epsilon": 1e-8},
+        "adam": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+        "adamw": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01},
+    }
+    recorded = {**defaults.get(optimizer, {}), "clip_norm": None, **options}
+    assert {k: meta[k] for k in recorded} == recorded and meta["optimizer"] == optimizer
+    unused = {"beta", "beta1", "beta2", "rho", "epsilon", "weight_decay"} - set(recorded)
+    assert not unused & set(meta)  # only what the optimizer reads
+    X, Y, _, _ = default_dataset()
+    params, history = dnn.fit(
+        X,
+        Y,
+        [2, 10, 5, 1],
+        init="xavier",
+        optimizer=optimizer,
+        learning_rate=0.01,
+        batch_size=64,
+        num_epochs=30,
+        seed=1,
+        backend="numpy",
+        **options,
+    )
+    saved = load_parameters(out, backend="numpy")
+    tol = 0 if backend.name in ("numpy", "array_api_strict") else 1e-9
+    for key in params:
+        np.testing.assert_allclose(dnn.to_numpy(saved[key]), params[key], rtol=0, atol=tol, err_msg=key)
+    assert meta["costs"] == pytest.approx(history["cost"], abs=1e-9)
+
+
+def test_resume_refuses_other_optimizer_options(tmp_path, capsys):
+    out = str(tmp_path / "m.npz")
+    common = ["train", "--quiet", "--iterations", "6", "--batch-size", "64", "--checkpoint-every", "2"]
+    ckpt = tmp_path / "m.ckpt.npz"
+    cases = [  # the checkpoint's run, the resuming command's options, the error
+        (
+            ["--optimizer", "adamw"],
+            ["--optimizer", "adamw", "--weight-decay", "0.05"],
+            "weight decay 0.01",
+            "0.05",
+        ),
+        (["--optimizer", "rmsprop", "--rho", "0.8"], ["--optimizer", "rmsprop"], "rho 0.8", "0.9"),
+        (["--optimizer", "adam"], ["--optimizer", "adam", "--clip-norm", "1"], "clip norm None", "1.0"),
+        (
+            ["--optimizer", "nesterov", "--beta", "0.7"],
+            ["--optimizer", "nesterov", "--beta", "0.75"],
+            "beta 0.7",
+            "0.75",
+        ),
+        (["--optimizer", "adam", "--epsilon", "1e-7"], ["--optimizer", "adam"], "epsilon 1e-07", "1e-08"),
+    ]
+    for made, now, saved, used in cases:
+        # A checkpoint of the run's first epochs, then a resume with other options.
+        save_parameters(
+            dnn.initialize_parameters_deep([2, 10, 5, 1], init="xavier", seed=1, backend="numpy"),
+            ckpt,
+            metadata={
+                "iterations": 2,
+                "costs": [0.7, 0.6],
+                "learning_rate": 0.3,
+                "seed": 1,
+                "batch_size": 64,
+                "data_sha256": cli._fingerprint(cli.Data("default", *default_dataset()[:2], None, None)),
+                **_options_of([*common, *made]),
+            },
+        )
+        capsys.readouterr()
+        assert cli.main([*common, "--resume", "--out", out, *now]) == 1
+        err = capsys.readouterr().err
+        message = f"was made with {saved}, this command uses {used}"
+        assert re.fullmatch(
+            r"portable-dnn: error: --resume: checkpoint '.*m\.ckpt\.npz' " + re.escape(message) + r"\n", err
+        ), err
+
+
+def _options_of(argv: list[str]) -> dict:
+    """The optimizer and its options as ``train`` with ``argv`` records them in its files."""
+    args = cli.build_parser().parse_args(argv)
+    return {"optimizer": args.optimizer, **cli._optimizer_options(args)}
 
 
 def test_a_second_interrupt_during_the_checkpoint_write_waits_for_it(

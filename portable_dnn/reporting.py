@@ -1,0 +1,99 @@
+"""What :func:`~portable_dnn.fit` reports after each epoch besides the cost: scores and a progress bar.
+
+The scores (``METRICS``) are computed on the device from the network's output ``AL``
+(the forward pass without dropout) and the labels or targets ``Y`` as the training
+loop holds them (``(units, m)``, one-hot for softmax), each as a 0-d array, so that a
+caller reads all of an epoch's scores to the host at once:
+
+- ``"accuracy"`` (sigmoid, softmax and multilabel outputs): the share of examples
+  predicted right, as :func:`~portable_dnn.predict_labels` predicts (``AL > 0.5``, or
+  the column's argmax); for multilabel an example counts only when every one of its
+  labels is right (scikit-learn's ``accuracy_score``, subset accuracy);
+- ``"r2"`` (identity output): the coefficient of determination ``1 - SS_res / SS_tot``
+  of each target, averaged over the targets (scikit-learn's ``r2_score`` with
+  ``multioutput="uniform_average"``); a constant target scores 1 when predicted
+  exactly, else 0, as scikit-learn's ``force_finite`` does.
+
+The progress bar is tqdm's (``tqdm.auto``: a widget in notebooks, text elsewhere),
+an optional dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+METRICS = ("accuracy", "r2")
+#: The outputs each score is defined for.
+METRIC_OUTPUTS = {"accuracy": ("sigmoid", "softmax", "multilabel"), "r2": ("identity",)}
+
+
+def check_metrics(func: str, metrics: Any, output: str) -> tuple[str, ...]:
+    """``metrics`` as a tuple of distinct names, each one of ``METRICS`` defined for ``output``.
+
+    >>> check_metrics("fit", ["accuracy"], "softmax")
+    ('accuracy',)
+    """
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence):
+        raise TypeError(
+            f"{func}: metrics must be a tuple of names from {', '.join(map(repr, METRICS))}, got {metrics!r}"
+        )
+    names: list[str] = []
+    for name in metrics:
+        if not isinstance(name, str) or name not in METRICS:
+            raise ValueError(
+                f"{func}: unknown metric {name!r}; the metrics are {', '.join(map(repr, METRICS))}"
+            )
+        if output not in METRIC_OUTPUTS[name]:
+            raise ValueError(
+                f"{func}: metric {name!r} needs output {' or '.join(map(repr, METRIC_OUTPUTS[name]))}, "
+                f"not {output!r}"
+            )
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def score(xp: Any, name: str, AL: Any, Y: Any, output: str) -> Any:
+    """The metric ``name`` of the output ``AL`` against ``Y`` (both ``(units, m)``), a 0-d array of
+    AL's dtype on AL's device; nothing is read to the host.
+
+    >>> import numpy as np
+    >>> AL = np.array([[0.9, 0.2, 0.6, 0.4]]); Y = np.array([[1.0, 0.0, 0.0, 0.0]])
+    >>> float(score(np, "accuracy", AL, Y, "sigmoid"))
+    0.75
+    >>> float(score(np, "r2", np.array([[1.0, 2.0, 2.0]]), np.array([[1.0, 2.0, 3.0]]), "identity"))
+    0.5
+    """
+    if name == "r2":
+        return _r2(xp, AL, Y)
+    if output == "softmax":
+        right = xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0)
+    else:
+        right = (AL > 0.5) == (Y > 0.5)
+        if output == "multilabel":
+            right = xp.all(right, axis=0)
+    return xp.mean(xp.astype(right, AL.dtype))
+
+
+def _r2(xp: Any, AL: Any, Y: Any) -> Any:
+    D = Y - AL
+    residual = xp.sum(D * D, axis=1)
+    C = Y - xp.mean(Y, axis=1, keepdims=True)
+    total = xp.sum(C * C, axis=1)
+    one, zero = xp.ones_like(total), xp.zeros_like(total)
+    varies = total != 0
+    # A constant target has no variance to explain: exact predictions score 1, others 0.
+    per_target = xp.where(
+        varies, 1 - residual / xp.where(varies, total, one), xp.where(residual == 0, one, zero)
+    )
+    return xp.mean(per_target)
+
+
+def progress_bar_class(func: str) -> Any:
+    """tqdm's ``tqdm.auto.tqdm``, or an ImportError that says how to install it."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError(f"{func}: progress=True needs tqdm; install it with: pip install tqdm") from None
+    return tqdm
