@@ -222,3 +222,18 @@ def test_errors(case):
         TypeError, match="forward_propagation: theta must be a real number or an array, got str"
     ):
         gc.forward_propagation(2, "4")
+
+
+def test_predict_gives_the_published_decisions(to_backend):
+    """The published ``predict_test``: a 2-4-1 network's decisions on ``randn(2, 3)`` seeded 1."""
+    X = np.random.RandomState(1).randn(2, 3)
+    parameters = {
+        "W1": np.array([[-0.00615039, 0.0169021], [-0.02311792, 0.03137121],
+                        [-0.0169217, -0.01752545], [0.00935436, -0.05018221]]),
+        "b1": np.array([[-8.97523455e-07], [8.15562092e-06], [6.04810633e-07], [-2.54560700e-06]]),
+        "W2": np.array([[-0.0104319, -0.04019007, 0.01607211, 0.04440255]]),
+        "b2": np.array([[9.14954378e-05]]),
+    }  # fmt: skip
+    predictions = gc.predict(to_backend(parameters), to_backend(X))
+    assert dnn.to_numpy(predictions).dtype == np.bool_
+    np.testing.assert_array_equal(dnn.to_numpy(predictions), [[True, False, True]])

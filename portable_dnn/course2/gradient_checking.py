@@ -42,6 +42,7 @@ __all__ = [
     "forward_propagation_n",
     "backward_propagation_n",
     "gradient_check_n",
+    "predict",
 ]
 
 #: The notebook's network: 4 features, hidden layers of 5 and 3 units, one output unit.
@@ -335,3 +336,18 @@ def gradient_check_n(
     return gradcheck.gradient_check(
         cost, lambda p: gradients, {name: parameters[name] for name in names}, epsilon, print_msg
     )
+
+
+def predict(parameters: Mapping[str, Any], X: Any) -> Any:
+    """The network's 0/1 decisions ``AL > 0.5`` for ``X``, a boolean ``(1, m)`` array.
+
+    The notebook's network (ReLU hidden layers, a sigmoid output) of any depth; the
+    argument order is the course's ``predict(parameters, X)`` of its shallow networks.
+
+    >>> import numpy as np
+    >>> p = {"W1": np.array([[1.0, -1.0]]), "b1": np.array([[0.0]])}
+    >>> predict(p, np.array([[2.0, 0.0], [1.0, 1.0]]))
+    array([[ True, False]])
+    """
+    AL, _ = L_model_forward(X, parameters)
+    return AL > 0.5
