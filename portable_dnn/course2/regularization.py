@@ -172,13 +172,13 @@ def _forward(
         if l == L:
             A, _ = sigmoid(Z)
             cache += [Z, A, W, b]
-        elif rng is None:
-            A, _ = relu(Z)
+            continue
+        A, _ = relu(Z)
+        if keep_prob is None:
             cache += [Z, A, W, b]
         else:
-            A, _ = relu(Z)
             D = xp.asarray(host_mask(rng, shape_of(A), keep_prob), device=array_api_compat.device(A))
-            A = apply_dropout(A, D, keep_prob)  # type: ignore[arg-type]
+            A = apply_dropout(A, D, keep_prob)
             cache += [Z, D, A, W, b]
     return A, tuple(cache)
 
