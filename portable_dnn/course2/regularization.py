@@ -301,7 +301,7 @@ def _layers(func: str, X: Any, cache: Any, dropout: bool) -> list[dict[str, Any]
         check_shape(func, where["b"], layer["b"], (n_l, 1), f"(one bias per row of W{l})")
         for k in ("Z", "A", "D") if "D" in layer else ("Z", "A"):
             check_shape(func, where[k], layer[k], (n_l, m), f"({n_l} units of {m} examples)")
-        floats = [k for k in ("Z", "A", "W", "b") if k in layer]
+        floats = ("Z", "A", "W", "b")
         check_same_dtype(func, ("X", *(where[k] for k in floats)), (X, *(layer[k] for k in floats)))
         layers.append(layer)
         n_prev, prev = n_l, f"A{l}"
