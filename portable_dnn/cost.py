@@ -102,10 +102,17 @@ def compute_cost(AL: Any, Y: Any) -> float:
 
 def binary_cost(func: str, AL: Any, Y: Any) -> float:
     """:func:`compute_cost` with ``func`` named in its messages."""
+    return float(checked_cross_entropy(func, AL, Y, stacklevel=5))
+
+
+def checked_cross_entropy(func: str, AL: Any, Y: Any, stacklevel: int = 4) -> Any:
+    """:func:`compute_cost` as a 0-d array of AL's library (a NumPy scalar for NumPy) with no host
+    synchronisation beyond the checks; ``func`` is named in its messages and ``stacklevel`` points
+    its warning at the caller's caller."""
     xp = namespace_of(AL, Y, func=func)
     Y = _check_labels(func, xp, AL, Y)
-    warn_non_binary(func, xp, Y, stacklevel=4)
-    return float(cross_entropy(xp, AL, Y))
+    warn_non_binary(func, xp, Y, stacklevel=stacklevel)
+    return cross_entropy(xp, AL, Y)
 
 
 def cross_entropy(xp: Any, AL: Any, Y: Any) -> Any:

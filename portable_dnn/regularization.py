@@ -18,9 +18,11 @@ from ._checks import (
     check_array,
     check_count,
     check_float,
+    check_real,
     check_same_dtype,
     check_seed,
     check_shape,
+    dtype_kind,
     num_layers,
     shape_of,
 )
@@ -164,8 +166,13 @@ def dropout_forward(A: Any, keep_prob: float, rng: Any) -> tuple[Any, Any]:
 def apply_dropout(A: Any, D: Any, keep_prob: float) -> Any:
     """``A * D / keep_prob`` for a given mask ``D`` (forward with a fixed mask).
 
+    ``D`` holds 0s and 1s of A's dtype, or is a boolean or integer mask (the
+    course's ``D1 = D1 < keep_prob``), cast to A's dtype.
+
     >>> import numpy as np
     >>> apply_dropout(np.ones((1, 2)), np.array([[1.0, 0.0]]), 0.8)
+    array([[1.25, 0.  ]])
+    >>> apply_dropout(np.ones((1, 2)), np.array([[True, False]]), 0.8)
     array([[1.25, 0.  ]])
     """
     return _masked("apply_dropout", "A", A, D, keep_prob)
@@ -173,6 +180,8 @@ def apply_dropout(A: Any, D: Any, keep_prob: float) -> Any:
 
 def dropout_backward(dA: Any, D: Any, keep_prob: float) -> Any:
     """Gradient through inverted dropout: ``dA * D / keep_prob`` with the forward pass's mask ``D``.
+
+    ``D`` as in :func:`apply_dropout`: of dA's dtype, boolean or integer.
 
     >>> import numpy as np
     >>> dropout_backward(np.ones((1, 2)), np.array([[0.0, 1.0]]), 0.5)
@@ -186,6 +195,11 @@ def _masked(func: str, name: str, A: Any, D: Any, keep_prob: float) -> Any:
     check_array(func, "D", D, ndim=None)
     xp = namespace_of(A, D, func=func)
     check_float(func, name, xp, A)
+    check_real(func, "D", D)
+    if dtype_kind(D) in ("bool", "integer"):
+        # The course keeps its masks as booleans (D1 < keep_prob); some libraries refuse
+        # to multiply them with floats, so they are cast here.
+        D = xp.astype(D, A.dtype)
     check_same_dtype(func, (name, "D"), (A, D))
     check_shape(func, "D", D, shape_of(A), f"(the shape of {name})")
     keep_prob = _check_keep_prob(func, keep_prob)

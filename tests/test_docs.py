@@ -20,6 +20,8 @@ MODULES = {
     "portable_dnn.streaming": "portable_dnn/streaming.py",
     "portable_dnn.sklearn": "portable_dnn/sklearn.py",
     "portable_dnn.plotting": "portable_dnn/plotting.py",
+    "portable_dnn.course2.initialization": "portable_dnn/course2/initialization.py",
+    "portable_dnn.course2.regularization": "portable_dnn/course2/regularization.py",
     "portable_dnn.course2.optimization": "portable_dnn/course2/optimization.py",
     "portable_dnn.course2.gradient_checking": "portable_dnn/course2/gradient_checking.py",
 }

@@ -116,6 +116,28 @@ def test_dropout_through_a_layer_gradient_check(backend, xp):
     assert gradient_check(cost, grads, params) < 1e-7
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dropout_takes_boolean_and_integer_masks(backend, xp, dtype):
+    """The course keeps its masks as booleans (``D1 = D1 < keep_prob``): they, and 0/1 integers,
+    give what the 0/1 mask of A's dtype gives, in A's dtype."""
+    A = backend.asarray(np.random.RandomState(3).randn(3, 4), dtype=dtype)
+    host = np.random.RandomState(1).rand(3, 4) < 0.7
+    expected_forward = dnn.to_numpy(apply_dropout(A, backend.asarray(host, dtype=dtype), 0.7))
+    expected_backward = dnn.to_numpy(dropout_backward(A, backend.asarray(host, dtype=dtype), 0.7))
+    for mask in (host, host.astype(np.int64), host.astype(np.uint8)):
+        D = backend.asarray(mask)
+        for out, expected in (
+            (apply_dropout(A, D, 0.7), expected_forward),
+            (dropout_backward(A, D, 0.7), expected_backward),
+        ):
+            assert namespace_of(out) is xp and out.dtype == A.dtype
+            np.testing.assert_array_equal(dnn.to_numpy(out), expected)
+    # A float mask must still be of A's own dtype.
+    other = "float64" if dtype == "float32" else "float32"
+    with pytest.raises(TypeError, match="apply_dropout: arrays must share one floating dtype"):
+        apply_dropout(A, backend.asarray(host, dtype=other), 0.7)
+
+
 def test_errors(backend):
     A = backend.asarray(np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"dropout_mask: keep_prob must be a number in \(0, 1\]"):
