@@ -336,7 +336,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> DNNClassifier:
         """One more epoch on (X, y), continuing the epochs, optimizer state and shuffles of the calls
         before: n calls equal ``fit`` with ``epochs=n``. ``classes`` (all labels) on the first call
-        when y may not show them all."""
+        when y may not show them all; ``sample_weight`` as in :meth:`fit`."""
         return self._fit("partial_fit", X, y, classes, 1, sample_weight)
 
     def _fit(
@@ -507,7 +507,7 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> DNNRegressor:
         """One more epoch on (X, y), continuing the epochs, optimizer state and shuffles of the calls
-        before: n calls equal ``fit`` with ``epochs=n``."""
+        before: n calls equal ``fit`` with ``epochs=n``; ``sample_weight`` as in :meth:`fit`."""
         return self._fit("partial_fit", X, y, 1, sample_weight)
 
     def _fit(self, method: str, X: Any, y: Any, epochs: int | None, sample_weight: Any) -> DNNRegressor:
