@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend
+from .backend.base import Epoch
 
 HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
 #: The output layers: one sigmoid unit (binary labels), softmax (one class of C), independent
@@ -121,12 +122,16 @@ class Step:
     ``X`` is ``(features, m_b)``, ``Y`` ``(output units, m_b)`` in X's dtype, ``masks``
     one 0/1 array per hidden layer when dropping out. ``lr`` is the step's
     learning rate, ``t`` Adam's step count (from 1), ``m`` the batch's examples
-    for the L2 term. Nothing is checked here: the public functions check once.
+    for the L2 term. A ``weighted`` step's batch is ``(X, Y, w, *masks)``: ``w``
+    ``(1, m_b)`` in X's dtype, each example's weight, and the cost is the weighted mean
+    ``sum(w_i loss_i) / sum(w_i)`` (:meth:`~portable_dnn.backend.Ops.batch_weights`).
+    Nothing is checked here: the public functions check once.
     """
 
     ops: Any
     network: Network
     optimizer: Optimizer
+    weighted: bool = False
 
     def with_ops(self, ops: Any) -> Step:
         return dataclasses.replace(self, ops=ops)
@@ -135,9 +140,13 @@ class Step:
         cost, grads = self.gradients(state[0], *batch)
         return self.update(state, cost, grads, hyper)
 
-    def gradients(self, params: list[Any], X: Any, Y: Any, *masks: Any) -> tuple[Any, list[Any]]:
-        """The batch's mean cost (0-d, without the L2 term) and its gradients ``[dW1, db1, ...]``."""
-        cost, grads, _ = self._pass(params, X, Y, masks)
+    def gradients(self, params: list[Any], X: Any, Y: Any, *rest: Any) -> tuple[Any, list[Any]]:
+        """The batch's mean cost (0-d, without the L2 term) and its gradients ``[dW1, db1, ...]``;
+        ``rest`` is ``(*masks)``, or ``(w, *masks)`` for a ``weighted`` step (the weighted mean)."""
+        if self.weighted:
+            cost, grads, _ = self._pass(params, X, Y, rest[1:], weights=rest[0])
+        else:
+            cost, grads, _ = self._pass(params, X, Y, rest)
         return cost, grads
 
     def forward(self, params: list[Any], X: Any) -> Any:
@@ -163,7 +172,7 @@ class Step:
         return inputs, outputs, Z
 
     def _pass(
-        self, params: list[Any], X: Any, Y: Any, masks: Sequence[Any], Z1: Any = None
+        self, params: list[Any], X: Any, Y: Any, masks: Sequence[Any], Z1: Any = None, weights: Any = None
     ) -> tuple[Any, list[Any], Any]:
         # With Z1 given (the Gram form), the first layer's product is not formed here
         # and its gradients are left to the caller, which gets dZ1.
@@ -171,7 +180,13 @@ class Step:
         L = len(params) // 2
         inputs, outputs, Z = self._forward(params, X, masks, Z1)
         AL, dZ = ops.output(Z, Y, net.output)
-        cost = ops.cost(AL, Y, net.output)
+        if weights is None:
+            cost = ops.cost(AL, Y, net.output)
+        else:
+            # Weights of mean 1 scale each example's column of dZ; every 1/m below stays.
+            u = ops.batch_weights(weights)
+            cost = ops.cost(AL, Y, net.output, u)
+            dZ = ops.weigh(dZ, u)
         grads: list[Any] = [None] * (2 * L)
         for l in reversed(range(L)):
             if l == 0 and Z1 is not None:
@@ -360,8 +375,9 @@ class Trainer:
     ``batches(epoch)`` gives the epoch's ``[((X_b, Y_b, *masks), m_b), ...]``, or
     an :class:`~portable_dnn.backend.base.Epoch` describing them whole, which
     the runner's :meth:`~portable_dnn.backend.base.Runner.run_epoch` may run as
-    one program (JAX); ``learning_rate(epoch)`` its rate. The cost of an epoch (the size-weighted
-    mean of its batches' costs) is read from the device every
+    one program (JAX); ``learning_rate(epoch)`` its rate. The cost of an epoch (the mean of its
+    batches' costs weighted by their sizes, or, with per-example weights, by their total weights)
+    is read from the device every
     ``record_every`` epochs and kept in ``costs``; divergence (a non-finite
     cost, or parameters past a bound of the dtype) is checked there too, and
     on a CPU after every epoch, so no GPU waits on the host between steps.
@@ -421,12 +437,14 @@ class Trainer:
         with self.backend.quiet_float_errors(), _Interrupts(self.signals) as interrupts:
             for epoch in range(start, stop):
                 lr = self.learning_rate(epoch)
-                pending, self.t = self.runner.run_epoch(self.batches(epoch), lr, self.t)
+                plan = self.batches(epoch)
+                pending, self.t = self.runner.run_epoch(plan, lr, self.t)
+                totals = plan.totals() if isinstance(plan, Epoch) else None
                 self.epoch = epoch + 1
                 recorded = epoch % self.record_every == 0
                 cost = None
                 if recorded or cheap or epoch == stop - 1:
-                    cost = self._check(epoch, pending, with_parameters=recorded or epoch == stop - 1)
+                    cost = self._check(epoch, pending, recorded or epoch == stop - 1, totals)
                 if recorded:
                     self.costs.append(cost)  # type: ignore[arg-type]
                 else:
@@ -438,8 +456,13 @@ class Trainer:
                 if stop_now:
                     break
 
-    def _check(self, epoch: int, pending: list[tuple[Any, int]], with_parameters: bool) -> float:
-        """The epoch's cost as a host float, one synchronisation; raises where training diverged."""
+    def _check(
+        self, epoch: int, pending: list[tuple[Any, int]], with_parameters: bool, totals: Any = None
+    ) -> float:
+        """The epoch's cost as a host float, one synchronisation; raises where training diverged.
+
+        ``totals`` (host, one per batch, in order), where given, weigh the batches' costs instead
+        of their sizes."""
         values = [c for c, _ in pending]
         if with_parameters:
             values.append(self.runner.largest(self.step))
@@ -447,6 +470,9 @@ class Trainer:
         costs = host[: len(pending)]
         if len(costs) == 1 and np.ndim(costs[0]) == 0:
             cost = float(costs[0])
+        elif totals is not None:
+            each = np.concatenate([np.ravel(np.asarray(c, dtype=np.float64)) for c in costs])
+            cost = float(np.dot(each, totals) / np.sum(totals))
         else:
             # An entry may be a run of batches of m examples each (a compiled epoch's costs).
             total = sum(np.size(c) * m for c, (_, m) in zip(costs, pending))

@@ -30,6 +30,7 @@ from ._checks import (
     check_real,
     check_seed,
     check_shape,
+    first_bad,
     is_array,
     num_layers,
     shape_of,
@@ -140,6 +141,7 @@ def fit(
     Y: Any,
     layers_dims: Sequence[int],
     *,
+    sample_weight: Any = None,
     hidden_activation: str = "relu",
     output: str = "sigmoid",
     init: str = "he",
@@ -187,6 +189,14 @@ def fit(
     output, cost ``J = 1/(2m) sum ||AL - Y||^2``) takes finite real targets ``(k, m)``
     (``(m,)`` also when ``k == 1``).
 
+    Weights: ``sample_weight`` ``(m,)`` or ``(1, m)`` (host NumPy or X's library; finite,
+    >= 0, not all zero) multiplies each example's loss by its weight: a mini-batch's cost,
+    and so its gradients, is ``sum(w_i * loss_i) / sum(w_i)`` over its examples; a batch
+    whose weights are all zero contributes no gradient; the L2 term keeps its form. Integer
+    weights train as those examples repeated would (full batch), weight 0 as the example
+    left out. ``validation_fraction`` holds out the weights with their examples and weighs
+    ``val_cost`` with them; ``validation_data`` is not weighted.
+
     Training: weights from ``initialize_parameters_deep(layers_dims, init=init,
     seed=init_seed)`` (``init_seed`` defaults to ``seed``; the course's
     "Optimization methods" model is ``init_seed=3, seed=10``); ``batch_size=None``
@@ -209,7 +219,8 @@ def fit(
 
     History: ``history["cost"]`` holds one training cost per epoch: the
     size-weighted mean of the mini-batch costs seen during that epoch (with
-    dropout and the L2 term, as the course records it). With
+    dropout and the L2 term, as the course records it; with ``sample_weight``,
+    weighted by each mini-batch's total weight instead). With
     ``validation_data=(X_val, Y_val)`` or ``validation_fraction`` (a seeded
     random share of the columns held out), ``history["val_cost"]`` holds the
     cost on it after every epoch (no dropout, no L2).
@@ -333,6 +344,8 @@ def fit(
     be.check_dtype(dtype, func, like=X)
     X, float_dtype = _move_X(func, be, X, dtype, "X", dims[0])
     Y = _move_Y(func, be, Y, float_dtype, output, dims[-1], shape_of(X)[1], "Y")
+    W = None if sample_weight is None else _move_weights(func, be, sample_weight, float_dtype, shape_of(X)[1])
+    W_val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError(f"{func}: validation_data must be a pair (X_val, Y_val)")
@@ -348,16 +361,24 @@ def fit(
             "validation_data[1]",
         )
     elif validation_fraction > 0:
-        X, Y, X_val, Y_val = _split(func, be, X, Y, validation_fraction, seed)
+        (X, Y, W), (X_val, Y_val, W_val) = _split(func, be, (X, Y, W), validation_fraction, seed)
+        if W is not None:
+            _some_weight(func, be.xp, W, "training ")
+            _some_weight(func, be.xp, W_val, "held-out ")
     else:
         X_val = Y_val = None
 
-    X, Y = be.prepare_examples(be.prepare_features(X), Y)
+    if W is None:
+        X, Y = be.prepare_examples(be.prepare_features(X), Y)
+    else:
+        X, Y, W = be.prepare_examples(be.prepare_features(X), Y, W)
     if X_val is not None:
         X_val, Y_val = be.prepare_examples(X_val, Y_val)
     network = Network(hidden_activation, output, keep_prob, lambd)
     opt = Optimizer(optimizer, beta, beta1, beta2, epsilon, rho, weight_decay, clip_norm)
-    step = Step(be.ops(float_dtype), network, opt)
+    step = Step(be.ops(float_dtype), network, opt, weighted=W is not None)
+    host_W = None if W is None else np.asarray(be.to_host(W), dtype=np.float64).reshape(-1)
+    val_weights = None if W_val is None else step.ops.batch_weights(W_val)
     if resume is None:
         parameters = initialize_parameters_deep(
             dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
@@ -380,7 +401,8 @@ def fit(
             def masks(m_b: int) -> list[np.ndarray]:
                 return [host_mask(rng, (dims[l], m_b), keep_prob) for l in range(1, L)]
 
-        return Epoch(be, X, Y, order, batch_size or m, float_dtype, masks, replay=replay is not False)
+        return Epoch(be, X, Y, order, batch_size or m, float_dtype, masks, replay=replay is not False,
+                     weights=W, host_weights=host_W)  # fmt: skip
 
     def learning_rate_of(epoch: int) -> float:
         if schedule is not None:
@@ -424,7 +446,7 @@ def fit(
         parameters = trainer.parameters(copy=True) if X_val is not None or callback is not None else None
         if X_val is not None:
             AL = step.forward(flatten(parameters), X_val)  # type: ignore[arg-type]
-            val_cost = float(step.ops.cost(AL, Y_val, output))
+            val_cost = float(step.ops.cost(AL, Y_val, output, val_weights))
             history["val_cost"].append(val_cost)
         if metric_names:
             _record_metrics(
@@ -642,13 +664,48 @@ def _move_Y(func: str, be: Backend, Y: Any, dtype: Any, output: str, n_y: int, m
     return _one_hot(func, xp, Y, n_y, dtype, name)
 
 
-def _split(func: str, be: Backend, X: Any, Y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
-    m = shape_of(X)[1]
+def _split(
+    func: str, be: Backend, arrays: Sequence[Any], fraction: float, seed: int
+) -> tuple[list[Any], list[Any]]:
+    """``arrays`` (X, Y, weights or None) as their training and held-out columns, one permutation."""
+    m = shape_of(arrays[0])[1]
     n_val = math.ceil(fraction * m)
     if not 0 < n_val < m:
         raise ValueError(
             f"{func}: validation_fraction={fraction} leaves no training or no validation examples of {m}"
         )
     perm = host_random_state(seed).permutation(m)
-    cols = be.take_columns
-    return cols(X, perm[n_val:]), cols(Y, perm[n_val:]), cols(X, perm[:n_val]), cols(Y, perm[:n_val])
+    train, held = ([None if A is None else be.take_columns(A, index) for A in arrays]
+                   for index in (perm[n_val:], perm[:n_val]))  # fmt: skip
+    return train, held
+
+
+def _move_weights(func: str, be: Backend, w: Any, dtype: Any, m: int) -> Any:
+    """``sample_weight`` on ``be`` as ``(1, m)`` of ``dtype``, checked: an array (or list) of real
+    numbers, one per example, finite, >= 0 and not all zero."""
+    name = "sample_weight"
+    w = _host_checked(func, name, w)
+    if not is_array(w):
+        raise TypeError(
+            f"{func}: {name} must be an array of {m} weights (one per example), got {type(w).__name__}"
+        )
+    if shape_of(w) not in ((m,), (1, m)):
+        raise ValueError(
+            f"{func}: {name} has shape {shape_of(w)}, expected ({m},) or (1, {m}): one weight per example"
+        )
+    xp = be.xp
+    w = xp.astype(xp.reshape(_to(be, w), (1, m)), dtype)
+    check_finite(func, name, xp, w)
+    bad = first_bad(xp, w, w >= 0)
+    if bad is not None:
+        raise ValueError(f"{func}: {name} must be >= 0, found {bad[1]!r} at [{bad[0][1]}]")
+    _some_weight(func, xp, w, "")
+    return w
+
+
+def _some_weight(func: str, xp: Any, w: Any, which: str) -> None:
+    """Refuse weights that are all zero (a weighted mean over nothing)."""
+    if not bool(xp.max(w) > 0):
+        raise ValueError(
+            f"{func}: sample_weight is zero for every {which}example; at least one needs a weight > 0"
+        )

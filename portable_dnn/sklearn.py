@@ -18,7 +18,9 @@ and the arithmetic runs on ``backend``, results coming back as NumPy.
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import array_api_compat
@@ -30,9 +32,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from ._checks import check_finite
-from .backend import Backend, backend_of, index_dtype, to_numpy
+from .backend import Backend, backend_of, get_backend, index_dtype, to_numpy
 from .engine import TrainingState
-from .fit import _to, fit, forward_proba
+from .fit import _move_weights, _to, fit, forward_proba
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -153,7 +155,15 @@ class _DNNEstimator(BaseEstimator):
     # ----------------------------------------------------------- training
 
     def _train(
-        self, func: str, X: Any, be: Backend | None, Y: Any, output: str, n_out: int, epochs: int | None
+        self,
+        func: str,
+        X: Any,
+        be: Backend | None,
+        Y: Any,
+        output: str,
+        n_out: int,
+        epochs: int | None,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         """``epochs`` more epochs from the last state (``None``: a fresh fit of ``self.epochs``)."""
         hidden = _hidden_sizes(func, self.hidden_layer_sizes)
@@ -184,6 +194,7 @@ class _DNNEstimator(BaseEstimator):
             X.T,
             Y,
             dims,
+            sample_weight=sample_weight,
             hidden_activation=self.activation,
             output=output,
             init=self.init,
@@ -255,7 +266,11 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     ``warm_start`` (fit continues from the last fit, optimizer state included),
     ``backend`` (where the arithmetic runs for NumPy inputs; results come back
     as NumPy), ``dtype``, ``random_state`` (an int seed), ``verbose`` (the cost every
-    100 epochs) and ``progress`` (a progress bar over the epochs; needs tqdm).
+    100 epochs) and ``progress`` (a progress bar over the epochs; needs tqdm). ``class_weight``
+    multiplies each sample's weight by its class's: None (all 1), ``"balanced"``
+    (``n_samples / (n_classes * bincount(y))``, the counts weighted by
+    ``sample_weight`` where given, as scikit-learn's ``compute_class_weight``) or a
+    dict ``{label: weight}`` (labels it leaves out weigh 1); single-label ``y`` only.
 
     Fitted attributes: ``classes_`` (for multi-label, ``0 .. n_labels - 1``),
     ``n_features_in_``, ``parameters_`` (on the backend), ``history_`` (:func:`~portable_dnn.fit`'s
@@ -268,22 +283,84 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
 
     _validation_score = "accuracy"
 
-    def fit(self, X: Any, y: Any) -> DNNClassifier:
+    def __init__(
+        self,
+        hidden_layer_sizes: tuple[int, ...] = (20, 7),
+        activation: str = "relu",
+        init: str = "he",
+        optimizer: str = "adam",
+        learning_rate: float = 0.001,
+        batch_size: int | None = 64,
+        epochs: int = 200,
+        beta: float = 0.9,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        rho: float = 0.9,
+        weight_decay: float = 0.01,
+        clip_norm: float | None = None,
+        lambd: float = 0.0,
+        keep_prob: float = 1.0,
+        decay_rate: float = 0.0,
+        validation_fraction: float = 0.0,
+        early_stopping_patience: int | None = None,
+        warm_start: bool = False,
+        backend: str = "numpy",
+        dtype: str = "float64",
+        random_state: int | None = 0,
+        verbose: bool = False,
+        progress: bool = False,
+        class_weight: str | Mapping[Any, float] | None = None,
+    ) -> None:
+        # scikit-learn reads an estimator's parameters from its own __init__'s signature.
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            init=init,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            epochs=epochs,
+            beta=beta,
+            beta1=beta1,
+            beta2=beta2,
+            epsilon=epsilon,
+            rho=rho,
+            weight_decay=weight_decay,
+            clip_norm=clip_norm,
+            lambd=lambd,
+            keep_prob=keep_prob,
+            decay_rate=decay_rate,
+            validation_fraction=validation_fraction,
+            early_stopping_patience=early_stopping_patience,
+            warm_start=warm_start,
+            backend=backend,
+            dtype=dtype,
+            random_state=random_state,
+            verbose=verbose,
+            progress=progress,
+        )
+        self.class_weight = class_weight
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> DNNClassifier:
         """Train on X (n_samples, n_features) and labels y (n_samples,) or (n_samples, n_labels) of 0/1;
         returns self.
 
         X must hold finite real numbers (strings are refused, not parsed); y holds
         the class labels (any values but NaN; ``classes_`` are its distinct ones).
+        ``sample_weight`` (n_samples,) multiplies each sample's loss (see :func:`portable_dnn.fit`).
         """
-        return self._fit("fit", X, y, None, None)
+        return self._fit("fit", X, y, None, None, sample_weight)
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> DNNClassifier:
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> DNNClassifier:
         """One more epoch on (X, y), continuing the epochs, optimizer state and shuffles of the calls
         before: n calls equal ``fit`` with ``epochs=n``. ``classes`` (all labels) on the first call
-        when y may not show them all."""
-        return self._fit("partial_fit", X, y, classes, 1)
+        when y may not show them all; ``sample_weight`` as in :meth:`fit`."""
+        return self._fit("partial_fit", X, y, classes, 1, sample_weight)
 
-    def _fit(self, method: str, X: Any, y: Any, classes: Any, epochs: int | None) -> DNNClassifier:
+    def _fit(
+        self, method: str, X: Any, y: Any, classes: Any, epochs: int | None, sample_weight: Any
+    ) -> DNNClassifier:
         func = f"DNNClassifier.{method}"
         first = epochs is None or not hasattr(self, "parameters_")
         X, be = self._input(func, X, reset=first, y=y)
@@ -294,15 +371,28 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"{func}: X has {X.shape[0]} samples but y has {y.shape[0]}")
         check_classification_targets(y)
+        weights = _sample_weight(func, sample_weight, X.shape[0])
         if y.ndim == 2 and y.shape[1] > 1 or type_of_target(y) == "multilabel-indicator":
             if not first and self._output != "multilabel":
                 raise ValueError(f"{func}: y is multi-label but the network was fitted on single labels")
+            if self.class_weight is not None:
+                raise ValueError(
+                    f"{func}: class_weight weighs the classes of single-label y, and y is multi-label; "
+                    "weigh the samples with sample_weight instead"
+                )
             if first:
                 self.classes_ = np.arange(y.shape[1])
             elif y.shape[1] != len(self.classes_):
                 raise ValueError(f"{func}: y has {y.shape[1]} labels, the network {len(self.classes_)}")
             self._train(
-                func, X, be, y.T, "multilabel", y.shape[1], None if first and epochs is None else epochs
+                func,
+                X,
+                be,
+                y.T,
+                "multilabel",
+                y.shape[1],
+                None if first and epochs is None else epochs,
+                weights,
             )
             return self
         y = column_or_1d(y, warn=True)
@@ -320,12 +410,60 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
             raise ValueError(
                 f"{func}: y holds {unknown.tolist()!r}, not among classes_ {self.classes_.tolist()}"
             )
+        if self.class_weight is not None:
+            weights = self._class_weighted(func, method, y_idx, weights)
         multiclass = len(self.classes_) > 2
         output = "softmax" if multiclass else "sigmoid"
-        self._train(
-            func, X, be, y_idx.reshape(1, -1), output, len(self.classes_) if multiclass else 1, epochs
-        )
+        n_out = len(self.classes_) if multiclass else 1
+        self._train(func, X, be, y_idx.reshape(1, -1), output, n_out, epochs, weights)
         return self
+
+    def _class_weighted(
+        self, func: str, method: str, y_idx: np.ndarray, weights: np.ndarray | None
+    ) -> np.ndarray:
+        """The samples' weights times their classes' (``class_weight``), on the host."""
+        given, k = self.class_weight, len(self.classes_)
+        if isinstance(given, str) and given == "balanced":
+            if method == "partial_fit":
+                raise ValueError(
+                    f"{func}: class_weight='balanced' would balance each call's y alone; compute the "
+                    "weights once over all the data with sklearn.utils.class_weight.compute_class_weight"
+                    "('balanced', classes=classes, y=y) and pass them as a dict"
+                )
+            counts = np.bincount(y_idx, weights=weights, minlength=k)
+            present = np.count_nonzero(np.bincount(y_idx, minlength=k))
+            # A class whose samples all weigh 0 gets weight 0, not infinity (times 0: NaN).
+            per_class = np.divide(counts.sum(), present * counts, out=np.zeros(k), where=counts > 0)
+        elif isinstance(given, Mapping):
+            known = set(self.classes_.tolist())
+            unknown = [label for label in given if label not in known]
+            if unknown:
+                raise ValueError(
+                    f"{func}: class_weight names labels that are not classes: {unknown} "
+                    f"(classes_ are {self.classes_.tolist()})"
+                )
+            per_class = np.ones(k)
+            for i, label in enumerate(self.classes_.tolist()):
+                if label in given:
+                    value = given[label]
+                    if (
+                        isinstance(value, bool)
+                        or not isinstance(value, numbers.Real)
+                        or not (math.isfinite(value) and value >= 0)
+                    ):
+                        raise ValueError(
+                            f"{func}: class_weight[{label!r}] must be a finite number >= 0, got {value!r}"
+                        )
+                    per_class[i] = float(value)
+        else:
+            raise ValueError(
+                f"{func}: class_weight must be None, 'balanced' or a dict of class label -> weight, "
+                f"got {given!r}"
+            )
+        weighted = per_class[y_idx] if weights is None else weights * per_class[y_idx]
+        if not np.any(weighted > 0):
+            raise ValueError(f"{func}: class_weight and sample_weight leave every sample with weight zero")
+        return weighted
 
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``
@@ -385,17 +523,17 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X: Any, y: Any) -> DNNRegressor:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> DNNRegressor:
         """Train on X (n_samples, n_features) and targets y (n_samples,) or (n_samples, n_targets);
-        returns self."""
-        return self._fit("fit", X, y, None)
+        returns self. ``sample_weight`` (n_samples,) multiplies each sample's loss."""
+        return self._fit("fit", X, y, None, sample_weight)
 
-    def partial_fit(self, X: Any, y: Any) -> DNNRegressor:
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> DNNRegressor:
         """One more epoch on (X, y), continuing the epochs, optimizer state and shuffles of the calls
-        before: n calls equal ``fit`` with ``epochs=n``."""
-        return self._fit("partial_fit", X, y, 1)
+        before: n calls equal ``fit`` with ``epochs=n``; ``sample_weight`` as in :meth:`fit`."""
+        return self._fit("partial_fit", X, y, 1, sample_weight)
 
-    def _fit(self, method: str, X: Any, y: Any, epochs: int | None) -> DNNRegressor:
+    def _fit(self, method: str, X: Any, y: Any, epochs: int | None, sample_weight: Any) -> DNNRegressor:
         func = f"DNNRegressor.{method}"
         first = epochs is None or not hasattr(self, "parameters_")
         X, be = self._input(func, X, reset=first, y=y)
@@ -419,7 +557,8 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
             raise ValueError(f"{func}: y has {n_out} targets, the network was fitted on others")
         if be is None:
             _check_finite(func, y.reshape(len(y), -1))
-        self._train(func, X, be, y.T if y.ndim == 2 else y, "identity", n_out, epochs)
+        weights = _sample_weight(func, sample_weight, X.shape[0])
+        self._train(func, X, be, y.T if y.ndim == 2 else y, "identity", n_out, epochs, weights)
         return self
 
     def predict(self, X: Any) -> Any:
@@ -442,6 +581,15 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
 def _is_device_array(x: Any) -> bool:
     """An array of an array library other than NumPy."""
     return array_api_compat.is_array_api_obj(x) and not isinstance(x, np.ndarray)
+
+
+def _sample_weight(func: str, sample_weight: Any, m: int) -> np.ndarray | None:
+    """``sample_weight`` checked, as host float64 ``(m,)`` (None stays None); :func:`fit` moves it
+    to X's backend."""
+    if sample_weight is None:
+        return None
+    w = to_numpy(sample_weight) if _is_device_array(sample_weight) else np.asarray(sample_weight)
+    return np.asarray(_move_weights(func, get_backend("numpy"), w, np.float64, m)).reshape(m)
 
 
 def _count(func: str, name: str, value: Any, minimum: int = 1) -> int:

@@ -23,12 +23,21 @@ from sklearn.utils.estimator_checks import (  # noqa: E402
     check_array_api_input,
     check_array_api_mixed_inputs,
     check_array_api_same_namespace,
+    check_class_weight_classifiers,
     check_estimator,
 )
 
 import portable_dnn as dnn  # noqa: E402
 from portable_dnn.backend import namespace_of  # noqa: E402
 from portable_dnn.sklearn import DNNClassifier, DNNRegressor  # noqa: E402
+
+CLASSIFIER_XFAIL = {
+    "check_class_weight_classifiers": (
+        "the check's blobs are unscaled (std 20): at the default learning_rate=0.001 a 3-class "
+        "softmax (even with no hidden layer) barely moves from its initial logits in 200 epochs, "
+        "class weights or not; at learning_rate=0.01 the check passes"
+    )
+}
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")  # pandas, SCIPY_ARRAY_API absent
@@ -38,8 +47,11 @@ def test_check_estimator(backend):
         pytest.skip(
             "DNNClassifier() computes on NumPy whatever the suite's backend; checked in the numpy run"
         )
-    check_estimator(DNNClassifier())
+    results = check_estimator(DNNClassifier(), expected_failed_checks=CLASSIFIER_XFAIL)
+    assert [r["status"] for r in results if r["check_name"] == "check_class_weight_classifiers"] == ["xfail"]
     check_estimator(DNNRegressor())
+    # The same check passes once the learning rate can move the network in 200 epochs.
+    check_class_weight_classifiers("DNNClassifier", DNNClassifier(learning_rate=0.01))
 
 
 def test_binary_string_labels(backend):

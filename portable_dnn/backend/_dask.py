@@ -462,8 +462,9 @@ def check_memory(workers: Sequence[dict[str, Any]], columns: Sequence[int], data
         )
 
 
-def split_examples(X: Any, Y: Any) -> tuple[Any, Any]:
-    """X (features, m) and Y (k, m) chunked along the examples axis only, and persisted.
+def split_examples(X: Any, Y: Any, *more: Any) -> tuple[Any, ...]:
+    """X (features, m), Y (k, m) and ``more`` such arrays chunked along the examples axis only,
+    alike, and persisted.
 
     Chunks of X already split along the examples alone are kept. Otherwise the
     examples are cut into chunks of at most Dask's ``array.chunk-size``, and, on
@@ -482,8 +483,7 @@ def split_examples(X: Any, Y: Any) -> tuple[Any, Any]:
             n = max(n, parallelism())
         per = math.ceil(m / min(n, m))
     X = X.rechunk((-1, per))
-    Y = Y.rechunk((-1, X.chunks[1]))
-    return persist(X, Y)
+    return persist(X, *(A.rechunk((-1, X.chunks[1])) for A in (Y, *more)))
 
 
 class DaskBackend(Backend):
@@ -516,8 +516,8 @@ class DaskBackend(Backend):
 
         return to_numpy(compute(x)[0])
 
-    def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
-        return split_examples(X, Y)
+    def prepare_examples(self, X: Any, Y: Any, *more: Any) -> tuple[Any, ...]:
+        return split_examples(X, Y, *more)
 
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
@@ -567,7 +567,8 @@ class DaskRunner(Runner):
     Each chunk's task runs the step's ``gradients`` (the same Array API code)
     on the chunk's own arrays, NumPy or CuPy alike; their results are summed,
     weighted by the chunk's share of the columns (the course's ``1/m`` makes
-    this the whole batch's mean), in the chunks' order, so a run gives the same
+    this the whole batch's mean; with per-example weights, by its share of the
+    batch's total weight), in the chunks' order, so a run gives the same
     result every time; one more task runs the step's ``update``.
     Building these few tasks costs far less than tracing the step's hundred
     array operations through ``dask.array``. The state is one persisted value
@@ -627,7 +628,11 @@ class DaskRunner(Runner):
             (self._value,) = self._persist(dask.delayed(place_like)(self._value, columns[0][0]))
             self._meta, self._placed = X._meta, True
         parts = [dask.delayed(_chunk_grads)(self._step, self._value, *chunk) for chunk in zip(*columns)]
-        total = dask.delayed(_weighted_sum)(parts, [n / m for n in cols])
+        shares: Any = [n / m for n in cols]
+        if self._step.weighted and len(cols) > 1:
+            # Each chunk's weighted mean counts by its share of the batch's weight, not of its columns.
+            shares = dask.delayed(_weight_shares)(list(columns[2]))
+        total = dask.delayed(_weighted_sum)(parts, shares)
         new = dask.delayed(_update, nout=2)(self._step, self._value, total, hyper)
         # State and cost kept apart: recorded costs must not hold every step's state alive.
         self._value, cost = self._persist(*new, serial=len(cols) == 1)
@@ -778,6 +783,13 @@ def _update(step: Any, state: list[list[Any]], total: tuple[Any, list[Any]], hyp
 
 def _largest(step: Any, state: list[list[Any]]) -> Any:
     return _ops_for(state[0][0], False).largest(step.watched(state))
+
+
+def _weight_shares(chunks: list[Any]) -> list[float]:
+    """Each chunk's share of the batch's total weight (all 0 where the batch's weights are all zero)."""
+    totals = [float(array_api_compat.array_namespace(w).sum(w)) for w in chunks]
+    whole = sum(totals)
+    return [t / whole if whole > 0 else 0.0 for t in totals]
 
 
 def _weighted_sum(parts: list[tuple[Any, list[Any]]], weights: list[float]) -> tuple[Any, list[Any]]:

@@ -103,12 +103,12 @@ class JaxBackend(Backend):
         columns = self.xp.asarray(np.asarray(index, dtype=kind), device=self.device)
         return self.xp.take(A, columns, axis=A.ndim - 1, mode="clip")
 
-    def mini_batches(self, X: Any, Y: Any, order: np.ndarray, size: int) -> Iterator[tuple[Any, Any]]:
+    def mini_batches(self, arrays: Any, order: np.ndarray, size: int) -> Iterator[tuple[Any, ...]]:
         # One gather for the epoch, then one compiled slice per block width with the offset a
         # traced scalar: a basic slice would compile once per offset and cost more to dispatch.
-        X, Y = self.take_columns(X, order), self.take_columns(Y, order)
-        m = int(X.shape[1])
-        return ((_cut(X, k, min(size, m - k)), _cut(Y, k, min(size, m - k))) for k in range(0, m, size))
+        gathered = [self.take_columns(A, order) for A in arrays]
+        m = len(order)
+        return (tuple(_cut(A, k, min(size, m - k)) for A in gathered) for k in range(0, m, size))
 
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
@@ -163,9 +163,12 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def _epoch(step: Any, state: Any, X: Any, Y: Any, full: Any, last: Any, masks: Any, lr: Any, t: Any) -> Any:
+def _epoch(
+    step: Any, state: Any, X: Any, Y: Any, W: Any, full: Any, last: Any, masks: Any, lr: Any, t: Any
+) -> Any:
     """One epoch as one program: the step scanned over the full batches, then the narrower last one.
 
+    ``W`` is the examples' weights ``(1, m)`` (None: not weighted), gathered with ``Y``;
     ``full`` is ``(n, size)`` column indices (one row a batch), ``last`` the
     last batch's ``(rest,)`` or None; ``masks`` the pair ``(per-layer
     (n, rows, size) bool stacks, per-layer (rows, rest) bools)``. Batches are
@@ -175,8 +178,10 @@ def _epoch(step: Any, state: Any, X: Any, Y: Any, full: Any, last: Any, masks: A
     dtype = X.dtype
     stacks, rests = masks
 
+    examples = (X, Y) if W is None else (X, Y, W)
+
     def one(state: Any, index: Any, ms: Any, t: Any) -> Any:
-        batch = (jnp.take(X, index, axis=1), jnp.take(Y, index, axis=1), *(D.astype(dtype) for D in ms))
+        batch = (*(jnp.take(A, index, axis=1) for A in examples), *(D.astype(dtype) for D in ms))
         return step(state, batch, (lr, t, int(index.shape[0])))
 
     def body(carry: Any, xs: Any) -> Any:
@@ -215,7 +220,8 @@ class JitRunner(Runner):
     A mini-batch :class:`~portable_dnn.backend.base.Epoch` runs as one XLA
     program (:func:`_epoch`), compiled once per data shape, batch size and
     option set: the host sends the epoch's permutation (int32) and dropout
-    masks (bool), the device gathers each batch and steps through them all.
+    masks (bool), the device gathers each batch (its weights too, where the
+    examples are weighted) and steps through them all.
     """
 
     def __init__(self, step: Any, state: list[list[Any]]) -> None:
@@ -245,7 +251,7 @@ class JitRunner(Runner):
         if self._epoch is None:
             self._epoch = compiled_epoch(self.step)
         self.state, costs, cost = self._epoch(
-            self.state, plan.X, plan.Y, full, last, (stacks, rests), _scalar(lr), _scalar(t)
+            self.state, plan.X, plan.Y, plan.weights, full, last, (stacks, rests), _scalar(lr), _scalar(t)
         )
         pending: list[tuple[Any, int]] = [(costs, size)] if n else []
         if rest:

@@ -143,6 +143,9 @@ class NumpyOps(Ops):
         E /= E.sum(axis=0, keepdims=True)
         return E
 
+    def weigh(self, dZ: Any, u: Any) -> Any:
+        return np.multiply(dZ, u, out=dZ)
+
     def back(self, W: Any, dZ: Any) -> Any:
         return np.matmul(W.T, dZ)
 

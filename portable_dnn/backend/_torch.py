@@ -31,6 +31,9 @@ class TorchOps(Ops):
     def linear(self, W: Any, A: Any, b: Any) -> Any:
         return torch.matmul(W, A).add_(b)
 
+    def weigh(self, dZ: Any, u: Any) -> Any:
+        return dZ.mul_(u)
+
     def weight_grads(self, dZ: Any, A_prev: Any) -> tuple[Any, Any]:
         scale = 1 / A_prev.shape[1]
         return torch.matmul(dZ, A_prev.T).mul_(scale), dZ.sum(dim=1, keepdim=True).mul_(scale)
@@ -82,9 +85,9 @@ class TorchBackend(Backend):
             out[k : k + 1024] = X[:, k : k + 1024].T
         return out.T
 
-    def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
-        # One layout for the labels, whatever they came in: results do not depend on it.
-        return X, Y.contiguous()
+    def prepare_examples(self, X: Any, Y: Any, *more: Any) -> tuple[Any, ...]:
+        # One layout for the labels (and weights), whatever they came in: results do not depend on it.
+        return (X, Y.contiguous(), *(A.contiguous() for A in more))
 
     def take_columns(self, A: Any, index: np.ndarray) -> Any:
         idx = torch.as_tensor(index, device=A.device)

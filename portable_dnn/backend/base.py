@@ -134,8 +134,9 @@ class Backend:
         :meth:`prepare_features` would lay it out, so a cast and a layout cost one copy."""
         return self.xp.astype(X, dtype)
 
-    def prepare_examples(self, X: Any, Y: Any) -> tuple[Any, Any]:
-        """X and Y ``(k, m)`` laid out once for a training loop (split and kept where the library needs it).
+    def prepare_examples(self, X: Any, Y: Any, *more: Any) -> tuple[Any, ...]:
+        """X, Y and ``more`` per-example arrays (weights) ``(k, m)`` laid out once for a training
+        loop (split and kept where the library needs it).
 
         >>> import numpy as np
         >>> from portable_dnn.backend import get_backend
@@ -143,27 +144,27 @@ class Backend:
         >>> X.shape, Y.shape
         ((2, 3), (1, 3))
         """
-        return X, Y
+        return (X, Y, *more)
 
     def take_columns(self, A: Any, index: np.ndarray) -> Any:
         """The columns ``index`` (host integers) of ``A``, in that order."""
         xp = self.xp
         return xp.take(A, xp.asarray(index, dtype=index_dtype(xp), device=self.device), axis=A.ndim - 1)
 
-    def mini_batches(self, X: Any, Y: Any, order: np.ndarray, size: int) -> Iterator[tuple[Any, Any]]:
-        """``(X_b, Y_b)`` of ``size`` columns each (the last may be narrower), in the host
-        permutation ``order``; each gathered when the caller reaches it, so no shuffled copy of
-        the whole data set is held.
+    def mini_batches(self, arrays: Sequence[Any], order: np.ndarray, size: int) -> Iterator[tuple[Any, ...]]:
+        """The ``arrays`` (X, Y, ...: one column per example) cut into batches of ``size`` columns
+        (the last may be narrower), in the host permutation ``order``, one tuple per batch; each
+        gathered when the caller reaches it, so no shuffled copy of the whole data set is held.
 
         >>> import numpy as np
         >>> from portable_dnn.backend import get_backend
         >>> X = np.arange(5.0).reshape(1, 5)
-        >>> [b[0].tolist() for b in get_backend("numpy").mini_batches(X, X, np.array([4, 0, 3, 1, 2]), 2)]
+        >>> [b[0].tolist() for b in get_backend("numpy").mini_batches((X, X), np.array([4, 0, 3, 1, 2]), 2)]
         [[[4.0, 0.0]], [[3.0, 1.0]], [[2.0]]]
         """
         for k in range(0, len(order), size):
             index = order[k : k + size]
-            yield self.take_columns(X, index), self.take_columns(Y, index)
+            yield tuple(self.take_columns(A, index) for A in arrays)
 
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
@@ -235,8 +236,12 @@ class Epoch:
     batch's host masks (one 0/1 array per hidden layer) from the epoch's own
     stream: called batch after batch, in order, it gives the values every
     backend uses. ``replay`` says whether the runner may run the epoch as one
-    program. Iterating gives the per-step path's ``((X_b, Y_b, *masks), m_b)``
-    (an epoch is iterated, or run whole, once).
+    program. ``weights``, where examples are weighted, is ``(1, m)`` on
+    ``backend`` in X's dtype, gathered with Y into each batch (the step is
+    ``weighted``), and ``host_weights`` the same values on the host ``(m,)``,
+    for :meth:`totals`. Iterating gives the per-step path's
+    ``((X_b, Y_b, *masks), m_b)``, or ``((X_b, Y_b, w_b, *masks), m_b)`` (an
+    epoch is iterated, or run whole, once).
     """
 
     backend: Backend
@@ -247,22 +252,32 @@ class Epoch:
     dtype: Any
     masks: Callable[[int], list[np.ndarray]] | None = None
     replay: bool = True
+    weights: Any = None
+    host_weights: np.ndarray | None = None
 
     def widths(self) -> list[int]:
         """Each batch's number of examples, in order."""
         m = len(self.order) if self.order is not None else int(self.X.shape[1])
         return [min(self.size, m - k) for k in range(0, m, self.size)]
 
+    def totals(self) -> np.ndarray | None:
+        """Each batch's total weight, in order, on the host (None where examples are not weighted)."""
+        if self.host_weights is None:
+            return None
+        w = self.host_weights if self.order is None else self.host_weights[self.order]
+        return np.add.reduceat(w, np.arange(0, len(w), self.size))
+
     def __iter__(self) -> Iterator[tuple[tuple[Any, ...], int]]:
         be = self.backend
-        parts: Iterable[tuple[Any, Any]]
+        arrays = (self.X, self.Y) if self.weights is None else (self.X, self.Y, self.weights)
+        parts: Iterable[tuple[Any, ...]]
         if self.order is None:
-            parts = [(self.X, self.Y)]
+            parts = [arrays]
         else:
-            parts = be.mini_batches(self.X, self.Y, self.order, self.size)
-        for (X_b, Y_b), m_b in zip(parts, self.widths()):
+            parts = be.mini_batches(arrays, self.order, self.size)
+        for batch, m_b in zip(parts, self.widths()):
             masks = [be.asarray(D, dtype=self.dtype) for D in self.masks(m_b)] if self.masks else []
-            yield (X_b, Y_b, *masks), m_b
+            yield (*batch, *masks), m_b
 
 
 class Runner:

@@ -80,23 +80,42 @@ class Ops:
         AL = self.probabilities(Z, kind)
         return AL, AL - Y
 
-    def cost(self, AL: Any, Y: Any, kind: str) -> Any:
+    def cost(self, AL: Any, Y: Any, kind: str, weights: Any = None) -> Any:
         """The mean cost over the m examples as a 0-d array.
 
         Cross-entropy ``-1/m sum(Y log(AL) + (1 - Y) log(1 - AL))``, summed over the units,
         for ``"sigmoid"`` and ``"multilabel"``; ``-1/m sum(Y log(AL))`` for ``"softmax"``
         (AL clipped to ``[eps, 1 - eps]`` so both stay finite); half the squared error
-        ``1/(2m) sum((AL - Y)^2)``, summed over the targets, for ``"identity"``.
+        ``1/(2m) sum((AL - Y)^2)``, summed over the targets, for ``"identity"``. With
+        ``weights`` ``(1, m)`` (:meth:`batch_weights`), each example's loss is multiplied by its own.
         """
         xp = self.xp
         m = Y.shape[1]
         if kind == "identity":
             D = AL - Y
-            return 1 / (2 * m) * xp.sum(D * D)
+            loss = D * D
+            return 1 / (2 * m) * xp.sum(loss if weights is None else loss * weights)
         if kind in ("sigmoid", "multilabel"):
             A = xp.minimum(xp.maximum(AL, self.low), self.high)
-            return -1 / m * xp.sum(Y * xp.log(A) + (1 - Y) * xp.log(1 - A))
-        return -1 / m * xp.sum(Y * xp.log(xp.maximum(AL, self.low)))
+            loss = Y * xp.log(A) + (1 - Y) * xp.log(1 - A)
+        else:
+            loss = Y * xp.log(xp.maximum(AL, self.low))
+        return -1 / m * xp.sum(loss if weights is None else loss * weights)
+
+    def batch_weights(self, w: Any) -> Any:
+        """A batch's per-example weights ``w`` ``(1, m)`` scaled to mean 1: ``u = w * (m / sum(w))``.
+
+        With them the course's means stay as they are and become the weighted means:
+        ``1/m sum(u_i loss_i) = sum(w_i loss_i) / sum(w_i)``, and ``dZ * u``
+        (:meth:`weigh`) is that cost's gradient in ``Z`` times m. Weights that are all
+        zero give zeros (the batch moves nothing), not NaN.
+        """
+        total = self.xp.sum(w)
+        return w * (w.shape[1] / self.xp.where(total > 0, total, self.one))
+
+    def weigh(self, dZ: Any, u: Any) -> Any:
+        """``dZ * u``: each example's column of the output's gradient times its weight; ``dZ`` is scratch."""
+        return dZ * u
 
     def dropout(self, A: Any, D: Any, keep_prob: float) -> Any:
         """Inverted dropout ``A * D / keep_prob`` (also its own backward)."""
