@@ -6,6 +6,7 @@ The expected values are the numbers the notebook's tests hold and the notebook p
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import pytest
 import portable_dnn as dnn
 from portable_dnn.backend import namespace_of
 from portable_dnn.course2 import initialization as init
+from portable_dnn.course2 import optimization
 
 from .published import assert_printed
 
@@ -248,3 +250,10 @@ def test_model_errors():
         init.model(X, Y, num_iterations=0)
     with pytest.raises(TypeError, match="model: X must be an array"):
         init.model("X", Y)
+
+
+@pytest.mark.parametrize("module", [init, optimization])
+def test_load_dataset_without_scikit_learn_says_how_to_install_it(monkeypatch, module):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"load_dataset: .*pip install scikit-learn"):
+        module.load_dataset()

@@ -19,6 +19,7 @@ import numpy as np
 
 from portable_dnn._checks import check_array, check_count, check_layer_dims, shape_of
 from portable_dnn.backend import Backend
+from portable_dnn.course2._data import course_points
 from portable_dnn.fit import fit
 from portable_dnn.initialization import _draw
 from portable_dnn.training import predict
@@ -159,13 +160,4 @@ def load_dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     >>> train_X.shape, train_Y.shape, test_X.shape, test_Y.shape
     ((2, 300), (1, 300), (2, 100), (1, 100))
     """
-    try:
-        from sklearn.datasets import make_circles
-    except ImportError as exc:
-        raise ImportError(
-            "load_dataset: the circles data needs scikit-learn; install it with `pip install scikit-learn`"
-        ) from exc
-    # random_state=1 (2) draws what the notebook's np.random.seed(1) (2); make_circles(...) draws.
-    train_X, train_y = make_circles(n_samples=300, noise=0.05, random_state=1)
-    test_X, test_y = make_circles(n_samples=100, noise=0.05, random_state=2)
-    return train_X.T, train_y.reshape((1, train_y.shape[0])), test_X.T, test_y.reshape((1, test_y.shape[0]))
+    return (*course_points("make_circles", 300, 0.05, 1), *course_points("make_circles", 100, 0.05, 2))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from portable_dnn._checks import check_count
+from portable_dnn.course2._data import course_points
 from portable_dnn.fit import fit
 from portable_dnn.minibatch import random_mini_batches
 from portable_dnn.optimizers import (
@@ -124,12 +125,4 @@ def load_dataset() -> tuple[np.ndarray, np.ndarray]:
     >>> train_X.shape, train_Y.shape
     ((2, 300), (1, 300))
     """
-    try:
-        from sklearn.datasets import make_moons
-    except ImportError as exc:
-        raise ImportError(
-            "load_dataset: the moons data needs scikit-learn; install it with `pip install scikit-learn`"
-        ) from exc
-    # random_state=3 draws what the notebook's np.random.seed(3); make_moons(...) draws.
-    X, y = make_moons(n_samples=300, noise=0.2, random_state=3)
-    return X.T, y.reshape((1, y.shape[0]))
+    return course_points("make_moons", 300, 0.2, 3)
