@@ -216,7 +216,7 @@ def test_model_prints_as_the_notebook(circles, capsys):
 def test_model_trains_from_the_notebooks_weights(circles):
     """One step of gradient descent from ``initialize_parameters_he``: the model's start is the notebook's."""
     train_X, train_Y, _, _ = circles
-    start = init.initialize_parameters_he([2, 10, 5, 1])
+    start = init.initialize_parameters_he([2, 10, 5, 1], backend="numpy")
     _, history = dnn.fit(
         train_X,
         train_Y,
