@@ -235,8 +235,10 @@ def fit(
     and multilabel outputs; multilabel counts an example right when all its labels are,
     scikit-learn's subset accuracy) and ``"r2"`` (identity: ``1 - SS_res / SS_tot``
     averaged over the targets, scikit-learn's ``r2_score``), in ``history[name]`` on
-    the training data and ``history["val_" + name]`` on the validation data; each
-    epoch's scores are read to the host together, and none is computed unless asked for.
+    the training data and ``history["val_" + name]`` on the validation data (``"val_"``
+    before a name asks for the validation score alone, saving the training data's forward
+    pass); each epoch's scores are read to the host together, and none is computed unless
+    asked for.
 
     Ctrl-C (and the signals in ``signals``, e.g. ``(signal.SIGTERM,)``) ends
     training after the current epoch with :class:`~portable_dnn.TrainingInterrupted`,
@@ -328,7 +330,8 @@ def fit(
     if not isinstance(progress, bool):
         raise TypeError(f"{func}: progress must be True or False, got {progress!r}")
     bar_class = progress_bar_class(func) if progress else None
-    metric_names = check_metrics(func, metrics, output)
+    validation = validation_data is not None or validation_fraction > 0
+    metric_keys = check_metrics(func, metrics, output, validation)
     if not (isinstance(replay, bool) or (isinstance(replay, str) and replay == "auto")):
         raise ValueError(f"{func}: replay must be 'auto', True or False, got {replay!r}")
     for name, hook in (("callback", callback), ("checkpoint", checkpoint)):
@@ -435,10 +438,8 @@ def fit(
     history: dict[str, Any] = {"cost": trainer.costs}
     if X_val is not None:
         history["val_cost"] = []
-    for name in metric_names:
-        history[name] = []
-        if X_val is not None:
-            history[f"val_{name}"] = []
+    for key in metric_keys:
+        history[key] = []
     best: list[Any] = []  # [val_cost, epoch, parameters] of the best epoch so far
 
     def on_epoch(epoch: int, cost: float | None) -> bool:
@@ -448,9 +449,9 @@ def fit(
             AL = step.forward(flatten(parameters), X_val)  # type: ignore[arg-type]
             val_cost = float(step.ops.cost(AL, Y_val, output, val_weights))
             history["val_cost"].append(val_cost)
-        if metric_names:
+        if metric_keys:
             _record_metrics(
-                metric_names, step, trainer, X, Y, AL if X_val is not None else None, Y_val, history
+                metric_keys, step, trainer, X, Y, AL if X_val is not None else None, Y_val, history
             )
         if bar is not None:
             shown = {"cost": f"{trainer.costs[-1]:.6f}"}
@@ -493,7 +494,7 @@ def _check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> s
 
 
 def _record_metrics(
-    names: Sequence[str],
+    keys: Sequence[str],
     step: Step,
     trainer: Trainer,
     X: Any,
@@ -502,15 +503,18 @@ def _record_metrics(
     Y_val: Any,
     history: dict[str, Any],
 ) -> None:
-    """The epoch's scores on the training data (and on the validation data's output ``AL_val``),
-    appended to ``history`` after one read from the device."""
+    """The epoch's scores ``keys`` (``name`` on the training data, ``"val_" + name`` on the validation
+    data's output ``AL_val``), appended to ``history`` after one read from the device."""
     xp, output = step.ops.xp, step.network.output
-    AL = step.forward(flatten(trainer.parameters()), X)
-    keys = list(names)
-    values = [score(xp, name, AL, Y, output) for name in names]
-    if AL_val is not None:
-        keys += [f"val_{name}" for name in names]
-        values += [score(xp, name, AL_val, Y_val, output) for name in names]
+    AL = None
+    values = []
+    for key in keys:
+        if key.startswith("val_"):
+            values.append(score(xp, key[4:], AL_val, Y_val, output))
+            continue
+        if AL is None:  # the training data's forward pass, only for a training score
+            AL = step.forward(flatten(trainer.parameters()), X)
+        values.append(score(xp, key, AL, Y, output))
     for key, value in zip(keys, trainer.runner.fetch(values)):
         history[key].append(float(value))
 

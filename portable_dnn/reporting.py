@@ -1,6 +1,7 @@
 """What :func:`~portable_dnn.fit` reports after each epoch besides the cost: scores and a progress bar.
 
-The scores (``METRICS``) are computed on the device from the network's output ``AL``
+The scores (``METRICS``; ``"val_"`` before a name asks for the validation score alone) are
+computed on the device from the network's output ``AL``
 (the forward pass without dropout) and the labels or targets ``Y`` as the training
 loop holds them (``(units, m)``, one-hot for softmax), each as a 0-d array, so that a
 caller reads all of an epoch's scores to the host at once:
@@ -28,30 +29,37 @@ METRICS = ("accuracy", "r2")
 METRIC_OUTPUTS = {"accuracy": ("sigmoid", "softmax", "multilabel"), "r2": ("identity",)}
 
 
-def check_metrics(func: str, metrics: Any, output: str) -> tuple[str, ...]:
-    """``metrics`` as a tuple of distinct names, each one of ``METRICS`` defined for ``output``.
+def check_metrics(func: str, metrics: Any, output: str, validation: bool) -> tuple[str, ...]:
+    """The history keys ``metrics`` asks for, each once: a name of ``METRICS`` defined for ``output``
+    is scored on the training data and, with ``validation``, on the validation data (``"val_"`` and
+    the name); ``"val_"`` and a name asks for the validation score alone.
 
-    >>> check_metrics("fit", ["accuracy"], "softmax")
-    ('accuracy',)
+    >>> check_metrics("fit", ["accuracy"], "softmax", validation=True)
+    ('accuracy', 'val_accuracy')
+    >>> check_metrics("fit", ["val_r2"], "identity", validation=True)
+    ('val_r2',)
     """
+    names = ", ".join(map(repr, METRICS))
     if isinstance(metrics, str) or not isinstance(metrics, Sequence):
-        raise TypeError(
-            f"{func}: metrics must be a tuple of names from {', '.join(map(repr, METRICS))}, got {metrics!r}"
-        )
-    names: list[str] = []
-    for name in metrics:
+        raise TypeError(f"{func}: metrics must be a tuple of names from {names}, got {metrics!r}")
+    keys: list[str] = []
+    for key in metrics:
+        name = key[4:] if isinstance(key, str) and key.startswith("val_") else key
         if not isinstance(name, str) or name not in METRICS:
             raise ValueError(
-                f"{func}: unknown metric {name!r}; the metrics are {', '.join(map(repr, METRICS))}"
+                f"{func}: unknown metric {key!r}; the metrics are {names} (with 'val_' before a name: "
+                "its validation score alone)"
             )
         if output not in METRIC_OUTPUTS[name]:
             raise ValueError(
                 f"{func}: metric {name!r} needs output {' or '.join(map(repr, METRIC_OUTPUTS[name]))}, "
                 f"not {output!r}"
             )
-        if name not in names:
-            names.append(name)
-    return tuple(names)
+        if key != name and not validation:
+            raise ValueError(f"{func}: metric {key!r} needs validation_data or validation_fraction > 0")
+        wanted = [key] if key != name else [name, f"val_{name}"] if validation else [name]
+        keys += [k for k in wanted if k not in keys]
+    return tuple(keys)
 
 
 def score(xp: Any, name: str, AL: Any, Y: Any, output: str) -> Any:

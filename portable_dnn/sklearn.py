@@ -220,7 +220,7 @@ class _DNNEstimator(BaseEstimator):
             print_cost=100 if self.verbose else False,
             progress=self.progress,
             # Scored each epoch only when a share is held out: validation_scores_.
-            metrics=(self._validation_score,) if self.validation_fraction else (),
+            metrics=(f"val_{self._validation_score}",) if self.validation_fraction else (),
             resume=resume,
             checkpoint=keep,
         )
@@ -274,8 +274,8 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
 
     Fitted attributes: ``classes_`` (for multi-label, ``0 .. n_labels - 1``),
     ``n_features_in_``, ``parameters_`` (on the backend), ``history_`` (:func:`~portable_dnn.fit`'s
-    history: ``"cost"`` per epoch, over all calls; with ``validation_fraction``, ``"val_cost"``,
-    ``"accuracy"`` and ``"val_accuracy"`` per epoch of the last call), ``loss_curve_`` (the
+    history: ``"cost"`` per epoch, over all calls; with ``validation_fraction``, ``"val_cost"``
+    and ``"val_accuracy"`` per epoch of the last call), ``loss_curve_`` (the
     costs, as ``MLPClassifier``'s), ``validation_scores_`` (the held-out share's accuracy per
     epoch of the last call, subset accuracy for multi-label; None without ``validation_fraction``,
     as ``MLPClassifier`` without ``early_stopping``) and ``n_iter_`` (epochs run, over all calls).
@@ -507,7 +507,7 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
     The parameters are those of :class:`DNNClassifier`; y is (n_samples,) or (n_samples, n_targets)
     of real numbers (scale them, as the inputs, for the default learning rate to suit). The fitted
     attributes too, with R^2 (averaged over the targets, as ``score``) in place of accuracy:
-    ``validation_scores_`` and ``history_["r2"]``, ``history_["val_r2"]``.
+    ``validation_scores_`` and ``history_["val_r2"]``.
 
     >>> from sklearn.datasets import make_regression
     >>> X, y = make_regression(n_samples=200, n_features=3, noise=0.1, random_state=0)

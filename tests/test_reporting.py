@@ -263,6 +263,30 @@ def test_metrics_are_computed_only_when_asked(backend, monkeypatch):
     assert sorted(history) == ["cost", "val_cost"]
 
 
+def test_validation_scores_alone(backend, monkeypatch):
+    """``"val_accuracy"`` scores the validation data only: the same values as asking for both, and
+    no forward pass over the training data for them."""
+    Y_val = (X_VAL[:1] > 0).astype(int)
+    options = dict(num_epochs=4, backend=backend, learning_rate=0.1, validation_data=(X_VAL, Y_val))
+    _, both = fit(X_HOST, Y_BINARY, [3, 1], metrics=("accuracy",), **options)
+    fit_module = importlib.import_module("portable_dnn.fit")
+    forwards = []
+    monkeypatch.setattr(fit_module.Step, "forward", _counting(fit_module.Step.forward, forwards))
+    _, alone = fit(X_HOST, Y_BINARY, [3, 1], metrics=("val_accuracy", "val_accuracy"), **options)
+    assert sorted(alone) == ["cost", "val_accuracy", "val_cost"]
+    assert alone["val_accuracy"] == both["val_accuracy"] and alone["cost"] == both["cost"]
+    assert len(forwards) == 4  # one per epoch: the validation data's, shared with val_cost
+    assert all(shape[1] == X_VAL.shape[1] for shape in forwards)
+
+
+def _counting(forward, calls):
+    def counted(self, params, X):
+        calls.append(tuple(X.shape))
+        return forward(self, params, X)
+
+    return counted
+
+
 def test_metrics_without_validation_data(backend):
     _, history = fit(
         X_HOST, Y_BINARY, [3, 1], num_epochs=3, backend=backend, metrics=["accuracy", "accuracy"]
@@ -281,6 +305,14 @@ def test_metrics_without_validation_data(backend):
             r"fit: metric 'accuracy' needs output 'sigmoid' or 'softmax' or 'multilabel', not 'identity'",
         ),
         ("sigmoid", ("loss",), ValueError, r"fit: unknown metric 'loss'; the metrics are 'accuracy', 'r2'"),
+        ("sigmoid", ("val_loss",), ValueError, r"fit: unknown metric 'val_loss'"),
+        ("sigmoid", ("val_r2",), ValueError, r"fit: metric 'r2' needs output 'identity', not 'sigmoid'"),
+        (
+            "sigmoid",
+            ("val_accuracy",),
+            ValueError,
+            r"fit: metric 'val_accuracy' needs validation_data or validation_fraction > 0",
+        ),
         ("sigmoid", (1,), ValueError, r"fit: unknown metric 1;"),
         (
             "sigmoid",
@@ -326,8 +358,8 @@ def test_classifier_curves(backend):
     assert clf.validation_scores_ == clf.history_["val_accuracy"] and len(clf.validation_scores_) == 15
     held = _held_out(len(y), 0.2, 4)
     assert clf.validation_scores_[-1] == pytest.approx(accuracy_score(y[held], clf.predict(X[held])))
-    kept = np.setdiff1d(np.arange(len(y)), held)
-    assert clf.history_["accuracy"][-1] == pytest.approx(accuracy_score(y[kept], clf.predict(X[kept])))
+    # Only the held-out share is scored: no forward pass over the training share for it.
+    assert sorted(clf.history_) == ["cost", "val_accuracy", "val_cost"]
 
     plain = DNNClassifier(hidden_layer_sizes=(8,), epochs=3, backend=backend.name).fit(X, y)
     assert plain.validation_scores_ is None and sorted(plain.history_) == ["cost"]
