@@ -217,7 +217,7 @@ def test_model_trains_from_the_notebooks_weights(circles):
     """One step of gradient descent from ``initialize_parameters_he``: the model's start is the notebook's."""
     train_X, train_Y, _, _ = circles
     start = init.initialize_parameters_he([2, 10, 5, 1], backend="numpy")
-    _, history = dnn.fit(
+    trained, history = dnn.fit(
         train_X,
         train_Y,
         [2, 10, 5, 1],
@@ -229,17 +229,8 @@ def test_model_trains_from_the_notebooks_weights(circles):
     AL, _ = dnn.L_model_forward(train_X, start)
     assert history["cost"][0] == pytest.approx(dnn.compute_cost(AL, train_Y), rel=1e-14)
     parameters = init.model(train_X, train_Y, num_iterations=2, print_cost=False, backend="numpy")
-    again, _ = dnn.fit(
-        train_X,
-        train_Y,
-        [2, 10, 5, 1],
-        learning_rate=0.01,
-        num_epochs=2,
-        resume={"parameters": start, "epoch": 0, "t": 0, "costs": []},
-        backend="numpy",
-    )
     for key, value in parameters.items():
-        np.testing.assert_array_equal(value, again[key])
+        np.testing.assert_array_equal(value, trained[key])
 
 
 def test_model_errors():
