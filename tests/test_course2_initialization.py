@@ -15,6 +15,7 @@ import portable_dnn as dnn
 from portable_dnn.backend import namespace_of
 from portable_dnn.course2 import initialization as init
 from portable_dnn.course2 import optimization
+from portable_dnn.course2 import regularization as reg
 
 from .published import assert_printed
 
@@ -25,8 +26,19 @@ INITIALIZERS = {
 }
 
 
-def test_one_definition():
-    assert init.predict is dnn.predict
+def test_one_predict_for_the_notebooks():
+    assert init.predict is reg.predict is optimization.predict
+
+
+def test_predict_answers_integer_labels(to_backend, xp, capsys):
+    """The notebooks' ``predict``: integer 0/1 labels (the first course's answers floats) and
+    ``Accuracy: ...``, on the parameters' backend."""
+    parameters = to_backend({"W1": np.array([[1.0, -1.0]]), "b1": np.array([[0.5]])})
+    X = np.array([[0.0, 2.0, -1.0, 1.0], [1.0, 0.0, 1.0, 3.0]])
+    predictions = init.predict(to_backend(X), np.array([[0, 1, 1, 0]]), parameters)
+    assert capsys.readouterr().out == "Accuracy: 0.75\n"
+    assert xp.isdtype(predictions.dtype, "integral")
+    np.testing.assert_array_equal(dnn.to_numpy(predictions), [[0, 1, 0, 0]])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -199,6 +211,7 @@ def test_model_prints_the_notebooks_costs_and_accuracy(backend, circles, name, c
     accuracy = capsys.readouterr().out
     assert tuple(predictions.shape) == (1, 300)
     assert set(np.unique(dnn.to_numpy(predictions))) <= {0, 1}
+    assert dnn.to_numpy(predictions).dtype.kind == "i"
     if num_iterations == 15000:
         train, test = ACCURACY[name]
         assert accuracy == f"Accuracy: {train}\nAccuracy: {test}\n"

@@ -87,10 +87,6 @@ def _dropout_cache():
     return X, (*hidden, Z3, A3, p["W3"], p["b3"])
 
 
-def test_one_definition():
-    assert reg.predict is dnn.predict
-
-
 # ------------------------------------------------------------------ costs
 
 

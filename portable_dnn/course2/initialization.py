@@ -20,9 +20,9 @@ import numpy as np
 from portable_dnn._checks import check_array, check_count, check_layer_dims, shape_of
 from portable_dnn.backend import Backend
 from portable_dnn.course2._data import course_points
+from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
 from portable_dnn.initialization import _draw
-from portable_dnn.training import predict
 
 __all__ = [
     "initialize_parameters_zeros",

@@ -19,6 +19,7 @@ import numpy as np
 
 from portable_dnn._checks import check_count
 from portable_dnn.course2._data import course_points
+from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
 from portable_dnn.minibatch import random_mini_batches
 from portable_dnn.optimizers import (
@@ -30,7 +31,6 @@ from portable_dnn.optimizers import (
     update_parameters_with_gd,
     update_parameters_with_momentum,
 )
-from portable_dnn.training import predict
 
 __all__ = [
     "update_parameters_with_gd",

@@ -42,6 +42,7 @@ from portable_dnn._checks import (
 from portable_dnn.activations import relu, relu_backward, sigmoid
 from portable_dnn.backend import Backend, host_random_state, namespace_of
 from portable_dnn.cost import _check_labels, checked_cross_entropy
+from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
 from portable_dnn.linear import linear_backward, linear_forward
 from portable_dnn.regularization import (
@@ -53,7 +54,6 @@ from portable_dnn.regularization import (
     dropout_backward,
     host_mask,
 )
-from portable_dnn.training import predict
 
 __all__ = [
     "compute_cost_with_regularization",
