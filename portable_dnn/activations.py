@@ -1,7 +1,10 @@
-"""Activation functions, each beside its backward pass.
+"""The course's activation functions, each beside its backward pass.
 
 Forward functions return ``(A, cache)`` with ``cache = Z``, as the course's
 ``dnn_utils`` does; backward functions take ``(dA, cache)`` and return ``dZ``.
+Each computes through the training engine's kernels for its activation (declared
+once in :mod:`portable_dnn.backend.activations`), on a copy of its input, so the
+course's functions and the engine give the same values.
 """
 
 from __future__ import annotations
@@ -9,7 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 from ._checks import check_array, check_float, check_same_dtype, check_shape, shape_of
-from .backend import namespace_of
+from .backend import backend_of, namespace_of
+from .backend.activations import ACTIVATIONS, LEAKY_SLOPE, Activation, activation
+
+__all__ = [
+    "ACTIVATIONS",
+    "LEAKY_SLOPE",
+    "activation_forward",
+    "activation_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "tanh",
+    "tanh_backward",
+]
 
 
 def _input(func: str, Z: Any) -> Any:
@@ -29,57 +48,74 @@ def _grad_inputs(func: str, dA: Any, Z: Any) -> Any:
     return xp
 
 
-def _sigmoid(xp: Any, Z: Any) -> Any:
-    # Two branches sharing E = exp(-|Z|), whose argument is never positive: exp
-    # cannot overflow, and each branch is the plain formula for its sign
-    # (1 / (1 + exp(-Z)) for Z >= 0, exp(Z) / (1 + exp(Z)) below), so no finite
-    # value changes beyond rounding and tiny outputs keep their precision.
-    E = xp.exp(-xp.abs(Z))
-    return xp.where(Z >= 0, 1 / (1 + E), E / (1 + E))
+def _forward(xp: Any, act: Activation, Z: Any) -> Any:
+    # The engine's kernels may write into their input: they get a copy.
+    ops = backend_of(Z).ops(Z.dtype)
+    return ops.activation(xp.asarray(Z, copy=True), act)
+
+
+def activation_forward(Z: Any, name: str | Activation, func: str = "activation_forward") -> tuple[Any, Any]:
+    """``(g(Z), Z)`` for any declared activation ``name`` (``"relu"``, ``"gelu"``, ...).
+
+    >>> import numpy as np
+    >>> A, cache = activation_forward(np.array([[0.0, 1.0]]), "silu")
+    >>> A.round(6)
+    array([[0.      , 0.731059]])
+    """
+    act = activation(name, func)
+    xp = _input(func, Z)
+    return _forward(xp, act, Z), Z
+
+
+def activation_backward(
+    dA: Any, cache: Any, name: str | Activation, func: str = "activation_backward"
+) -> Any:
+    """``dZ = dA * g'(Z)`` for any declared activation ``name``, ``cache`` being ``Z``.
+
+    >>> import numpy as np
+    >>> activation_backward(np.array([[1.0]]), np.array([[0.0]]), "gelu")
+    array([[0.5]])
+    """
+    act = activation(name, func)
+    xp = _grad_inputs(func, dA, cache)
+    ops = backend_of(cache).ops(cache.dtype)
+    A = _forward(xp, act, cache)
+    return ops.activation_grad(xp.asarray(dA, copy=True), cache if act.needs_input else None, A, act)
 
 
 def sigmoid(Z: Any) -> tuple[Any, Any]:
-    """Sigmoid ``1 / (1 + exp(-Z))``; finite and warning-free for any finite ``Z``.
+    """Sigmoid ``1 / (1 + exp(-Z))``, the course's formula to the bit; finite and warning-free
+    for any ``Z``.
 
-    It is computed as ``where(Z >= 0, 1 / (1 + E), E / (1 + E))`` with ``E =
-    exp(-|Z|)``: exp's argument is never positive, so nothing overflows and every
-    value is the formula's, correctly rounded (``sigmoid(-88)`` in float32 is 6.1e-39).
+    Only where ``exp(-Z)`` would overflow (Z below about -709.78 in float64, -88.72 in
+    float32) is it computed as ``exp(Z)``, the value the formula tends to there.
 
     >>> import numpy as np
     >>> A, cache = sigmoid(np.array([[0.0, 1e4, -1e4]]))
     >>> A.round(6)
     array([[0.5, 1. , 0. ]])
     """
-    xp = _input("sigmoid", Z)
-    return _sigmoid(xp, Z), Z
+    return activation_forward(Z, "sigmoid", "sigmoid")
 
 
 def sigmoid_backward(dA: Any, cache: Any) -> Any:
-    """Gradient through the sigmoid: ``dA * s * (1 - s)`` with ``s = sigmoid(Z)``.
-
-    ``s * (1 - s)`` is computed as ``E / (1 + E)**2`` with ``E = exp(-|Z|)`` (the
-    same value, since it is even in Z), which keeps its precision where ``1 - s``
-    would round to 0.
+    """Gradient through the sigmoid: ``dA * s * (1 - s)`` with ``s = sigmoid(Z)``, as the course.
 
     >>> import numpy as np
     >>> sigmoid_backward(np.array([[1.0]]), np.array([[0.0]]))
     array([[0.25]])
     """
-    xp = _grad_inputs("sigmoid_backward", dA, cache)
-    E = xp.exp(-xp.abs(cache))
-    D = 1 + E
-    return dA * (E / (D * D))
+    return activation_backward(dA, cache, "sigmoid", "sigmoid_backward")
 
 
 def relu(Z: Any) -> tuple[Any, Any]:
-    """Rectified linear unit ``max(0, Z)``.
+    """Rectified linear unit ``max(0, Z)``, as the course's ``np.maximum(0, Z)`` (NaN stays NaN).
 
     >>> import numpy as np
     >>> relu(np.array([[-1.0, 2.0]]))[0]
     array([[0., 2.]])
     """
-    xp = _input("relu", Z)
-    return xp.where(Z > 0, Z, xp.zeros_like(Z)), Z
+    return activation_forward(Z, "relu", "relu")
 
 
 def relu_backward(dA: Any, cache: Any) -> Any:
@@ -89,8 +125,7 @@ def relu_backward(dA: Any, cache: Any) -> Any:
     >>> relu_backward(np.array([[5.0, 5.0]]), np.array([[-1.0, 2.0]]))
     array([[0., 5.]])
     """
-    xp = _grad_inputs("relu_backward", dA, cache)
-    return xp.where(cache <= 0, xp.zeros_like(dA), dA)
+    return activation_backward(dA, cache, "relu", "relu_backward")
 
 
 def tanh(Z: Any) -> tuple[Any, Any]:
@@ -100,8 +135,7 @@ def tanh(Z: Any) -> tuple[Any, Any]:
     >>> tanh(np.array([[0.0]]))[0]
     array([[0.]])
     """
-    xp = _input("tanh", Z)
-    return xp.tanh(Z), Z
+    return activation_forward(Z, "tanh", "tanh")
 
 
 def tanh_backward(dA: Any, cache: Any) -> Any:
@@ -111,12 +145,7 @@ def tanh_backward(dA: Any, cache: Any) -> Any:
     >>> tanh_backward(np.array([[2.0]]), np.array([[0.0]]))
     array([[2.]])
     """
-    xp = _grad_inputs("tanh_backward", dA, cache)
-    t = xp.tanh(cache)
-    return dA * (1 - t * t)
-
-
-LEAKY_SLOPE = 0.01
+    return activation_backward(dA, cache, "tanh", "tanh_backward")
 
 
 def leaky_relu(Z: Any) -> tuple[Any, Any]:
@@ -126,8 +155,7 @@ def leaky_relu(Z: Any) -> tuple[Any, Any]:
     >>> leaky_relu(np.array([[-100.0, 3.0]]))[0]
     array([[-1.,  3.]])
     """
-    xp = _input("leaky_relu", Z)
-    return xp.where(Z > 0, Z, LEAKY_SLOPE * Z), Z
+    return activation_forward(Z, "leaky_relu", "leaky_relu")
 
 
 def leaky_relu_backward(dA: Any, cache: Any) -> Any:
@@ -137,14 +165,4 @@ def leaky_relu_backward(dA: Any, cache: Any) -> Any:
     >>> leaky_relu_backward(np.array([[1.0, 1.0]]), np.array([[-1.0, 1.0]]))
     array([[0.01, 1.  ]])
     """
-    xp = _grad_inputs("leaky_relu_backward", dA, cache)
-    return xp.where(cache > 0, dA, LEAKY_SLOPE * dA)
-
-
-#: Activation name -> (forward, backward).
-ACTIVATIONS = {
-    "relu": (relu, relu_backward),
-    "sigmoid": (sigmoid, sigmoid_backward),
-    "tanh": (tanh, tanh_backward),
-    "leaky_relu": (leaky_relu, leaky_relu_backward),
-}
+    return activation_backward(dA, cache, "leaky_relu", "leaky_relu_backward")

@@ -31,9 +31,11 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend
+from .backend.activations import ACTIVATIONS
 from .backend.base import Epoch
 
-HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
+#: The hidden activations' names (declared in :mod:`portable_dnn.backend.activations`).
+HIDDEN = tuple(ACTIVATIONS)
 #: The output layers: one sigmoid unit (binary labels), softmax (one class of C), independent
 #: sigmoid units (several 0/1 labels per example), identity (real targets, squared error).
 OUTPUTS = ("sigmoid", "softmax", "multilabel", "identity")
@@ -156,15 +158,19 @@ class Step:
     def _forward(
         self, params: list[Any], X: Any, masks: Sequence[Any] = (), Z1: Any = None
     ) -> tuple[list[Any], list[Any], Any]:
-        """Each layer's input, each hidden layer's output before dropout, and the last ``Z``."""
+        """Each layer's input, each hidden layer's ``(Z, A)`` (``Z`` None unless the activation's
+        backward reads it; ``A`` before dropout), and the last ``Z``."""
         ops, net = self.ops, self.network
+        act = ACTIVATIONS[net.hidden]
         L = len(params) // 2
         inputs, outputs = [X], []
         A = X
         for l in range(L - 1):
             Z = Z1 if l == 0 and Z1 is not None else ops.linear(params[2 * l], A, params[2 * l + 1])
-            A = ops.activation(Z, net.hidden)
-            outputs.append(A)
+            if act.needs_input:
+                Z = ops.realized(Z)
+            A = ops.activation(Z, act)
+            outputs.append((Z if act.needs_input else None, A))
             if masks:
                 A = ops.dropout(A, masks[l], net.keep_prob)
             inputs.append(A)
@@ -197,7 +203,7 @@ class Step:
             dA = ops.back(params[2 * l], dZ)
             if masks:
                 dA = ops.dropout(dA, masks[l - 1], net.keep_prob)
-            dZ = ops.activation_grad(dA, outputs[l - 1], net.hidden)
+            dZ = ops.activation_grad(dA, *outputs[l - 1], ACTIVATIONS[net.hidden])
         return cost, grads, dZ
 
     def update(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import check_activation
-from .activations import ACTIVATIONS
+from .activations import activation_backward, activation_forward
+from .backend.activations import activation as _declared
 from .linear import _unpack, linear_backward, linear_forward
 
 LinearCache = tuple[Any, Any, Any]
@@ -15,16 +15,18 @@ LayerCache = tuple[LinearCache, Any]
 def linear_activation_forward(A_prev: Any, W: Any, b: Any, activation: str) -> tuple[Any, LayerCache]:
     """``A = g(W @ A_prev + b)`` and the cache ``((A_prev, W, b), Z)``.
 
-    ``activation`` is ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"leaky_relu"``.
+    ``activation`` is any declared activation: ``"relu"``, ``"sigmoid"``, ``"tanh"``,
+    ``"leaky_relu"``, ``"gelu"`` or ``"silu"``.
 
     >>> import numpy as np
     >>> A, cache = linear_activation_forward(np.ones((2, 1)), np.ones((1, 2)), np.zeros((1, 1)), "relu")
     >>> A
     array([[2.]])
     """
-    forward, _ = ACTIVATIONS[check_activation("linear_activation_forward", activation, tuple(ACTIVATIONS))]
+    func = "linear_activation_forward"
+    act = _declared(activation, func)
     Z, linear_cache = linear_forward(A_prev, W, b)
-    A, activation_cache = forward(Z)
+    A, activation_cache = activation_forward(Z, act, func)
     return A, (linear_cache, activation_cache)
 
 
@@ -37,7 +39,7 @@ def linear_activation_backward(dA: Any, cache: LayerCache, activation: str) -> t
     array([[1., 1.]])
     """
     func = "linear_activation_backward"
-    _, backward = ACTIVATIONS[check_activation(func, activation, tuple(ACTIVATIONS))]
+    act = _declared(activation, func)
     linear_cache, activation_cache = _unpack(func, cache, 2, "((A_prev, W, b), Z)")
-    dZ = backward(dA, activation_cache)
+    dZ = activation_backward(dA, activation_cache, act, func)
     return linear_backward(dZ, linear_cache)

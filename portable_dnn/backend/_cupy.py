@@ -13,18 +13,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import cupy
+import cupyx.scipy.special
 import numpy as np
 
+from .activations import Activation
 from .base import Backend
 from .ops import Ops
 
+# A NaN stays NaN, as with the declared relu's maximum().
 _relu_bias = cupy.ElementwiseKernel(
-    "T z, T b", "T a", "T s = z + b; a = s > (T)0 ? s : (T)0", "portable_dnn_relu_bias"
+    "T z, T b", "T a", "T s = z + b; a = s != s ? s : (s > (T)0 ? s : (T)0)", "portable_dnn_relu_bias"
 )
+# The course's 1 / (1 + exp(-s)), and exp(s) only below ``low``, where exp(-s) would overflow
+# (the declared sigmoid of backend/activations.py).
 _sigmoid_minus = cupy.ElementwiseKernel(
-    "T z, T b, T y",
+    "T z, T b, T y, T low",
     "T al, T dz",
-    "T s = z + b; T e = exp(-fabs(s)); al = (s >= (T)0 ? (T)1 : e) / ((T)1 + e); dz = al - y",
+    "T s = z + b; al = s < low ? exp(s) : (T)1 / ((T)1 + exp(-s)); dz = al - y",
     "portable_dnn_sigmoid_minus",
 )
 _relu_mask = cupy.ElementwiseKernel(
@@ -58,12 +63,18 @@ class CupyOps(Ops):
     def linear(self, W: Any, A: Any, b: Any) -> Any:
         return _Pending(W @ A, b)
 
-    def activation(self, Z: Any, kind: str) -> Any:
+    def activation(self, Z: Any, act: Activation) -> Any:
         if isinstance(Z, _Pending):
-            if kind == "relu":
+            if act.name == "relu":
                 return _relu_bias(Z.product, Z.bias, Z.product)
             Z = Z.product + Z.bias
-        return super().activation(Z, kind)
+        return super().activation(Z, act)
+
+    def erf(self, x: Any) -> Any:
+        return cupyx.scipy.special.erf(x)
+
+    def realized(self, Z: Any) -> Any:
+        return Z.product + Z.bias if isinstance(Z, _Pending) else Z
 
     def probabilities(self, Z: Any, kind: str) -> Any:
         if isinstance(Z, _Pending):
@@ -72,13 +83,13 @@ class CupyOps(Ops):
 
     def output(self, Z: Any, Y: Any, kind: str) -> tuple[Any, Any]:
         if isinstance(Z, _Pending) and kind in ("sigmoid", "multilabel"):
-            return _sigmoid_minus(Z.product, Z.bias, Y)  # type: ignore[no-any-return]
+            return _sigmoid_minus(Z.product, Z.bias, Y, self.sigmoid_low)  # type: ignore[no-any-return]
         return super().output(Z, Y, kind)
 
-    def activation_grad(self, dA: Any, A: Any, kind: str) -> Any:
-        if kind == "relu":
+    def activation_grad(self, dA: Any, Z: Any, A: Any, act: Activation) -> Any:
+        if act.name == "relu":
             return _relu_mask(dA, A, dA)
-        return super().activation_grad(dA, A, kind)
+        return super().activation_grad(dA, Z, A, act)
 
     def sgd(self, P: Any, G: Any, lr: float) -> Any:
         _sgd(G, lr, P)

@@ -32,6 +32,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special
 import numpy as np
 
 from .base import Backend, Epoch, Runner, dtype_name
@@ -59,6 +60,13 @@ def _float_name(dtype: Any, like: Any) -> str | None:
         return dtype_name(dtype)
     except ValueError:
         return None
+
+
+class JaxOps(Ops):
+    """:class:`Ops` with XLA's own ``erf``."""
+
+    def erf(self, x: Any) -> Any:
+        return jax.scipy.special.erf(x)
 
 
 class JaxBackend(Backend):
@@ -94,7 +102,7 @@ class JaxBackend(Backend):
         # One Ops per dtype: a step built from it is equal to the last run's, whose compiled form is kept.
         key = dtype_name(dtype)
         if key not in self._ops:
-            self._ops[key] = super().ops(dtype)
+            self._ops[key] = JaxOps(self.xp, dtype, self.device, inplace=False)
         return self._ops[key]
 
     def take_columns(self, A: Any, index: np.ndarray) -> Any:

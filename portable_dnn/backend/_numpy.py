@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from .activations import LEAKY_SLOPE, Activation
 from .base import Backend
-from .ops import LEAKY_SLOPE, Ops
+from .ops import Ops
 
 #: Below this many values in all, a state's arrays are updated as one buffer: for small
 #: networks the per-call cost of a pass, not its arithmetic, is what an update costs.
@@ -117,25 +118,13 @@ class NumpyOps(Ops):
         Z += b
         return Z
 
-    def activation(self, Z: Any, kind: str) -> Any:
-        if kind == "relu":
-            # maximum() keeps a NaN (where() would hide it as 0).
-            return np.maximum(Z, 0.0, out=Z)
-        if kind == "tanh":
-            return np.tanh(Z, out=Z)
-        if kind == "leaky_relu":
-            return np.maximum(Z, LEAKY_SLOPE * Z, out=Z)
-        negative = Z < 0
-        np.abs(Z, out=Z)
-        np.negative(Z, out=Z)
-        E = np.exp(Z, out=Z)
-        D = E + 1
-        A = np.reciprocal(D)
-        return np.divide(E, D, out=A, where=negative)
+    def activation(self, Z: Any, act: Activation) -> Any:
+        inplace = _INPLACE.get(act.name)
+        return super().activation(Z, act) if inplace is None else inplace(self, Z)
 
     def probabilities(self, Z: Any, kind: str) -> Any:
         if kind in ("sigmoid", "multilabel"):
-            return self.activation(Z, "sigmoid")
+            return _sigmoid(self, Z)
         if kind == "identity":
             return Z
         Z -= Z.max(axis=0, keepdims=True)
@@ -149,12 +138,12 @@ class NumpyOps(Ops):
     def back(self, W: Any, dZ: Any) -> Any:
         return np.matmul(W.T, dZ)
 
-    def activation_grad(self, dA: Any, A: Any, kind: str) -> Any:
-        if kind == "relu":
+    def activation_grad(self, dA: Any, Z: Any, A: Any, act: Activation) -> Any:
+        if act.name == "relu":
             return np.multiply(dA, A > 0, out=dA)
-        if kind == "leaky_relu":
+        if act.name == "leaky_relu":
             return np.multiply(dA, np.where(A > 0, 1.0, LEAKY_SLOPE).astype(dA.dtype), out=dA)
-        return super().activation_grad(dA, A, kind)
+        return super().activation_grad(dA, Z, A, act)
 
     def weight_grads(self, dZ: Any, A_prev: Any) -> tuple[Any, Any]:
         scale = 1 / A_prev.shape[1]
@@ -278,3 +267,30 @@ class NumpyBackend(Backend):
 
     def quiet_float_errors(self) -> Any:
         return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def _sigmoid(ops: Ops, Z: Any) -> Any:
+    """:class:`~portable_dnn.backend.activations.Sigmoid`'s forward, written into ``Z``."""
+    low = ops.sigmoid_low
+    far = Z < low
+    # Rare (Z below about -709 in float64): keep those inputs before Z is overwritten.
+    kept = Z[far] if far.any() else None
+    np.maximum(Z, low, out=Z)
+    np.negative(Z, out=Z)
+    np.exp(Z, out=Z)
+    Z += 1
+    A = np.reciprocal(Z, out=Z)
+    if kept is not None:
+        A[far] = np.exp(kept)
+    return A
+
+
+#: The activations NumPy computes in place, over the layer's input: each equals its declaration's
+#: forward in the same order of roundings.
+_INPLACE = {
+    # maximum() keeps a NaN, as the declaration's does.
+    "relu": lambda ops, Z: np.maximum(Z, 0.0, out=Z),
+    "tanh": lambda ops, Z: np.tanh(Z, out=Z),
+    "leaky_relu": lambda ops, Z: np.maximum(Z, LEAKY_SLOPE * Z, out=Z),
+    "sigmoid": _sigmoid,
+}

@@ -31,6 +31,9 @@ class TorchOps(Ops):
     def linear(self, W: Any, A: Any, b: Any) -> Any:
         return torch.matmul(W, A).add_(b)
 
+    def erf(self, x: Any) -> Any:
+        return torch.special.erf(x)
+
     def weigh(self, dZ: Any, u: Any) -> Any:
         return dZ.mul_(u)
 

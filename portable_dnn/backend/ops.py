@@ -5,22 +5,43 @@ only. A backend subclasses it to change how a kernel runs, never what it
 computes: NumPy writes into buffers it owns, CuPy fuses elementwise work into
 single kernels. Tests hold every subclass to this one.
 
-Activation gradients are taken from the layer's output ``A`` rather than its
-input ``Z`` (``A > 0`` is ``Z > 0`` for ReLU and leaky ReLU; tanh and sigmoid
-have derivatives in ``A``), so the forward pass keeps one array per layer.
+The hidden activations are declared in :mod:`portable_dnn.backend.activations`;
+:meth:`Ops.activation` and :meth:`Ops.activation_grad` run a declaration's
+kernels, and a subclass may run a faster equivalent of one of them. A backward is
+handed the layer's output ``A`` and, where the activation needs it, its input ``Z``
+(otherwise None), so the forward pass keeps one array per layer for most of them.
 
 >>> import array_api_compat.numpy as xp
+>>> from portable_dnn.backend.activations import ACTIVATIONS
 >>> ops = Ops(xp, xp.float64, "cpu")
->>> ops.activation(xp.asarray([[-1.0, 2.0]]), "relu")
+>>> ops.activation(xp.asarray([[-1.0, 2.0]]), ACTIVATIONS["relu"])
 array([[0., 2.]])
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
-#: Leaky ReLU's slope for negative inputs (the course's 0.01).
-LEAKY_SLOPE = 0.01
+import numpy as np
+
+from . import activations as _activations
+from .activations import SIGMOID, Activation
+
+__all__ = ["Ops"]
+
+
+@functools.lru_cache
+def _sigmoid_low(bits: int) -> float:
+    """The most negative Z whose ``exp(-Z)`` is finite in the floating dtype of ``bits`` bits:
+    about -709.78 in float64, -88.72 in float32."""
+    host = np.dtype(f"float{bits}")
+    low = np.asarray(-math.log(float(np.finfo(host).max)), dtype=host)
+    with np.errstate(over="ignore"):
+        while not np.isfinite(np.exp(-low)):
+            low = np.nextafter(low, np.zeros_like(low))
+    return float(low)
 
 
 class Ops:
@@ -44,30 +65,33 @@ class Ops:
         self.low = xp.asarray(self.eps, dtype=dtype, device=device)
         self.high = xp.asarray(1 - self.eps, dtype=dtype, device=device)
         self.one = xp.asarray(1.0, dtype=dtype, device=device)
+        self.zero = xp.asarray(0.0, dtype=dtype, device=device)
+        # A 0-d array: maximum() and minimum() of the standard take no Python scalars.
+        self.sigmoid_low = xp.asarray(_sigmoid_low(xp.finfo(dtype).bits), dtype=dtype, device=device)
 
     # ------------------------------------------------------------ forward
 
     def linear(self, W: Any, A: Any, b: Any) -> Any:
         return W @ A + b
 
-    def activation(self, Z: Any, kind: str) -> Any:
-        """``g(Z)``; ``Z`` is scratch (a subclass may overwrite it)."""
-        xp = self.xp
-        if kind == "relu":
-            return xp.where(Z > 0, Z, xp.zeros_like(Z))
-        if kind == "tanh":
-            return xp.tanh(Z)
-        if kind == "leaky_relu":
-            return xp.where(Z > 0, Z, LEAKY_SLOPE * Z)
-        # exp's argument is never positive: nothing overflows and no value in range changes.
-        E = xp.exp(-xp.abs(Z))
-        return xp.where(Z >= 0, xp.ones_like(E), E) / (1 + E)
+    def activation(self, Z: Any, act: Activation) -> Any:
+        """``g(Z)`` for the declared activation ``act``; ``Z`` is scratch (a subclass may
+        overwrite it) unless ``act.needs_input``."""
+        return act.forward(self, Z)
+
+    def realized(self, Z: Any) -> Any:
+        """``Z`` from :meth:`linear` as an array (a backend may hand it on unfinished)."""
+        return Z
+
+    def erf(self, x: Any) -> Any:
+        """The error function (GELU's); a backend whose library has one uses it."""
+        return _activations.erf(self.xp, x)
 
     def probabilities(self, Z: Any, kind: str) -> Any:
         """The output layer's activation ``AL`` (``Z`` is scratch): the sigmoid of every unit
         (``"sigmoid"``, ``"multilabel"``), softmax over each column, or ``Z`` itself (``"identity"``)."""
         if kind in ("sigmoid", "multilabel"):
-            return self.activation(Z, "sigmoid")
+            return self.activation(Z, SIGMOID)
         if kind == "identity":
             return Z
         xp = self.xp
@@ -127,16 +151,10 @@ class Ops:
         """``dA`` of the layer below: ``W^T dZ``."""
         return W.T @ dZ
 
-    def activation_grad(self, dA: Any, A: Any, kind: str) -> Any:
-        """``dZ = dA * g'(Z)`` from the layer's output ``A = g(Z)``; ``dA`` is scratch."""
-        xp = self.xp
-        if kind == "relu":
-            return xp.where(A > 0, dA, xp.zeros_like(dA))
-        if kind == "tanh":
-            return dA * (1 - A * A)
-        if kind == "leaky_relu":
-            return xp.where(A > 0, dA, LEAKY_SLOPE * dA)
-        return dA * A * (1 - A)
+    def activation_grad(self, dA: Any, Z: Any, A: Any, act: Activation) -> Any:
+        """``dZ = dA * g'(Z)`` from the layer's output ``A = g(Z)`` and, where ``act.needs_input``,
+        its input ``Z`` (else None); ``dA`` is scratch."""
+        return act.backward(self, dA, Z, A)
 
     def weight_grads(self, dZ: Any, A_prev: Any) -> tuple[Any, Any]:
         """The course's ``dW = 1/m dZ A_prev^T`` and ``db = 1/m sum(dZ)``."""
