@@ -28,7 +28,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import logging
-import math
 import os
 import platform
 import shlex
@@ -43,7 +42,7 @@ import numpy as np
 
 from .backend import ENV_VAR, ClusterError, available_backends, get_backend, to_numpy
 from .datasets import check_same_features, default_dataset, flatten_images, load_dataset, load_npz_dataset
-from .engine import HYPERPARAMETERS, OPTIMIZERS, Optimizer
+from .optim import OPTIMIZERS, Optimizer, optimizer, settings
 from .serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
 
 PROG = "portable-dnn"
@@ -122,36 +121,28 @@ def _parse_layers(text: str) -> tuple[int, ...]:
     return sizes
 
 
-#: What each optimizer option must be: (the check, the words of its error).
-_OPTION_RANGES = {
-    "beta": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "beta1": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "beta2": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "rho": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "epsilon": (lambda v: 0 < v < math.inf, "a positive number"),
-    "weight_decay": (lambda v: 0 <= v < math.inf, "a number >= 0"),
-    "clip_norm": (lambda v: 0 < v < math.inf, "a positive number"),
-}
-
-
-def _optimizer_options(args: argparse.Namespace) -> dict[str, Any]:
-    """fit's arguments for the optimizer's hyper-parameters (the engine's defaults where not given)
-    and ``clip_norm``, checked; an option the optimizer does not read is an error, not ignored."""
-    defaults = Optimizer()
-    options: dict[str, Any] = {}
-    for name, (ok, expected) in _OPTION_RANGES.items():
+def _optimizer(args: argparse.Namespace) -> Optimizer:
+    """The optimizer of ``--optimizer`` with its flags applied (its own defaults elsewhere), checked;
+    a flag the optimizer does not read is an error, not ignored."""
+    reads = OPTIMIZERS[args.optimizer].hyperparameters()
+    given: dict[str, Any] = {}
+    for name, fields in settings().items():
         value = getattr(args, name)
+        if value is None:
+            continue
         flag = "--" + name.replace("_", "-")
-        if value is not None and not ok(value):
-            raise CLIError(f"{flag} must be {expected}, got {value!r}")
-        if name == "clip_norm":
-            options[name] = value
-        elif name in HYPERPARAMETERS[args.optimizer]:
-            options[name] = getattr(defaults, name) if value is None else value
-        elif value is not None:
-            readers = " or ".join(k for k, names in HYPERPARAMETERS.items() if name in names)
-            raise CLIError(f"{flag} applies to --optimizer {readers}, not {args.optimizer}")
-    return options
+        if name not in reads:
+            raise CLIError(f"{flag} applies to --optimizer {' or '.join(fields)}, not {args.optimizer}")
+        valid = reads[name].metadata["range"]
+        if not valid.holds(value):
+            raise CLIError(f"{flag} must be {valid}, got {value!r}")
+        given[name] = value
+    return optimizer(args.optimizer, PROG, **given)
+
+
+def _default(name: str, setting: str) -> Any:
+    """Optimizer ``name``'s own default for ``setting`` (what a checkpoint without it was made with)."""
+    return getattr(OPTIMIZERS[name](), setting)
 
 
 def _accuracy(predictions: Any, Y: np.ndarray) -> float:
@@ -185,7 +176,8 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise CLIError(f"--batch-size must be a positive integer, got {args.batch_size}")
     if data.Y is None:
         raise CLIError("training needs labels Y")
-    options = _optimizer_options(args)
+    opt = _optimizer(args)
+    options = opt.get_params()
     out = args.out
     ckpt = _checkpoint_path(out)
     # Every file the run will write is checked now, not after training.
@@ -280,8 +272,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 data.Y,
                 layers_dims,
                 init="xavier",
-                optimizer=args.optimizer,
-                **options,
+                optimizer=opt,
                 learning_rate=lr,
                 batch_size=args.batch_size,
                 num_epochs=iterations,
@@ -351,7 +342,7 @@ def _resume(
         ("optimizer", extra.get("optimizer", "gd"), args.optimizer),
         # A checkpoint without them was made when the defaults were the only choice.
         *(
-            (name.replace("_", " "), extra.get(name, getattr(Optimizer(), name)), value)
+            (name.replace("_", " "), extra.get(name, _default(args.optimizer, name)), value)
             for name, value in options.items()
         ),
         ("batch size", extra.get("batch_size"), args.batch_size),
@@ -638,33 +629,30 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--optimizer",
         default="gd",
-        choices=OPTIMIZERS,
-        help="gd (default: the course's full-batch gradient descent), momentum, nesterov, rmsprop, adam "
-        "or adamw; with --batch-size, --clip-norm or another optimizer, training runs portable_dnn.fit "
+        choices=list(OPTIMIZERS),
+        help="gd (default: the course's full-batch gradient descent), "
+        + ", ".join(list(OPTIMIZERS)[1:])
+        + "; with --batch-size, --clip-norm or another optimizer, training runs portable_dnn.fit "
         "and --iterations counts epochs",
     )
-    defaults = Optimizer()
-    for name, what in (
-        ("beta", "the velocity's decay"),
-        ("beta1", "the first moment's decay"),
-        ("beta2", "the second moment's decay"),
-        ("rho", "the squared gradients' decay"),
-        ("epsilon", "added to the root of the squared gradients' average"),
-        ("weight_decay", "decoupled weight decay"),
-    ):
-        readers = ", ".join(k for k, names in HYPERPARAMETERS.items() if name in names)
+    for name, fields in settings().items():
+        readers = ", ".join(fields)
+        values = {k: _default(k, name) for k in fields}
+        same = len(set(values.values())) == 1
+        defaults = (
+            str(values[readers.split(", ")[0]])
+            if same
+            else ", ".join(f"{v} for {k}" for k, v in values.items())
+        )
+        doc = next(iter(fields.values())).metadata["doc"]
+        if name == "clip_norm":
+            readers, defaults = "any optimizer", "off"
         train.add_argument(
             "--" + name.replace("_", "-"),
             type=float,
             metavar="X",
-            help=f"{readers}: {what} (default {getattr(defaults, name)})",
+            help=f"{readers}: {doc} (default {defaults})",
         )
-    train.add_argument(
-        "--clip-norm",
-        type=float,
-        metavar="X",
-        help="clip each step's gradients to a global 2-norm of at most X (any optimizer; default: off)",
-    )
     train.add_argument(
         "--batch-size", type=int, metavar="N", help="mini-batch size (default: the full batch)"
     )

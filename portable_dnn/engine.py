@@ -1,12 +1,12 @@
 """The training engine: the one definition of a training step, and the one loop that runs it.
 
 :class:`Step` computes a (mini-)batch's forward pass, cost and gradients for
-every option (``relu``/``tanh``/``leaky_relu``/``sigmoid`` hidden layers, a
+every option (any declared hidden activation, :mod:`portable_dnn.backend.activations`; a
 sigmoid, softmax, multi-label sigmoid or linear (identity) output, dropout masks,
-L2) and applies every optimizer (gradient descent, momentum, Nesterov momentum, RMSprop,
-Adam, AdamW; gradients optionally clipped by their global norm) to one representation of
-the state: a list ``[parameters, *slots]`` of flat lists ``[W1, b1, ..., WL, bL]`` (the
-slots named in ``SLOT_NAMES``, shaped like the parameters). Its
+L2) and applies any declared optimizer (:mod:`portable_dnn.optim`; gradients optionally
+clipped by their global norm) to one representation of the state: a list
+``[parameters, *slots]`` of flat lists ``[W1, b1, ..., WL, bL]`` (the optimizer's
+``slots``, one array per parameter). Its
 arithmetic is the backend's kernels (:class:`~portable_dnn.backend.Ops`), and
 the course's public functions (``L_model_forward`` ... ``update_parameters_with_adam``)
 compute the same values; tests hold the two together.
@@ -30,36 +30,20 @@ from typing import Any
 
 import numpy as np
 
+from . import optim
 from .backend import Backend
 from .backend.activations import ACTIVATIONS
 from .backend.base import Epoch
+from .optim import Optimizer
 
 #: The hidden activations' names (declared in :mod:`portable_dnn.backend.activations`).
 HIDDEN = tuple(ACTIVATIONS)
 #: The output layers: one sigmoid unit (binary labels), softmax (one class of C), independent
 #: sigmoid units (several 0/1 labels per example), identity (real targets, squared error).
 OUTPUTS = ("sigmoid", "softmax", "multilabel", "identity")
-OPTIMIZERS = ("gd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
-#: The slots each optimizer keeps, in the state's order: ``"v"`` the velocity (first moment),
-#: ``"s"`` the running average of squared gradients. Resume dicts and checkpoints use these names.
-SLOT_NAMES: dict[str, tuple[str, ...]] = {
-    "gd": (),
-    "momentum": ("v",),
-    "nesterov": ("v",),
-    "rmsprop": ("s",),
-    "adam": ("v", "s"),
-    "adamw": ("v", "s"),
-}
-SLOTS = {kind: len(names) for kind, names in SLOT_NAMES.items()}
-#: The fields of :class:`Optimizer` each optimizer reads (``clip_norm`` applies to every one).
-HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
-    "gd": (),
-    "momentum": ("beta",),
-    "nesterov": ("beta",),
-    "rmsprop": ("rho", "epsilon"),
-    "adam": ("beta1", "beta2", "epsilon"),
-    "adamw": ("beta1", "beta2", "epsilon", "weight_decay"),
-}
+#: The optimizers' names, and the slots each keeps (declared in :mod:`portable_dnn.optim`).
+OPTIMIZERS = tuple(optim.OPTIMIZERS)
+SLOT_NAMES: dict[str, tuple[str, ...]] = {name: cls.slots for name, cls in optim.OPTIMIZERS.items()}
 
 
 class TrainingDiverged(FloatingPointError):
@@ -74,23 +58,6 @@ class Network:
     output: str = "sigmoid"
     keep_prob: float = 1.0
     lambd: float = 0.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Optimizer:
-    """How the parameters move: ``"gd"``, ``"momentum"`` or ``"nesterov"`` (``beta``),
-    ``"rmsprop"`` (``rho``, ``epsilon``), ``"adam"`` or ``"adamw"`` (``beta1``, ``beta2``,
-    ``epsilon``; AdamW's ``weight_decay``). ``clip_norm`` (None: off) scales every step's
-    gradients by ``min(1, clip_norm / (global norm + 1e-6))`` first."""
-
-    kind: str = "gd"
-    beta: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    rho: float = 0.9
-    weight_decay: float = 0.01
-    clip_norm: float | None = None
 
 
 # ------------------------------------------------------------------ state
@@ -110,7 +77,7 @@ def unflatten(values: Sequence[Any], prefix: str = "") -> dict[str, Any]:
 def new_state(ops: Any, parameters: Mapping[str, Any], optimizer: Optimizer) -> list[list[Any]]:
     """The engine's state for ``parameters``: copies it owns (laid out by ``ops``), and zeroed slots."""
     params = ops.pack(flatten(parameters))
-    slots = [ops.pack([ops.xp.zeros_like(a) for a in params]) for _ in range(SLOTS[optimizer.kind])]
+    slots = [ops.pack(group) for group in optimizer.initial_slots(ops.xp, params)]
     return [params, *slots]
 
 
@@ -222,21 +189,7 @@ class Step:
             cost = cost + total
         if opt.clip_norm is not None:
             grads = ops.clip_by_norm(grads, opt.clip_norm)
-        if opt.kind == "gd":
-            return [[ops.sgd(P, G, lr) for P, G in zip(params, grads)]], cost
-        if opt.kind == "momentum":
-            return list(ops.momentum_all(params, grads, state[1], opt.beta, lr)), cost
-        if opt.kind == "nesterov":
-            return list(ops.nesterov_all(params, grads, state[1], opt.beta, lr)), cost
-        if opt.kind == "rmsprop":
-            return list(ops.rmsprop_all(params, grads, state[1], opt.rho, lr, opt.epsilon)), cost
-        if opt.kind == "adamw":
-            slots = ops.adamw_all(
-                params, grads, state[1], state[2], t, lr, opt.beta1, opt.beta2, opt.epsilon, opt.weight_decay
-            )
-            return list(slots), cost
-        slots = ops.adam_all(params, grads, state[1], state[2], t, lr, opt.beta1, opt.beta2, opt.epsilon)
-        return list(slots), cost
+        return opt.update(ops, params, grads, state[1:], t, lr), cost
 
     def current(self, state: list[list[Any]]) -> list[list[Any]]:
         """``state`` with every parameter formed (see :class:`GramStep`)."""
@@ -261,7 +214,7 @@ class GramStep(Step):
     """
 
     def __init__(self, ops: Any, network: Network, X: Any, params: list[Any]) -> None:
-        super().__init__(ops, network, Optimizer("gd"))
+        super().__init__(ops, network, optim.GD())
         xp = ops.xp
         object.__setattr__(self, "buffers", {
             "X": X,
@@ -427,7 +380,7 @@ class Trainer:
     def optimizer_state(self) -> dict[str, Any]:
         slots = self.runner.state[1:]
         out: dict[str, Any] = {"t": self.t}
-        for name, values in zip(SLOT_NAMES[self.step.optimizer.kind], slots):
+        for name, values in zip(self.step.optimizer.slots, slots):
             out[name] = unflatten([self.backend.xp.asarray(a, copy=True) for a in values], prefix="d")
         return out
 

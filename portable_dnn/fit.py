@@ -48,11 +48,8 @@ from .backend import (
 from .backend.base import Epoch
 from .engine import (
     HIDDEN,
-    OPTIMIZERS,
     OUTPUTS,
-    SLOT_NAMES,
     Network,
-    Optimizer,
     Step,
     Trainer,
     TrainingState,
@@ -60,7 +57,9 @@ from .engine import (
     new_state,
 )
 from .initialization import INITS, initialize_parameters_deep
-from .optimizers import _check_beta, schedule_lr_decay, update_lr
+from .optim import GD, Optimizer
+from .optim import optimizer as _optimizer
+from .optimizers import schedule_lr_decay, update_lr
 from .regularization import _check_keep_prob, _check_lambd, host_mask
 from .reporting import check_metrics, progress_bar_class, score
 from .softmax import _one_hot
@@ -103,7 +102,7 @@ def _forward_proba(
         X = xp.astype(X, W1.dtype)  # the parameters' dtype, as predict does
     check_finite(func, "X", xp, X)
     be = backend_of(W1)
-    step = Step(be.ops(X.dtype), Network(hidden_activation, output), Optimizer())
+    step = Step(be.ops(X.dtype), Network(hidden_activation, output), GD())
     return step.forward(flatten(parameters), X), output
 
 
@@ -145,16 +144,16 @@ def fit(
     hidden_activation: str = "relu",
     output: str = "sigmoid",
     init: str = "he",
-    optimizer: str = "gd",
+    optimizer: str | Optimizer = "gd",
     learning_rate: float | Callable[[int], float] = 0.0007,
     batch_size: int | None = None,
     num_epochs: int = 5000,
-    beta: float = 0.9,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    epsilon: float = 1e-8,
-    rho: float = 0.9,
-    weight_decay: float = 0.01,
+    beta: float | None = None,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    epsilon: float | None = None,
+    rho: float | None = None,
+    weight_decay: float | None = None,
     clip_norm: float | None = None,
     lambd: float = 0.0,
     keep_prob: float = 1.0,
@@ -202,11 +201,14 @@ def fit(
     "Optimization methods" model is ``init_seed=3, seed=10``); ``batch_size=None``
     is full batch, else the mini-batches of
     ``random_mini_batches(..., seed=seed + epoch + 1)`` (so ``seed + num_epochs``
-    may not pass 2**32 - 1, NumPy's largest seed); ``optimizer`` is
-    ``"gd"``, ``"momentum"`` or ``"nesterov"`` (``beta``), ``"rmsprop"`` (``rho``,
-    ``epsilon``), ``"adam"`` or ``"adamw"`` (``beta1``, ``beta2``, ``epsilon``; AdamW's
-    decoupled ``weight_decay``, on every weight and bias; ``t`` counts mini-batches);
-    docs/training.md gives each one's formula. ``clip_norm`` scales each step's gradients
+    may not pass 2**32 - 1, NumPy's largest seed); ``optimizer`` is an optimizer object
+    (:mod:`portable_dnn.optim`: ``Adam(beta2=0.99)``) or a name, which means that optimizer
+    with its own defaults: ``"gd"``, ``"momentum"`` or ``"nesterov"`` (``beta``),
+    ``"rmsprop"`` (``rho``, ``epsilon``), ``"adam"``, ``"adamw"`` (``beta1``, ``beta2``,
+    ``epsilon``; AdamW's decoupled ``weight_decay``, on every weight and bias) or
+    ``"nadam"``; ``t`` counts mini-batches. The keywords ``beta`` ... ``clip_norm`` set the
+    optimizer's hyperparameters one by one (None: its own value); one the optimizer does not
+    read is refused. docs/training.md gives each one's formula. ``clip_norm`` scales each step's gradients
     (after the L2 term) by ``min(1, clip_norm / (norm + 1e-6))``, ``norm`` the 2-norm of
     all of them together. ``decay_rate > 0`` decays the rate after each epoch, as the
     course's model does: epoch 0 trains with ``learning_rate``, epoch ``e >= 1`` with
@@ -270,26 +272,22 @@ def fit(
     check_activation(func, hidden_activation, HIDDEN)
     _check_choice(func, "output", output, OUTPUTS)
     _check_choice(func, "init", init, INITS)
-    _check_choice(func, "optimizer", optimizer, OPTIMIZERS)
+    opt = _optimizer(
+        optimizer,
+        func,
+        beta=beta,
+        beta1=beta1,
+        beta2=beta2,
+        epsilon=epsilon,
+        rho=rho,
+        weight_decay=weight_decay,
+        clip_norm=clip_norm,
+    )
     schedule = learning_rate if callable(learning_rate) else None
     lr0 = 0.0 if schedule is not None else check_positive_float(func, "learning_rate", learning_rate)
     num_epochs = check_count(func, "num_epochs", num_epochs, 1)
     if batch_size is not None:
         batch_size = check_count(func, "batch_size", batch_size, 1)
-    beta = _check_beta(func, "beta", beta)
-    beta1 = _check_beta(func, "beta1", beta1)
-    beta2 = _check_beta(func, "beta2", beta2)
-    epsilon = check_positive_float(func, "epsilon", epsilon)
-    rho = _check_beta(func, "rho", rho)
-    if (
-        isinstance(weight_decay, bool)
-        or not isinstance(weight_decay, numbers.Real)
-        or not (math.isfinite(weight_decay) and weight_decay >= 0)
-    ):
-        raise ValueError(f"{func}: weight_decay must be a finite number >= 0, got {weight_decay!r}")
-    weight_decay = float(weight_decay)
-    if clip_norm is not None:
-        clip_norm = check_positive_float(func, "clip_norm", clip_norm)
     lambd = _check_lambd(func, lambd)
     keep_prob = _check_keep_prob(func, keep_prob)
     if isinstance(decay_rate, bool) or not isinstance(decay_rate, numbers.Real) or not decay_rate >= 0:
@@ -378,7 +376,6 @@ def fit(
     if X_val is not None:
         X_val, Y_val = be.prepare_examples(X_val, Y_val)
     network = Network(hidden_activation, output, keep_prob, lambd)
-    opt = Optimizer(optimizer, beta, beta1, beta2, epsilon, rho, weight_decay, clip_norm)
     step = Step(be.ops(float_dtype), network, opt, weighted=W is not None)
     host_W = None if W is None else np.asarray(be.to_host(W), dtype=np.float64).reshape(-1)
     val_weights = None if W_val is None else step.ops.batch_weights(W_val)
@@ -568,12 +565,12 @@ def _resume_state(
     costs = resume.get("costs", [])
     if not isinstance(costs, Sequence) or len(costs) != epoch:
         raise ValueError(f"{func}: resume['costs'] must hold one cost per epoch done ({epoch})")
-    names = SLOT_NAMES[opt.kind]
+    names = opt.slots
     groups = [params] + [resume.get(name) for name in names]
     state = []
     for i, group in enumerate(groups):
         if not isinstance(group, Mapping):
-            raise ValueError(f"{func}: resume has no {names[i - 1]!r} for the {opt.kind} optimizer")
+            raise ValueError(f"{func}: resume has no {names[i - 1]!r} for the {opt.name} optimizer")
         values = flatten(group, prefix="d" if i else "")
         state.append([_to(be, v, dtype) for v in values])
     for values in state:

@@ -41,13 +41,15 @@ import numpy as np
 
 from ._checks import num_layers
 from .backend import Backend, get_backend, to_numpy
+from .backend.activations import ACTIVATIONS as _DECLARED
+from .optim import OPTIMIZERS
 
 __all__ = ["FORMAT_VERSION", "save_parameters", "load_parameters", "load_metadata", "load_checkpoint"]
 
 #: The model file format this version writes and reads.
 FORMAT_VERSION = 1
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu")
+ACTIVATIONS = tuple(_DECLARED)
 DTYPES = ("float32", "float64")
 _META_KEYS = ("format_version", "layer_dims", "activations", "dtype")
 _PARAM_KEY = re.compile(r"^[Wb][1-9][0-9]*$")
@@ -100,9 +102,15 @@ _FIELDS: dict[str, tuple[str, tuple[type, ...], Callable[[Any], bool]]] = {
     "t": ("a non-negative integer", (int,), lambda v: v >= 0),
 }
 
-#: Optimizer slots a checkpoint may hold beside the parameters, each shaped like them:
-#: momentum's ``v``, Adam's ``v`` and ``s`` (stored as ``v.dW1``, ``s.db2``, ...).
-SLOTS = ("v", "s")
+#: Optimizer slots a checkpoint may hold beside the parameters (stored as ``v.dW1``, ``s.db2``,
+#: ...): every declared optimizer's, each shaped like the parameters, or () for a scalar slot
+#: (NAdam's ``mu``).
+SLOTS = tuple(dict.fromkeys(slot for cls in OPTIMIZERS.values() for slot in cls.slots))
+_SCALAR_SLOTS = {slot for cls in OPTIMIZERS.values() for slot in cls.scalar_slots}
+
+
+def _slot_shape(slot: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return () if slot in _SCALAR_SLOTS else shape
 
 
 def _bad_field(extra: Mapping[str, Any]) -> tuple[str, str, bool] | None:
@@ -183,17 +191,19 @@ def save_parameters(
     for slot, values in (optimizer_state or {}).items():
         if slot not in SLOTS or not isinstance(values, Mapping):
             raise ValueError(
-                f"{func}: optimizer_state must map 'v' or 's' to dicts of 'dW1', ..., got {slot!r}"
+                f"{func}: optimizer_state must map {' or '.join(map(repr, SLOTS))} to dicts of 'dW1', ..., "
+                f"got {slot!r}"
             )
         for key in list(arrays)[: 2 * L]:
             grad = f"d{key}"
             if grad not in values:
                 raise ValueError(f"{func}: optimizer_state[{slot!r}] has no {grad!r}")
             value = np.asarray(to_numpy(values[grad]))
-            if value.shape != arrays[key].shape or value.dtype != arrays[key].dtype:
+            shape = _slot_shape(slot, arrays[key].shape)
+            if value.shape != shape or value.dtype != arrays[key].dtype:
                 raise ValueError(
                     f"{func}: optimizer_state[{slot!r}][{grad!r}] is {value.dtype}{list(value.shape)}, "
-                    f"expected {key}'s {arrays[key].dtype}{list(arrays[key].shape)}"
+                    f"expected {arrays[key].dtype}{list(shape)}"
                 )
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"{func}: optimizer_state[{slot!r}][{grad!r}] holds NaN or infinite values")
@@ -518,9 +528,10 @@ def _read_weights(archive: _Archive, meta: dict[str, Any], data: bool) -> dict[s
     """The weights (only their headers checked when ``data`` is false: then the result is empty)."""
     dims, dtype = meta["layer_dims"], meta["dtype"]
     out: dict[str, np.ndarray] = {}
-    prefixes = ["", *(f"{slot}.d" for slot in meta["slots"])]
-    for prefix, l in ((prefix, l) for prefix in prefixes for l in range(1, len(dims))):
-        for key, expected in ((f"{prefix}W{l}", (dims[l], dims[l - 1])), (f"{prefix}b{l}", (dims[l], 1))):
+    prefixes = [("", ""), *((f"{slot}.d", slot) for slot in meta["slots"])]
+    for (prefix, slot), l in ((p, l) for p in prefixes for l in range(1, len(dims))):
+        shapes = ((dims[l], dims[l - 1]), (dims[l], 1))
+        for key, expected in zip((f"{prefix}W{l}", f"{prefix}b{l}"), (_slot_shape(slot, s) for s in shapes)):
             if key not in archive.members:
                 raise archive.fail(f"has no {key!r} array although its layer_dims are {dims}")
 

@@ -35,6 +35,7 @@ from ._checks import check_finite
 from .backend import Backend, backend_of, get_backend, index_dtype, to_numpy
 from .engine import TrainingState
 from .fit import _move_weights, _to, fit, forward_proba
+from .optim import Optimizer
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data
@@ -63,16 +64,16 @@ class _DNNEstimator(BaseEstimator):
         hidden_layer_sizes: tuple[int, ...] = (20, 7),
         activation: str = "relu",
         init: str = "he",
-        optimizer: str = "adam",
+        optimizer: str | Optimizer = "adam",
         learning_rate: float = 0.001,
         batch_size: int | None = 64,
         epochs: int = 200,
-        beta: float = 0.9,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        epsilon: float = 1e-8,
-        rho: float = 0.9,
-        weight_decay: float = 0.01,
+        beta: float | None = None,
+        beta1: float | None = None,
+        beta2: float | None = None,
+        epsilon: float | None = None,
+        rho: float | None = None,
+        weight_decay: float | None = None,
         clip_norm: float | None = None,
         lambd: float = 0.0,
         keep_prob: float = 1.0,
@@ -258,8 +259,10 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     Parameters mirror :func:`portable_dnn.fit`: ``hidden_layer_sizes`` are
     the hidden layers (input and output sizes come from the data),
     ``activation`` the hidden activation, ``init`` the weight scale,
-    ``optimizer`` one of "gd", "momentum", "nesterov", "rmsprop", "adam", "adamw"
-    (with ``beta``, ``rho``, ``beta1``, ``beta2``, ``epsilon``, ``weight_decay``),
+    ``optimizer`` an optimizer object (``Adam(beta2=0.99)``, :mod:`portable_dnn.optim`; its
+    fields tune as ``optimizer__beta2``) or a name ("gd", "momentum", "nesterov", "rmsprop",
+    "adam", "adamw", "nadam"), the keywords ``beta``, ``rho``, ``beta1``, ``beta2``,
+    ``epsilon``, ``weight_decay`` setting its hyperparameters one by one (None: its own),
     ``clip_norm`` (gradient clipping by global norm, None: off), ``batch_size`` (None: full
     batch; capped at n_samples), ``epochs``, ``lambd`` (L2), ``keep_prob``
     (dropout), ``validation_fraction`` and ``early_stopping_patience``,
@@ -288,16 +291,16 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         hidden_layer_sizes: tuple[int, ...] = (20, 7),
         activation: str = "relu",
         init: str = "he",
-        optimizer: str = "adam",
+        optimizer: str | Optimizer = "adam",
         learning_rate: float = 0.001,
         batch_size: int | None = 64,
         epochs: int = 200,
-        beta: float = 0.9,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        epsilon: float = 1e-8,
-        rho: float = 0.9,
-        weight_decay: float = 0.01,
+        beta: float | None = None,
+        beta1: float | None = None,
+        beta2: float | None = None,
+        epsilon: float | None = None,
+        rho: float | None = None,
+        weight_decay: float | None = None,
         clip_norm: float | None = None,
         lambd: float = 0.0,
         keep_prob: float = 1.0,

@@ -62,8 +62,9 @@ from typing import Any
 
 from ._checks import check_count, check_layer_dims, check_positive_float, check_store
 from .backend import ClusterError, get_backend, host_random_state, resolve_dtype
-from .engine import Network, Optimizer, Step, Trainer, new_state
+from .engine import Network, Step, Trainer, new_state
 from .initialization import INITS, initialize_parameters_deep
+from .optim import GD
 
 __all__ = ["ClusterError", "fit_out_of_core", "use_scheduler"]
 
@@ -208,7 +209,7 @@ def fit_out_of_core(
             if print_cost:
                 print(f"Cost after epoch {epoch}: {cost:f}")
 
-        network, gd = Network("relu", "sigmoid"), Optimizer("gd")
+        network, gd = Network("relu", "sigmoid"), GD()
         state = new_state(be.ops(float_dtype), parameters, gd)
         trainer = Trainer(
             func,

@@ -29,7 +29,6 @@ from .cost import warn_non_binary
 from .engine import (
     GramStep,
     Network,
-    Optimizer,
     Step,
     Trainer,
     TrainingDiverged,
@@ -40,6 +39,7 @@ from .engine import (
 )
 from .initialization import initialize_parameters, initialize_parameters_deep
 from .model import L_model_forward
+from .optim import GD
 
 __all__ = [
     "L_layer_model",
@@ -356,12 +356,12 @@ def _train(
     if precision not in PRECISIONS:
         raise ValueError(f"{func}: matmul_precision must be one of {PRECISIONS}, got {precision!r}")
     network, L = Network("relu", "sigmoid"), len(parameters) // 2
-    state = new_state(be.ops(X.dtype), parameters, Optimizer("gd"))
+    state = new_state(be.ops(X.dtype), parameters, GD())
     ops = be.ops(X.dtype)
     use_gram = gram is True or (
         gram == "auto" and be.supports_gram and GramStep.pays_off(X, L, num_iterations - start)
     )
-    step = GramStep(ops, network, X, state[0]) if use_gram else Step(ops, network, Optimizer("gd"))
+    step = GramStep(ops, network, X, state[0]) if use_gram else Step(ops, network, GD())
     batch = ((X, Y), shape_of(X)[1])
     trainer = Trainer(
         func,

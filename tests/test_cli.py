@@ -428,6 +428,7 @@ def _interrupt_fit_at(monkeypatch, epoch: int, signum: int) -> None:
         ["--optimizer", "nesterov", "--beta", "0.8", "--batch-size", "50"],
         ["--optimizer", "rmsprop", "--rho", "0.8", "--batch-size", "64"],
         ["--optimizer", "adamw", "--weight-decay", "0.05", "--clip-norm", "0.5", "--batch-size", "64"],
+        ["--optimizer", "nadam", "--momentum-decay", "0.01", "--batch-size", "64"],
     ],
 )
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -650,10 +651,13 @@ def test_train_with_adam_mini_batches_matches_fit(backend, tmp_path):
         ),
         (["--optimizer", "momentum", "--beta", "1"], "--beta must be a number in [0, 1), got 1.0"),
         (["--optimizer", "adamw", "--beta2", "nan"], "--beta2 must be a number in [0, 1), got nan"),
-        (["--optimizer", "rmsprop", "--epsilon", "0"], "--epsilon must be a positive number, got 0.0"),
-        (["--optimizer", "adamw", "--weight-decay", "-1"], "--weight-decay must be a number >= 0, got -1.0"),
-        (["--clip-norm", "0"], "--clip-norm must be a positive number, got 0.0"),
-        (["--clip-norm", "inf"], "--clip-norm must be a positive number, got inf"),
+        (["--optimizer", "rmsprop", "--epsilon", "0"], "--epsilon must be a positive finite number, got 0.0"),
+        (
+            ["--optimizer", "adamw", "--weight-decay", "-1"],
+            "--weight-decay must be a finite number >= 0, got -1.0",
+        ),
+        (["--clip-norm", "0"], "--clip-norm must be a positive finite number, got 0.0"),
+        (["--clip-norm", "inf"], "--clip-norm must be a positive finite number, got inf"),
     ],
 )
 def test_optimizer_option_errors(tmp_path, extra, message):
@@ -763,7 +767,7 @@ def test_resume_refuses_other_optimizer_options(tmp_path, capsys):
 def _options_of(argv: list[str]) -> dict:
     """The optimizer and its options as ``train`` with ``argv`` records them in its files."""
     args = cli.build_parser().parse_args(argv)
-    return {"optimizer": args.optimizer, **cli._optimizer_options(args)}
+    return {"optimizer": args.optimizer, **cli._optimizer(args).get_params()}
 
 
 def test_a_second_interrupt_during_the_checkpoint_write_waits_for_it(

@@ -22,7 +22,8 @@ from portable_dnn.backend import get_backend, to_numpy  # noqa: E402
 from portable_dnn.backend._dask import current_client  # noqa: E402
 from portable_dnn.cli import main  # noqa: E402
 from portable_dnn.datasets import default_dataset, flatten_images, load_dataset  # noqa: E402
-from portable_dnn.engine import Network, Optimizer, Step, new_state  # noqa: E402
+from portable_dnn.engine import Network, Step, new_state  # noqa: E402
+from portable_dnn.optim import GD  # noqa: E402
 from portable_dnn.streaming import fit_out_of_core, use_scheduler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def test_graph_of_the_state_stays_one_step_deep():
     X = dask.array.from_array(np.tile(X, (1, 2000)), chunks=(2, 160_000))  # 4 chunks of examples
     Y = dask.array.from_array(np.tile(Y, (1, 2000)), chunks=(1, 160_000))
     params = dnn.initialize_parameters_deep([2, 5, 3, 1], init="xavier", seed=1, backend=be)
-    gd = Optimizer("gd")
+    gd = GD()
     runner = be.runner(
         Step(be.ops(be.xp.float64), Network(), gd), new_state(be.ops(be.xp.float64), params, gd)
     )

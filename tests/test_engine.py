@@ -13,7 +13,9 @@ import pytest
 import portable_dnn as dnn
 from portable_dnn.backend.activations import ACTIVATIONS
 from portable_dnn.backend.ops import Ops
-from portable_dnn.engine import HIDDEN, OPTIMIZERS, Network, Optimizer, Step, flatten, new_state, unflatten
+from portable_dnn.engine import HIDDEN, OPTIMIZERS, Network, Step, flatten, new_state, unflatten
+from portable_dnn.optim import GD
+from tests.compare import make_optimizer
 
 TOL = 1e-12
 DIMS = [5, 4, 3]
@@ -75,8 +77,8 @@ def test_step_gradients_equal_the_course_functions(backend, hidden, output, keep
     cost_ref, grads_ref = _course_gradients(X, Y, params, hidden, output, keep_prob, masks, lambd)
     network = Network(hidden, output, keep_prob, lambd)
     # Plain gradient descent at rate 1 turns the update into "parameters minus gradients".
-    step = Step(backend.ops(X.dtype), network, Optimizer("gd"))
-    state = new_state(backend.ops(X.dtype), params, Optimizer("gd"))
+    step = Step(backend.ops(X.dtype), network, GD())
+    state = new_state(backend.ops(X.dtype), params, GD())
     used = masks[: len(dims) - 2] if keep_prob < 1 else []
     (new,), cost = step(state, (X, Y, *used), (1.0, 1, int(X.shape[1])))
     assert float(cost) == pytest.approx(cost_ref, rel=0, abs=TOL)
@@ -92,7 +94,7 @@ def test_step_updates_equal_the_course_optimizers(backend, optimizer):
     grads = {f"d{k}": backend.asarray(rng.randn(*v.shape)) for k, v in params.items()}
     slots = {k: backend.asarray(rng.rand(*v.shape)) for k, v in grads.items()}
     slots2 = {k: backend.asarray(rng.rand(*v.shape)) for k, v in grads.items()}
-    opt = Optimizer(optimizer, beta=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7)
+    opt = make_optimizer(optimizer, beta=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7)
     lr, t = 0.05, 3
     if optimizer == "gd":
         expected = [dnn.update_parameters_with_gd(params, grads, lr)]
@@ -126,7 +128,7 @@ def test_a_step_is_its_gradients_then_its_update(backend, dims, optimizer):
     X = backend.asarray(rng.randn(dims[0], 9))
     Y = backend.asarray(np.eye(3)[:, rng.randint(0, 3, 9)])
     params = dnn.initialize_parameters_deep(dims, init="he", seed=4, backend=backend)
-    opt = Optimizer(optimizer, beta=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7, rho=0.8, clip_norm=0.5)
+    opt = make_optimizer(optimizer, beta=0.8, beta1=0.85, beta2=0.99, epsilon=1e-7, rho=0.8, clip_norm=0.5)
     step = Step(backend.ops(X.dtype), Network("tanh", "softmax"), opt)
     one, two = new_state(step.ops, params, opt), new_state(step.ops, params, opt)
     _, kept = step.gradients(one[0], X, Y)

@@ -97,7 +97,7 @@ def test_print_cost(backend, capsys):
 
 
 def test_errors(backend):
-    allowed = "'gd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw'"
+    allowed = "'gd', 'momentum', 'nesterov', 'rmsprop', 'adam', 'adamw', 'nadam'"
     with pytest.raises(ValueError, match=f"fit: optimizer must be one of {allowed}, got 'sgd'"):
         fit(X_HOST, Y_HOST, [3, 1], optimizer="sgd")
     with pytest.raises(ValueError, match=r"fit: X has shape \(3, 40\), expected \(4, any\)"):

@@ -59,7 +59,8 @@ def test_activation_gradients(xp, f64, activation):
 @pytest.mark.parametrize("output", ["sigmoid", "softmax"])
 def test_engine_step_with_l2(backend, xp, f64, hidden, output):
     """A 3-layer network, cost + L2, through the engine's step (the one training loops run)."""
-    from portable_dnn.engine import Network, Optimizer, Step, flatten, unflatten
+    from portable_dnn.engine import Network, Step, flatten, unflatten
+    from portable_dnn.optim import GD
 
     X = f64(_host(7, 3, 5))
     n_y = 1 if output == "sigmoid" else 3
@@ -69,7 +70,7 @@ def test_engine_step_with_l2(backend, xp, f64, hidden, output):
         [3, 4, 2, n_y], init="he", seed=1, backend=backend, dtype="float64"
     )
     lambd = 0.7
-    step = Step(backend.ops(X.dtype), Network(hidden, output, lambd=lambd), Optimizer())
+    step = Step(backend.ops(X.dtype), Network(hidden, output, lambd=lambd), GD())
 
     def cost(p):
         state = [[xp.asarray(a, copy=True) for a in flatten(p)]]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import portable_dnn as dnn
-from portable_dnn import engine
+from portable_dnn import engine, optim
 from portable_dnn.backend import backend_of
 from portable_dnn.fit import fit
 
@@ -132,9 +132,9 @@ def test_course_models_compile_once(x64, traces, model):
 def test_hyper_parameters_of_any_scalar_type_share_a_compilation(x64, traces):
     be = dnn.get_backend("jax")
     state = engine.new_state(
-        be.ops(be.xp.float64), dnn.initialize_parameters_deep([6, 3, 1], backend=be), engine.Optimizer()
+        be.ops(be.xp.float64), dnn.initialize_parameters_deep([6, 3, 1], backend=be), optim.GD()
     )
-    step = engine.Step(be.ops(be.xp.float64), engine.Network(), engine.Optimizer())
+    step = engine.Step(be.ops(be.xp.float64), engine.Network(), optim.GD())
     runner = be.runner(step, state)
     batch = (be.asarray(X_HOST), be.asarray(Y_HOST, dtype="float64"))
     for lr, t, m in [(0.1, 1, 90), (np.float64(0.05), np.int64(2), 90), (np.float32(0.01), 3, np.int32(90))]:

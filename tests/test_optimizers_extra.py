@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import portable_dnn as dnn
-from portable_dnn.engine import SLOT_NAMES, Network, Optimizer, Step, flatten
+from portable_dnn.engine import SLOT_NAMES, Network, Step, flatten
+from tests.compare import make_optimizer
 
 from .compare import largest_difference
 
@@ -137,7 +138,7 @@ def test_adamw_decays_weights_and_biases(backend):
     lr, wd, t = 0.05, 0.3, 2
     moved = []
     for kind in ("adam", "adamw"):
-        opt = Optimizer(kind, weight_decay=wd)
+        opt = make_optimizer(kind, weight_decay=wd)
         ops = backend.ops(backend.xp.float64)
         state = [ops.pack([backend.asarray(a) for a in flatten(params)])]
         state += [ops.pack([backend.asarray(np.full(a.shape, 0.1)) for a in flatten(params)]) for _ in "vs"]
@@ -232,12 +233,15 @@ def test_resume_names_the_missing_slot():
     [
         ({"optimizer": "adagrad"}, ValueError, r"fit: optimizer must be one of .*'nesterov', 'rmsprop'"),
         ({"optimizer": "rmsprop", "rho": 1.0}, ValueError, r"fit: rho must be a number in \[0, 1\)"),
-        ({"optimizer": "rmsprop", "rho": "0.9"}, ValueError, r"fit: rho must be a number"),
+        ({"optimizer": "rmsprop", "rho": "0.9"}, TypeError, r"fit: rho must be a number"),
+        ({"optimizer": "adam", "weight_decay": 0.5}, ValueError,
+         r"fit: weight_decay is not a setting of the 'adam' optimizer .*; 'adamw' read it"),
+        ({"optimizer": "gd", "beta": 0.5}, ValueError, r"fit: beta is not a setting of the 'gd' optimizer"),
         ({"optimizer": "adamw", "weight_decay": -0.1}, ValueError, r"fit: weight_decay must be a finite"),
         ({"optimizer": "adamw", "weight_decay": math.inf}, ValueError, r"fit: weight_decay must be a finite"),
         ({"clip_norm": 0.0}, ValueError, r"fit: clip_norm must be a positive finite number"),
         ({"clip_norm": math.nan}, ValueError, r"fit: clip_norm must be a positive finite number"),
-        ({"clip_norm": True}, TypeError, r"fit: clip_norm must be a positive number"),
+        ({"clip_norm": True}, TypeError, r"fit: clip_norm must be a positive finite number, got True"),
         ({"learning_rate": lambda e: 0.1, "decay_rate": 0.5}, ValueError, r"fit: decay_rate and time_"),
         ({"learning_rate": lambda e: 0.1, "time_interval": 2}, ValueError, r"fit: decay_rate and time_"),
         ({"learning_rate": lambda e: 0.1 if e < 2 else -1.0}, ValueError,

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import portable_dnn as dnn
-from portable_dnn.engine import Network, Optimizer, Step, flatten, unflatten
+from portable_dnn.engine import Network, Step, flatten, unflatten
 from portable_dnn.fit import fit, forward_proba, predict_labels
 from portable_dnn.gradcheck import gradient_check
+from portable_dnn.optim import GD
 
 TOL = 1e-7
 
@@ -58,7 +59,7 @@ def _problem(output, k):
 @pytest.mark.parametrize(("output", "k"), [("identity", 1), ("identity", 3), ("multilabel", 3)])
 def test_engine_cost_and_output_match_the_formulas(backend, output, k):
     X, Y, p = _problem(output, k)
-    step = Step(backend.ops(backend.xp.float64), Network("tanh", output), Optimizer())
+    step = Step(backend.ops(backend.xp.float64), Network("tanh", output), GD())
     on = {name: backend.asarray(a, dtype="float64") for name, a in p.items()}
     Xb, Yb = backend.asarray(X, dtype="float64"), backend.asarray(Y, dtype="float64")
     cost, _ = step.gradients(flatten(on), Xb, Yb)
@@ -74,7 +75,7 @@ def test_engine_cost_and_output_match_the_formulas(backend, output, k):
 def test_engine_gradients_pass_gradient_check(backend, output, k):
     """The engine's gradients against central differences of the reference cost written above."""
     X, Y, p = _problem(output, k)
-    step = Step(backend.ops(backend.xp.float64), Network("tanh", output), Optimizer())
+    step = Step(backend.ops(backend.xp.float64), Network("tanh", output), GD())
     Xb, Yb = backend.asarray(X, dtype="float64"), backend.asarray(Y, dtype="float64")
 
     def cost(q):

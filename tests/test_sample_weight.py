@@ -12,7 +12,8 @@ import pytest
 
 import portable_dnn as dnn
 from portable_dnn.backend.ops import Ops
-from portable_dnn.engine import Network, Optimizer, Step, flatten, new_state
+from portable_dnn.engine import Network, Step, flatten, new_state
+from portable_dnn.optim import GD
 
 OUTPUTS = ["sigmoid", "softmax", "multilabel", "identity"]
 RNG = np.random.RandomState(0)
@@ -241,8 +242,8 @@ def test_weighted_step_is_the_step_over_repeated_columns(backend, output):
     params = flatten(dnn.initialize_parameters_deep(dims, init="he", seed=1, backend=backend))
     ops = backend.ops(backend.xp.float64)
     network = Network("tanh", output, keep_prob=0.8)
-    weighted = Step(ops, network, Optimizer(), weighted=True)
-    plain = Step(ops, network, Optimizer())
+    weighted = Step(ops, network, GD(), weighted=True)
+    plain = Step(ops, network, GD())
     cost, grads = weighted.gradients(params, *(backend.asarray(a) for a in (X, Y, w[None, :] * 1.0, *masks)))
     rep = [backend.asarray(np.repeat(a, w, axis=1)) for a in (X, Y, *masks)]
     cost_rep, grads_rep = plain.gradients(params, *rep)
@@ -255,8 +256,8 @@ def test_a_batch_of_zero_weights_moves_nothing(backend):
     rng = np.random.RandomState(3)
     X, Y = backend.asarray(rng.randn(4, 6)), backend.asarray((rng.rand(1, 6) > 0.5) * 1.0)
     params = dnn.initialize_parameters_deep(_dims("sigmoid"), seed=2, backend=backend)
-    step = Step(backend.ops(backend.xp.float64), Network(), Optimizer(), weighted=True)
-    state = new_state(step.ops, params, Optimizer())
+    step = Step(backend.ops(backend.xp.float64), Network(), GD(), weighted=True)
+    state = new_state(step.ops, params, GD())
     (moved,), cost = step(state, (X, Y, backend.asarray(np.zeros((1, 6)))), (0.5, 1, 6))
     assert float(cost) == 0.0
     for before, after in zip(flatten(params), moved):
@@ -297,8 +298,8 @@ def test_backend_weight_kernels_equal_the_array_api_kernels(backend, output):
     # The gradients of a weighted step with the backend's kernels, against the plain kernels'.
     params = flatten(dnn.initialize_parameters_deep([9, 4, k], seed=3, backend=backend))
     X = backend.asarray(rng.randn(9, 9))
-    got = Step(fast, Network("relu", output), Optimizer(), weighted=True).gradients(params, X, Y, w)
-    want = Step(plain, Network("relu", output), Optimizer(), weighted=True).gradients(params, X, Y, w)
+    got = Step(fast, Network("relu", output), GD(), weighted=True).gradients(params, X, Y, w)
+    want = Step(plain, Network("relu", output), GD(), weighted=True).gradients(params, X, Y, w)
     for g, r in zip([got[0], *got[1]], [want[0], *want[1]]):
         np.testing.assert_allclose(dnn.to_numpy(g), dnn.to_numpy(r), rtol=0, atol=1e-12)
 

@@ -215,6 +215,25 @@ class Ops:
         ]
         return [p for p, _, _ in stepped], [v for _, v, _ in stepped], [s for _, _, s in stepped]
 
+    def nadam_all(
+        self,
+        Ps: Any,
+        Gs: Any,
+        vs: Any,
+        ss: Any,
+        mus: Any,
+        t: Any,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        momentum_decay: float,
+    ) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+        """:meth:`nadam` on every parameter."""
+        hyper = (t, lr, beta1, beta2, eps, momentum_decay)
+        stepped = [self.nadam(P, G, v, s, mu, *hyper) for P, G, v, s, mu in zip(Ps, Gs, vs, ss, mus)]
+        return tuple([list(group) for group in zip(*stepped)])  # type: ignore[return-value]
+
     def clip_by_norm(self, Gs: Any, max_norm: float) -> list[Any]:
         """Every gradient times ``min(1, max_norm / (norm + 1e-6))``, ``norm`` the 2-norm of all of
         them together (PyTorch's ``clip_grad_norm_``); the ``Gs`` are scratch. The factor is a
@@ -296,6 +315,33 @@ class Ops:
             P -= step
             return P, v, s
         return P - step, v, s
+
+    def nadam(
+        self,
+        P: Any,
+        G: Any,
+        v: Any,
+        s: Any,
+        mu: Any,
+        t: Any,
+        lr: float,
+        beta1: float,
+        beta2: float,
+        eps: float,
+        momentum_decay: float,
+    ) -> tuple[Any, Any, Any, Any]:
+        """One NAdam step, as PyTorch's: ``mu`` (0-d) is the running product of the ``mu_t``."""
+        mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+        mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        mu = self._set(mu, mu * mu_t)
+        v = self._set(v, v + (1 - beta1) * (G - v))
+        s = self._set(s, beta2 * s + (1 - beta2) * (G * G))
+        d = self.xp.sqrt(s / (1 - beta2**t)) + eps
+        step = (lr * (1 - mu_t) / (1 - mu)) * (G / d) + (lr * mu_next / (1 - mu * mu_next)) * (v / d)
+        if self.inplace:
+            P -= step
+            return P, v, s, mu
+        return P - step, v, s, mu
 
     # -------------------------------------------------------------- checks
 
