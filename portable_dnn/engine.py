@@ -58,6 +58,10 @@ class Network:
     output: str = "sigmoid"
     keep_prob: float = 1.0
     lambd: float = 0.0
+    #: Divide the output's ``dZ`` by m before the products (``dW = dZ A^T``), as the second
+    #: course's notebooks do, rather than the products (``dW = 1/m dZ A^T``), as the first
+    #: course does. The same gradients, rounded in another order.
+    dz_first: bool = False
 
 
 # ------------------------------------------------------------------ state
@@ -160,11 +164,13 @@ class Step:
             u = ops.batch_weights(weights)
             cost = ops.cost(AL, Y, net.output, u)
             dZ = ops.weigh(dZ, u)
+        if net.dz_first:
+            dZ = ops.weigh(dZ, 1 / int(Y.shape[1]))
         grads: list[Any] = [None] * (2 * L)
         for l in reversed(range(L)):
             if l == 0 and Z1 is not None:
                 break
-            grads[2 * l], grads[2 * l + 1] = ops.weight_grads(dZ, inputs[l])
+            grads[2 * l], grads[2 * l + 1] = ops.weight_grads(dZ, inputs[l], mean=not net.dz_first)
             if l == 0:
                 break
             dA = ops.back(params[2 * l], dZ)
@@ -239,8 +245,9 @@ class GramStep(Step):
         for i in range(2, len(params)):
             params[i] = ops.sgd(params[i], grads[i], lr)
         m = int(buf["X"].shape[1])
-        step = lr * (1 / m * dZ1)
-        db = lr * (1 / m * ops.xp.sum(dZ1, axis=1, keepdims=True))
+        scale = 1 if self.network.dz_first else 1 / m  # dz_first: dZ1 is already divided by m
+        step = lr * (scale * dZ1)
+        db = lr * (scale * ops.xp.sum(dZ1, axis=1, keepdims=True))
         if ops.inplace:  # fixed addresses, for CUDA-graph replay
             buf["applied"] += step
             buf["product"] -= step @ buf["gram"]

@@ -157,6 +157,7 @@ def fit(
     clip_norm: float | None = None,
     lambd: float = 0.0,
     keep_prob: float = 1.0,
+    scale_dz_first: bool = False,
     decay_rate: float = 0.0,
     time_interval: int | None = None,
     validation_data: tuple[Any, Any] | None = None,
@@ -218,6 +219,10 @@ def fit(
     (from 0) trains at ``learning_rate(e)``, which must be a positive finite number.
     ``lambd`` adds the L2 term (with m the mini-batch's size) to cost and
     gradients; ``keep_prob < 1`` applies inverted dropout after every hidden layer.
+    ``scale_dz_first`` divides the output's ``dZ`` by m before the products
+    (``dW = dZ A^T``), as the second course's notebooks do, where the first course
+    divides the products (``dW = 1/m dZ A^T``): the same gradients, rounded in the notebooks'
+    order (the notebooks' models train with it).
 
     History: ``history["cost"]`` holds one training cost per epoch: the
     size-weighted mean of the mini-batch costs seen during that epoch (with
@@ -375,7 +380,9 @@ def fit(
         X, Y, W = be.prepare_examples(be.prepare_features(X), Y, W)
     if X_val is not None:
         X_val, Y_val = be.prepare_examples(X_val, Y_val)
-    network = Network(hidden_activation, output, keep_prob, lambd)
+    if not isinstance(scale_dz_first, bool):
+        raise TypeError(f"{func}: scale_dz_first must be True or False, got {scale_dz_first!r}")
+    network = Network(hidden_activation, output, keep_prob, lambd, scale_dz_first)
     step = Step(be.ops(float_dtype), network, opt, weighted=W is not None)
     host_W = None if W is None else np.asarray(be.to_host(W), dtype=np.float64).reshape(-1)
     val_weights = None if W_val is None else step.ops.batch_weights(W_val)

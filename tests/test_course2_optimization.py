@@ -295,5 +295,5 @@ def test_model_errors():
     X, Y = np.zeros((2, 4)), np.zeros((1, 4))
     with pytest.raises(TypeError, match="model: decay must be None, update_lr or schedule_lr_decay"):
         opt.model(X, Y, [2, 1], "gd", decay=lambda lr, e, r: lr)
-    with pytest.raises(ValueError, match="fit: optimizer must be one of"):
+    with pytest.raises(ValueError, match="model: optimizer must be one of"):
         opt.model(X, Y, [2, 1], "sgd", print_cost=False)

@@ -145,12 +145,13 @@ class NumpyOps(Ops):
             return np.multiply(dA, np.where(A > 0, 1.0, LEAKY_SLOPE).astype(dA.dtype), out=dA)
         return super().activation_grad(dA, Z, A, act)
 
-    def weight_grads(self, dZ: Any, A_prev: Any) -> tuple[Any, Any]:
-        scale = 1 / A_prev.shape[1]
+    def weight_grads(self, dZ: Any, A_prev: Any, mean: bool = True) -> tuple[Any, Any]:
         dW = np.matmul(dZ, A_prev.T)
-        dW *= scale
         db = dZ.sum(axis=1, keepdims=True)
-        db *= scale
+        if mean:
+            scale = 1 / A_prev.shape[1]
+            dW *= scale
+            db *= scale
         return dW, db
 
     def sgd(self, P: Any, G: Any, lr: float) -> Any:

@@ -37,9 +37,12 @@ class TorchOps(Ops):
     def weigh(self, dZ: Any, u: Any) -> Any:
         return dZ.mul_(u)
 
-    def weight_grads(self, dZ: Any, A_prev: Any) -> tuple[Any, Any]:
+    def weight_grads(self, dZ: Any, A_prev: Any, mean: bool = True) -> tuple[Any, Any]:
+        dW, db = torch.matmul(dZ, A_prev.T), dZ.sum(dim=1, keepdim=True)
+        if not mean:
+            return dW, db
         scale = 1 / A_prev.shape[1]
-        return torch.matmul(dZ, A_prev.T).mul_(scale), dZ.sum(dim=1, keepdim=True).mul_(scale)
+        return dW.mul_(scale), db.mul_(scale)
 
     def sgd(self, P: Any, G: Any, lr: float) -> Any:
         return P.sub_(G, alpha=lr)

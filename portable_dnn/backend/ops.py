@@ -156,10 +156,14 @@ class Ops:
         its input ``Z`` (else None); ``dA`` is scratch."""
         return act.backward(self, dA, Z, A)
 
-    def weight_grads(self, dZ: Any, A_prev: Any) -> tuple[Any, Any]:
-        """The course's ``dW = 1/m dZ A_prev^T`` and ``db = 1/m sum(dZ)``."""
+    def weight_grads(self, dZ: Any, A_prev: Any, mean: bool = True) -> tuple[Any, Any]:
+        """The course's ``dW = 1/m dZ A_prev^T`` and ``db = 1/m sum(dZ)``; without ``mean``,
+        ``dZ A_prev^T`` and ``sum(dZ)`` (for a ``dZ`` already divided by m)."""
+        dW, db = dZ @ A_prev.T, self.xp.sum(dZ, axis=1, keepdims=True)
+        if not mean:
+            return dW, db
         m = A_prev.shape[1]
-        return 1 / m * (dZ @ A_prev.T), 1 / m * self.xp.sum(dZ, axis=1, keepdims=True)
+        return 1 / m * dW, 1 / m * db
 
     def l2(self, W: Any, lambd: float, m: int) -> tuple[Any, Any]:
         """The L2 term's cost ``lambd / (2m) sum(W^2)`` (0-d) and gradient ``lambd / m W``."""

@@ -22,6 +22,7 @@ from portable_dnn.course2._data import course_points
 from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
 from portable_dnn.minibatch import random_mini_batches
+from portable_dnn.optim import optimizer as _optimizer
 from portable_dnn.optimizers import (
     initialize_adam,
     initialize_velocity,
@@ -89,6 +90,10 @@ def model(
     if decay is not None and decay not in _DECAYS:
         raise TypeError(f"{func}: decay must be None, update_lr or schedule_lr_decay, got {decay!r}")
     num_epochs = check_count(func, "num_epochs", num_epochs, 1)
+    # The notebook passes every optimizer all four settings; each reads its own.
+    chosen = _optimizer(optimizer, func)
+    given = {"beta": beta, "beta1": beta1, "beta2": beta2, "epsilon": epsilon}
+    chosen = _optimizer(chosen, func, **{k: v for k, v in given.items() if k in chosen.hyperparameters()})
     parameters, history = fit(
         X,
         Y,
@@ -96,14 +101,11 @@ def model(
         init="he",
         init_seed=3,
         seed=10,
-        optimizer=optimizer,
+        optimizer=chosen,
         learning_rate=learning_rate,
         batch_size=mini_batch_size,
         num_epochs=num_epochs,
-        beta=beta,
-        beta1=beta1,
-        beta2=beta2,
-        epsilon=epsilon,
+        scale_dz_first=True,
         decay_rate=0.0 if decay is None else decay_rate,
         time_interval=None if decay is None else _DECAYS[decay],
         backend=backend,
