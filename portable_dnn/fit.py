@@ -627,6 +627,7 @@ def _to(be: Backend, a: Any, dtype: Any = None) -> Any:
         except (TypeError, ValueError):
             same = False
         if same:
+            a = be.known_sizes(a)
             return a if dtype is None or a.dtype == dtype else be.xp.astype(a, dtype)
         a = to_numpy(a)
     return be.asarray(a, dtype=dtype)
