@@ -56,6 +56,8 @@ class _DNNEstimator(BaseEstimator):
     # Fitted: where fit's X lay (None: host data) and the network's parameters.
     _input_backend: tuple[str, str] | None
     parameters_: dict[str, Any]
+    #: The optimizer's state, epoch count and costs of the last call, for one that goes on.
+    _resume: dict[str, Any]
     #: The score recorded on the held-out share each epoch (``validation_scores_``).
     _validation_score: str
 
@@ -125,8 +127,8 @@ class _DNNEstimator(BaseEstimator):
         when it returns: a call that raises (refused data, a diverged run) leaves it as it was."""
         trial = copy.copy(self)
         fit_on(trial)
-        vars(self).clear()
-        vars(self).update(vars(trial))
+        self.__dict__.clear()
+        self.__dict__.update(trial.__dict__)
         return self
 
     def _training_input(
@@ -312,6 +314,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     """
 
     _validation_score = "accuracy"
+    classes_: np.ndarray
 
     def __init__(
         self,

@@ -135,7 +135,7 @@ def _with(state, slot, key, value):
         (lambda s: {**s, "costs": ["a", "b"]}, r"resume\['costs'\]\[0\] must be a finite number, got 'a'"),
         (lambda s: {**s, "costs": [0.5, math.inf]}, r"resume\['costs'\]\[1\] must be a finite number"),
     ],
-    ids=["v-transposed", "s-transposed", "complex", "object", "missing", "nan", "huge-t", "str-costs", "inf-cost"],
+    ids=["v-T", "s-T", "complex", "object", "missing", "nan", "huge-t", "str-cost", "inf-cost"],
 )  # fmt: skip
 def test_resume_is_checked_slot_by_slot(backend, to_backend, change, message):
     bad = change(_state(backend, to_backend))
