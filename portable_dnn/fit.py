@@ -45,7 +45,7 @@ from .backend import (
     resolve_dtype,
     to_numpy,
 )
-from .backend.base import Epoch
+from .backend.base import Epoch, dtype_name
 from .engine import (
     HIDDEN,
     OUTPUTS,
@@ -59,7 +59,7 @@ from .engine import (
 from .initialization import INITS, initialize_parameters_deep
 from .optim import GD, Optimizer
 from .optim import optimizer as _optimizer
-from .optimizers import schedule_lr_decay, update_lr
+from .optimizers import _check_decay, schedule_lr_decay, update_lr
 from .regularization import _check_keep_prob, _check_lambd, host_mask
 from .reporting import check_metrics, progress_bar_class, score
 from .softmax import _one_hot
@@ -295,8 +295,7 @@ def fit(
         batch_size = check_count(func, "batch_size", batch_size, 1)
     lambd = _check_lambd(func, lambd)
     keep_prob = _check_keep_prob(func, keep_prob)
-    if isinstance(decay_rate, bool) or not isinstance(decay_rate, numbers.Real) or not decay_rate >= 0:
-        raise ValueError(f"{func}: decay_rate must be a number >= 0, got {decay_rate!r}")
+    decay_rate = _check_decay(func, decay_rate)
     if time_interval is not None:
         time_interval = check_count(func, "time_interval", time_interval, 1)
     if schedule is not None and (decay_rate != 0 or time_interval is not None):
@@ -454,9 +453,8 @@ def fit(
             val_cost = float(step.ops.cost(AL, Y_val, output, val_weights))
             history["val_cost"].append(val_cost)
         if metric_keys:
-            _record_metrics(
-                metric_keys, step, trainer, X, Y, AL if X_val is not None else None, Y_val, history
-            )
+            val = (AL if X_val is not None else None, Y_val, W_val)
+            _record_metrics(metric_keys, step, trainer, (X, Y, W), val, history)
         if bar is not None:
             shown = {"cost": f"{trainer.costs[-1]:.6f}"}
             if X_val is not None:
@@ -501,24 +499,23 @@ def _record_metrics(
     keys: Sequence[str],
     step: Step,
     trainer: Trainer,
-    X: Any,
-    Y: Any,
-    AL_val: Any,
-    Y_val: Any,
+    train: tuple[Any, Any, Any],
+    val: tuple[Any, Any, Any],
     history: dict[str, Any],
 ) -> None:
-    """The epoch's scores ``keys`` (``name`` on the training data, ``"val_" + name`` on the validation
-    data's output ``AL_val``), appended to ``history`` after one read from the device."""
+    """The epoch's scores ``keys`` (``name`` on the training data ``(X, Y, weights)``, ``"val_" + name``
+    on the validation data's ``(AL, Y, weights)``), appended to ``history`` after one read from the
+    device; weighted examples count by their weights, as in the costs."""
     xp, output = step.ops.xp, step.network.output
     AL = None
     values = []
     for key in keys:
         if key.startswith("val_"):
-            values.append(score(xp, key[4:], AL_val, Y_val, output))
+            values.append(score(xp, key[4:], *val[:2], output, val[2]))
             continue
         if AL is None:  # the training data's forward pass, only for a training score
-            AL = step.forward(flatten(trainer.parameters()), X)
-        values.append(score(xp, key, AL, Y, output))
+            AL = step.forward(flatten(trainer.parameters()), train[0])
+        values.append(score(xp, key, AL, train[1], output, train[2]))
     for key, value in zip(keys, trainer.runner.fetch(values)):
         history[key].append(float(value))
 
@@ -557,7 +554,8 @@ def _resume_state(
     dtype: Any,
     epochs: int,
 ) -> tuple[list[list[Any]], int, int, list[float]]:
-    """The engine's state, first epoch, Adam's step count and costs of a run to continue."""
+    """The engine's state, first epoch, Adam's step count and costs of a run to continue, each checked
+    against the network and naming the part of ``resume`` at fault."""
     if not isinstance(resume, Mapping) or "parameters" not in resume:
         raise TypeError(f"{func}: resume must be a dict with 'parameters', 'epoch', 't' and 'costs'")
     params = resume["parameters"]
@@ -567,23 +565,67 @@ def _resume_state(
         raise ValueError(f"{func}: resume['parameters'] have layer sizes {got}, expected layers_dims {dims}")
     epoch = check_count(func, "resume['epoch']", resume.get("epoch"))
     t = check_count(func, "resume['t']", resume.get("t", 0))
+    if t > MAX_STEPS:
+        shown = t if t < 10**20 else f"an integer of {len(str(t))} digits"
+        raise ValueError(f"{func}: resume['t'] counts the optimizer's steps, at most 2**53; got {shown}")
     if epoch > epochs:
         raise ValueError(f"{func}: resume['epoch'] {epoch} is past num_epochs {epochs}")
-    costs = resume.get("costs", [])
-    if not isinstance(costs, Sequence) or len(costs) != epoch:
-        raise ValueError(f"{func}: resume['costs'] must hold one cost per epoch done ({epoch})")
+    costs = _resume_costs(func, resume.get("costs", []), epoch)
     names = opt.slots
-    groups = [params] + [resume.get(name) for name in names]
-    state = []
-    for i, group in enumerate(groups):
-        if not isinstance(group, Mapping):
-            raise ValueError(f"{func}: resume has no {names[i - 1]!r} for the {opt.name} optimizer")
-        values = flatten(group, prefix="d" if i else "")
-        state.append([_to(be, v, dtype) for v in values])
-    for values in state:
-        if not all(bool(be.xp.all(be.xp.isfinite(v))) for v in values):
-            raise ValueError(f"{func}: resume holds NaN or infinite values")
-    return state, epoch, t, [float(c) for c in costs]
+    for name in names:
+        if not isinstance(resume.get(name), Mapping):
+            raise ValueError(f"{func}: resume has no {name!r} for the {opt.name} optimizer")
+    state = [_resume_group(func, be, "parameters", params, "", params, dtype)]
+    state += [
+        _resume_group(func, be, name, resume[name], "d", params, dtype, name in opt.scalar_slots)
+        for name in names
+    ]
+    return state, epoch, t, costs
+
+
+#: The most optimizer steps a resumed state may count: a float64 counts integers exactly up to it.
+MAX_STEPS = 2**53
+
+
+def _resume_group(
+    func: str,
+    be: Backend,
+    name: str,
+    group: Mapping[str, Any],
+    prefix: str,
+    params: Mapping[str, Any],
+    dtype: Any,
+    scalar: bool = False,
+) -> list[Any]:
+    """``resume[name]``'s arrays (keys ``prefix + "W1"``, ...) on ``be`` as ``dtype``, in the engine's
+    order, each checked: real, finite and shaped as its parameter in ``params`` (shape () for a
+    ``scalar`` slot)."""
+    keys = [f"{p}{l}" for l in range(1, num_layers(func, params) + 1) for p in ("W", "b")]
+    values = []
+    for key in keys:
+        label, shape = f"resume[{name!r}][{prefix + key!r}]", () if scalar else shape_of(params[key])
+        if prefix + key not in group:
+            raise ValueError(f"{func}: resume[{name!r}] has no {prefix + key!r}; it needs one array per "
+                             f"parameter: {', '.join(repr(prefix + k) for k in keys)}")  # fmt: skip
+        value = _host_checked(func, label, group[prefix + key])
+        check_array(func, label, value, ndim=None)
+        if shape_of(value) != shape:
+            raise ValueError(f"{func}: {label} has shape {shape_of(value)}; the parameters need {shape}")
+        value = _to(be, value, dtype)
+        check_finite(func, label, be.xp, value)
+        values.append(value)
+    return values
+
+
+def _resume_costs(func: str, costs: Any, epoch: int) -> list[float]:
+    """``resume['costs']``: one finite number per epoch done."""
+    if isinstance(costs, (str, bytes)) or not isinstance(costs, Sequence) or len(costs) != epoch:
+        raise ValueError(f"{func}: resume['costs'] must hold one cost per epoch done ({epoch})")
+    for i, cost in enumerate(costs):
+        real = isinstance(cost, numbers.Real) or (is_array(cost) and shape_of(cost) == ())
+        if isinstance(cost, bool) or not real or not math.isfinite(float(cost)):
+            raise ValueError(f"{func}: resume['costs'][{i}] must be a finite number, got {cost!r}")
+    return [float(c) for c in costs]
 
 
 def _to(be: Backend, a: Any, dtype: Any = None) -> Any:
@@ -594,6 +636,7 @@ def _to(be: Backend, a: Any, dtype: Any = None) -> Any:
         except (TypeError, ValueError):
             same = False
         if same:
+            a = be.known_sizes(a)
             return a if dtype is None or a.dtype == dtype else be.xp.astype(a, dtype)
         a = to_numpy(a)
     return be.asarray(a, dtype=dtype)
@@ -690,25 +733,43 @@ def _split(
 
 def _move_weights(func: str, be: Backend, w: Any, dtype: Any, m: int) -> Any:
     """``sample_weight`` on ``be`` as ``(1, m)`` of ``dtype``, checked: an array (or list) of real
-    numbers, one per example, finite, >= 0 and not all zero."""
+    numbers, one per example, finite, >= 0 and not all zero; divided by its largest weight (in
+    float64, on the host), so that no sum of weights overflows or underflows whatever their scale
+    (the weighted means, and so training, do not change)."""
     name = "sample_weight"
     w = _host_checked(func, name, w)
     if not is_array(w):
         raise TypeError(
             f"{func}: {name} must be an array of {m} weights (one per example), got {type(w).__name__}"
         )
-    if shape_of(w) not in ((m,), (1, m)):
+    w = np.asarray(to_numpy(w), dtype=np.float64)  # computed where lazy: its sizes become known
+    if w.shape not in ((m,), (1, m)):
         raise ValueError(
-            f"{func}: {name} has shape {shape_of(w)}, expected ({m},) or (1, {m}): one weight per example"
+            f"{func}: {name} has shape {w.shape}, expected ({m},) or (1, {m}): one weight per example"
         )
-    xp = be.xp
-    w = xp.astype(xp.reshape(_to(be, w), (1, m)), dtype)
-    check_finite(func, name, xp, w)
-    bad = first_bad(xp, w, w >= 0)
+    w = w.reshape(1, m)
+    check_finite(func, name, np, w)
+    bad = first_bad(np, w, w >= 0)
     if bad is not None:
         raise ValueError(f"{func}: {name} must be >= 0, found {bad[1]!r} at [{bad[0][1]}]")
-    _some_weight(func, xp, w, "")
-    return w
+    _some_weight(func, np, w, "")
+    w = w / w.max()
+    _check_weight_range(func, w, dtype)
+    return be.asarray(w, dtype=dtype)
+
+
+def _check_weight_range(func: str, w: np.ndarray, dtype: Any) -> None:
+    """Refuse weights (largest 1) so much smaller than the largest that, in ``dtype``, a batch of them
+    alone would sum to less than its size over the largest float: its mean weight would overflow."""
+    positive = w[w > 0]
+    smallest = float(positive.min())
+    floor = w.shape[1] / float(np.finfo(dtype_name(dtype)).max)
+    if smallest < floor:
+        raise ValueError(
+            f"{func}: sample_weight spans too wide a range for {dtype_name(dtype)}: its smallest weight "
+            f"above zero is {smallest:.3g} times its largest, below {floor:.3g}; "
+            "set such weights to 0 or train in float64"
+        )
 
 
 def _some_weight(func: str, xp: Any, w: Any, which: str) -> None:

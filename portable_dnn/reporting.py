@@ -15,6 +15,10 @@ caller reads all of an epoch's scores to the host at once:
   ``multioutput="uniform_average"``); a constant target scores 1 when predicted
   exactly, else 0, as scikit-learn's ``force_finite`` does.
 
+Where the examples are weighted (``sample_weight``), each score weighs them as the cost does:
+accuracy is the weighted share, and R^2's mean and sums are weighted (scikit-learn's
+``sample_weight``).
+
 The progress bar is tqdm's (``tqdm.auto``: a widget in notebooks, text elsewhere),
 an optional dependency.
 """
@@ -62,33 +66,44 @@ def check_metrics(func: str, metrics: Any, output: str, validation: bool) -> tup
     return tuple(keys)
 
 
-def score(xp: Any, name: str, AL: Any, Y: Any, output: str) -> Any:
+def score(xp: Any, name: str, AL: Any, Y: Any, output: str, weights: Any = None) -> Any:
     """The metric ``name`` of the output ``AL`` against ``Y`` (both ``(units, m)``), a 0-d array of
-    AL's dtype on AL's device; nothing is read to the host.
+    AL's dtype on AL's device; nothing is read to the host. With ``weights`` ``(1, m)`` each example
+    counts by its weight, as scikit-learn's ``sample_weight`` weighs its scores.
 
     >>> import numpy as np
     >>> AL = np.array([[0.9, 0.2, 0.6, 0.4]]); Y = np.array([[1.0, 0.0, 0.0, 0.0]])
     >>> float(score(np, "accuracy", AL, Y, "sigmoid"))
     0.75
+    >>> float(score(np, "accuracy", AL, Y, "sigmoid", weights=np.array([[1.0, 1.0, 2.0, 0.0]])))
+    0.5
     >>> float(score(np, "r2", np.array([[1.0, 2.0, 2.0]]), np.array([[1.0, 2.0, 3.0]]), "identity"))
     0.5
     """
     if name == "r2":
-        return _r2(xp, AL, Y)
+        return _r2(xp, AL, Y, weights)
     if output == "softmax":
         right = xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0)
     else:
         right = (AL > 0.5) == (Y > 0.5)
         if output == "multilabel":
             right = xp.all(right, axis=0)
-    return xp.mean(xp.astype(right, AL.dtype))
+    right = xp.astype(xp.reshape(right, (-1,)), AL.dtype)
+    if weights is None:
+        return xp.mean(right)
+    return xp.sum(right * weights[0, :]) / xp.sum(weights)
 
 
-def _r2(xp: Any, AL: Any, Y: Any) -> Any:
+def _r2(xp: Any, AL: Any, Y: Any, weights: Any) -> Any:
     D = Y - AL
-    residual = xp.sum(D * D, axis=1)
-    C = Y - xp.mean(Y, axis=1, keepdims=True)
-    total = xp.sum(C * C, axis=1)
+    if weights is None:
+        residual = xp.sum(D * D, axis=1)
+        C = Y - xp.mean(Y, axis=1, keepdims=True)
+        total = xp.sum(C * C, axis=1)
+    else:
+        residual = xp.sum(D * D * weights, axis=1)
+        C = Y - xp.sum(Y * weights, axis=1, keepdims=True) / xp.sum(weights)
+        total = xp.sum(C * C * weights, axis=1)
     one, zero = xp.ones_like(total), xp.zeros_like(total)
     varies = total != 0
     # A constant target has no variance to explain: exact predictions score 1, others 0.

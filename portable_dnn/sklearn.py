@@ -18,9 +18,10 @@ and the arithmetic runs on ``backend``, results coming back as NumPy.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import array_api_compat
@@ -56,6 +57,8 @@ class _DNNEstimator(BaseEstimator):
     # Fitted: where fit's X lay (None: host data) and the network's parameters.
     _input_backend: tuple[str, str] | None
     parameters_: dict[str, Any]
+    #: The optimizer's state, epoch count and costs of the last call, for one that goes on.
+    _resume: dict[str, Any]
     #: The score recorded on the held-out share each epoch (``validation_scores_``).
     _validation_score: str
 
@@ -120,6 +123,31 @@ class _DNNEstimator(BaseEstimator):
 
     # ------------------------------------------------------------ data in
 
+    def _staged(self, fit_on: Callable[[Any], Any]) -> Any:
+        """``fit_on(trial)`` on a copy of the estimator, whose attributes become the estimator's only
+        when it returns: a call that raises (refused data, a diverged run) leaves it as it was."""
+        trial = copy.copy(self)
+        fit_on(trial)
+        self.__dict__.clear()
+        self.__dict__.update(trial.__dict__)
+        return self
+
+    def _training_input(
+        self, func: str, X: Any, y: Any, epochs: int | None
+    ) -> tuple[Any, Backend | None, bool]:
+        """X checked for a training call, its backend, and whether the call continues the fitted
+        network (``partial_fit``, or ``fit`` with ``warm_start``): then X keeps ``n_features_in_``."""
+        warm = hasattr(self, "_resume") and (epochs is not None or bool(self.warm_start))
+        shape = _shape(X) if warm else ()
+        if len(shape) == 2 and shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{func}: X has {shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input: n_features_in_ of the fitted network, which "
+                f"{_continues(func)}"
+            )
+        X, be = self._input(func, X, reset=not warm, y=y)
+        return X, be, warm
+
     def _input(self, func: str, X: Any, reset: bool, y: Any = ()) -> tuple[Any, Backend | None]:
         """X checked, and the backend it stays on (None: host data, trained on ``backend``)."""
         if y is None:
@@ -165,8 +193,9 @@ class _DNNEstimator(BaseEstimator):
         n_out: int,
         epochs: int | None,
         sample_weight: np.ndarray | None = None,
+        warm: bool = False,
     ) -> None:
-        """``epochs`` more epochs from the last state (``None``: a fresh fit of ``self.epochs``)."""
+        """``epochs`` (``None``: ``self.epochs``) more epochs, from the last state when ``warm``."""
         hidden = _hidden_sizes(func, self.hidden_layer_sizes)
         if self.batch_size is not None:
             _count(func, "batch_size", self.batch_size)
@@ -174,14 +203,17 @@ class _DNNEstimator(BaseEstimator):
             _count(func, "random_state", self.random_state, 0)
         m = int(X.shape[0])
         dims = [int(X.shape[1]), *hidden, n_out]
-        resume = None
-        previous = getattr(self, "_resume", None)
         if epochs is None:
             epochs = _count(func, "epochs", self.epochs)
-            if not self.warm_start:
-                previous = None
-        if previous is not None:
-            resume = {"parameters": self.parameters_, **previous}
+        resume = None
+        if warm:
+            fitted = [int(self.parameters_[f"W{l}"].shape[0]) for l in range(1, len(self.parameters_) // 2)]
+            if list(hidden) != fitted:
+                raise ValueError(
+                    f"{func}: hidden_layer_sizes {hidden} differ from the fitted network's {tuple(fitted)}, "
+                    f"which {_continues(func)}"
+                )
+            resume = {"parameters": self.parameters_, **self._resume}
         done = 0 if resume is None else resume["epoch"]
         seed = 0 if self.random_state is None else self.random_state
         batch_size = None if self.batch_size is None else min(int(self.batch_size), m)
@@ -285,6 +317,7 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
     """
 
     _validation_score = "accuracy"
+    classes_: np.ndarray
 
     def __init__(
         self,
@@ -353,20 +386,20 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         the class labels (any values but NaN; ``classes_`` are its distinct ones).
         ``sample_weight`` (n_samples,) multiplies each sample's loss (see :func:`portable_dnn.fit`).
         """
-        return self._fit("fit", X, y, None, None, sample_weight)
+        return self._staged(lambda est: est._fit("fit", X, y, None, None, sample_weight))
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> DNNClassifier:
         """One more epoch on (X, y), continuing the epochs, optimizer state and shuffles of the calls
         before: n calls equal ``fit`` with ``epochs=n``. ``classes`` (all labels) on the first call
-        when y may not show them all; ``sample_weight`` as in :meth:`fit`."""
-        return self._fit("partial_fit", X, y, classes, 1, sample_weight)
+        when y may not show them all (later calls may repeat it, unchanged); ``sample_weight`` as in
+        :meth:`fit`."""
+        return self._staged(lambda est: est._fit("partial_fit", X, y, classes, 1, sample_weight))
 
     def _fit(
         self, method: str, X: Any, y: Any, classes: Any, epochs: int | None, sample_weight: Any
     ) -> DNNClassifier:
         func = f"DNNClassifier.{method}"
-        first = epochs is None or not hasattr(self, "parameters_")
-        X, be = self._input(func, X, reset=first, y=y)
+        X, be, warm = self._training_input(func, X, y, epochs)
         if _is_device_array(y):
             y = to_numpy(y)  # labels may be any values: they are sorted out on the host
         _refuse_nan_labels(func, y)
@@ -375,37 +408,30 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
             raise ValueError(f"{func}: X has {X.shape[0]} samples but y has {y.shape[0]}")
         check_classification_targets(y)
         weights = _sample_weight(func, sample_weight, X.shape[0])
-        if y.ndim == 2 and y.shape[1] > 1 or type_of_target(y) == "multilabel-indicator":
-            if not first and self._output != "multilabel":
-                raise ValueError(f"{func}: y is multi-label but the network was fitted on single labels")
+        multilabel = y.ndim == 2 and y.shape[1] > 1 or type_of_target(y) == "multilabel-indicator"
+        if warm and multilabel != (self._output == "multilabel"):
+            kinds = ("single-label", "multi-label")
+            raise ValueError(
+                f"{func}: y is {kinds[multilabel]}, but the network was fitted on {kinds[not multilabel]} y "
+                f"(classes_ {self.classes_.tolist()}), which {_continues(func)}"
+            )
+        if multilabel:
             if self.class_weight is not None:
                 raise ValueError(
                     f"{func}: class_weight weighs the classes of single-label y, and y is multi-label; "
                     "weigh the samples with sample_weight instead"
                 )
-            if first:
+            if not warm:
                 self.classes_ = np.arange(y.shape[1])
             elif y.shape[1] != len(self.classes_):
-                raise ValueError(f"{func}: y has {y.shape[1]} labels, the network {len(self.classes_)}")
-            self._train(
-                func,
-                X,
-                be,
-                y.T,
-                "multilabel",
-                y.shape[1],
-                None if first and epochs is None else epochs,
-                weights,
-            )
+                raise ValueError(
+                    f"{func}: y has {y.shape[1]} labels, but the fitted network's classes_ are "
+                    f"{self.classes_.tolist()}, which {_continues(func)}"
+                )
+            self._train(func, X, be, y.T, "multilabel", y.shape[1], epochs, weights, warm)
             return self
         y = column_or_1d(y, warn=True)
-        if first:
-            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"{func}: needs samples of at least 2 classes, but y holds only one class: "
-                    f"{self.classes_[0]!r}"
-                )
+        self.classes_ = self._classes(func, y, classes, warm)
         y_idx = np.searchsorted(self.classes_, y)
         y_idx = np.minimum(y_idx, len(self.classes_) - 1)
         if not np.all(self.classes_[y_idx] == y):
@@ -418,8 +444,39 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
         multiclass = len(self.classes_) > 2
         output = "softmax" if multiclass else "sigmoid"
         n_out = len(self.classes_) if multiclass else 1
-        self._train(func, X, be, y_idx.reshape(1, -1), output, n_out, epochs, weights)
+        self._train(func, X, be, y_idx.reshape(1, -1), output, n_out, epochs, weights, warm)
         return self
+
+    def _classes(self, func: str, y: np.ndarray, classes: Any, warm: bool) -> np.ndarray:
+        """The call's classes: ``classes`` or y's labels for a new network; the fitted ``classes_``,
+        checked against ``classes`` and (``warm_start``) y's labels, for one that goes on."""
+        if classes is not None:
+            if np.ndim(classes) != 1:
+                raise ValueError(
+                    f"{func}: classes must be an array-like of all the class labels, such as [0, 1, 2], "
+                    f"got {classes!r}"
+                )
+            _refuse_nan_labels(func, classes, "classes")
+            classes = np.unique(np.asarray(classes))
+            if warm and classes.tolist() != self.classes_.tolist():
+                raise ValueError(
+                    f"{func}: classes={classes.tolist()} differ from classes_ {self.classes_.tolist()} "
+                    "of the earlier calls; the labels cannot change once training has begun"
+                )
+        if warm:
+            labels = np.unique(y)
+            if func.endswith(".fit") and labels.tolist() != self.classes_.tolist():
+                raise ValueError(
+                    f"{func}: y has the classes {labels.tolist()}, but the fitted network's classes_ are "
+                    f"{self.classes_.tolist()}, which {_continues(func)}"
+                )
+            return self.classes_
+        found = np.unique(y if classes is None else classes)
+        if len(found) < 2:
+            raise ValueError(
+                f"{func}: needs samples of at least 2 classes, but y holds only one class: {found[0]!r}"
+            )
+        return found
 
     def _class_weighted(
         self, func: str, method: str, y_idx: np.ndarray, weights: np.ndarray | None
@@ -463,6 +520,8 @@ class DNNClassifier(ClassifierMixin, _DNNEstimator):
                 f"{func}: class_weight must be None, 'balanced' or a dict of class label -> weight, "
                 f"got {given!r}"
             )
+        if per_class.max() > 0:  # scaled as sample_weight is, so the product stays in range
+            per_class = per_class / per_class.max()
         weighted = per_class[y_idx] if weights is None else weights * per_class[y_idx]
         if not np.any(weighted > 0):
             raise ValueError(f"{func}: class_weight and sample_weight leave every sample with weight zero")
@@ -529,17 +588,17 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> DNNRegressor:
         """Train on X (n_samples, n_features) and targets y (n_samples,) or (n_samples, n_targets);
         returns self. ``sample_weight`` (n_samples,) multiplies each sample's loss."""
-        return self._fit("fit", X, y, None, sample_weight)
+        return self._staged(lambda est: est._fit("fit", X, y, None, sample_weight))
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> DNNRegressor:
         """One more epoch on (X, y), continuing the epochs, optimizer state and shuffles of the calls
         before: n calls equal ``fit`` with ``epochs=n``; ``sample_weight`` as in :meth:`fit`."""
-        return self._fit("partial_fit", X, y, 1, sample_weight)
+        return self._staged(lambda est: est._fit("partial_fit", X, y, 1, sample_weight))
 
     def _fit(self, method: str, X: Any, y: Any, epochs: int | None, sample_weight: Any) -> DNNRegressor:
         func = f"DNNRegressor.{method}"
-        first = epochs is None or not hasattr(self, "parameters_")
-        X, be = self._input(func, X, reset=first, y=y)
+        X, be, warm = self._training_input(func, X, y, epochs)
+        _refuse_strings(func, y, "y")
         if be is None:
             if _is_device_array(y):
                 y = to_numpy(y)
@@ -554,14 +613,18 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
                 f"got shape {tuple(y.shape)}"
             )
         n_out = 1 if y.ndim == 1 else int(y.shape[1])
-        if first:
+        if not warm:
             self._single = y.ndim == 1
         elif n_out != self.parameters_[f"b{len(self.parameters_) // 2}"].shape[0]:
-            raise ValueError(f"{func}: y has {n_out} targets, the network was fitted on others")
+            fitted = self.parameters_[f"b{len(self.parameters_) // 2}"].shape[0]
+            raise ValueError(
+                f"{func}: y has {n_out} targets, but the fitted network predicts {fitted}, "
+                f"which {_continues(func)}"
+            )
         if be is None:
-            _check_finite(func, y.reshape(len(y), -1))
+            _check_finite(func, y.reshape(len(y), -1), "y")
         weights = _sample_weight(func, sample_weight, X.shape[0])
-        self._train(func, X, be, y.T if y.ndim == 2 else y, "identity", n_out, epochs, weights)
+        self._train(func, X, be, y.T if y.ndim == 2 else y, "identity", n_out, epochs, weights, warm)
         return self
 
     def predict(self, X: Any) -> Any:
@@ -579,6 +642,25 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
         elif _is_device_array(y):
             y = to_numpy(y)
         return float(r2_score(y, predicted, sample_weight=sample_weight))
+
+
+def _continues(func: str) -> str:
+    """How the training call ``func`` came to continue the fitted network, for its refusals."""
+    if func.endswith("partial_fit"):
+        return "partial_fit continues"
+    return "warm_start=True continues (warm_start=False fits a new network)"
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    """x's shape where it has one (arrays, DataFrames, sparse matrices, rectangular lists), else ()."""
+    if hasattr(x, "shape"):
+        return tuple(x.shape)
+    if not isinstance(x, (list, tuple)):
+        return ()
+    try:
+        return np.shape(x)
+    except ValueError:  # ragged: scikit-learn says what is wrong
+        return ()
 
 
 def _is_device_array(x: Any) -> bool:
@@ -619,7 +701,7 @@ def _hidden_sizes(func: str, hidden: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in sizes)
 
 
-def _refuse_strings(func: str, X: Any) -> None:
+def _refuse_strings(func: str, X: Any, name: str = "X") -> None:
     """Strings in X (a string array, or strings among objects) would be parsed as numbers: refuse them."""
     if isinstance(X, (list, tuple)) or hasattr(X, "dtypes"):  # lists, DataFrames
         try:
@@ -631,22 +713,24 @@ def _refuse_strings(func: str, X: Any) -> None:
     dtype = X.dtype
     if dtype.kind in "USV" or (dtype.kind == "O" and any(isinstance(v, (str, bytes)) for v in X.flat)):
         raise TypeError(
-            f"{func}: X must hold numbers, got dtype {dtype}"
+            f"{func}: {name} must hold numbers, got dtype {dtype}"
             + (" with strings" if dtype.kind == "O" else "")
             + "; convert it to numbers first"
         )
 
 
-def _refuse_nan_labels(func: str, y: Any) -> None:
+def _refuse_nan_labels(func: str, y: Any, name: str = "y") -> None:
     try:
         labels = np.asarray(y)
     except (ValueError, TypeError):  # ragged: scikit-learn says what is wrong
         return
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
-        raise ValueError(f"{func}: y contains NaN or infinity; every sample needs a class label")
+        raise ValueError(f"{func}: {name} contains NaN or infinity, which is no class label")
 
 
-def _check_finite(func: str, X: np.ndarray) -> None:
+def _check_finite(func: str, X: np.ndarray, name: str = "X") -> None:
     if not np.all(np.isfinite(X)):
         row, col = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{func}: X contains NaN or infinity ({float(X[row, col])!r} at [{row}, {col}])")
+        raise ValueError(
+            f"{func}: {name} contains NaN or infinity ({float(X[row, col])!r} at [{row}, {col}])"
+        )

@@ -519,6 +519,12 @@ class DaskBackend(Backend):
     def prepare_examples(self, X: Any, Y: Any, *more: Any) -> tuple[Any, ...]:
         return split_examples(X, Y, *more)
 
+    def known_sizes(self, x: Any) -> Any:
+        if any(math.isnan(size) for sizes in x.chunks for size in sizes):
+            x = x.copy()  # a new array object: the caller's keeps its unknown sizes
+            x.compute_chunk_sizes()
+        return x
+
     def runner(
         self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
     ) -> Any:

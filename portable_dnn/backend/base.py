@@ -110,6 +110,11 @@ class Backend:
             x = x.astype(np.dtype(dtype_name(target)), copy=False)
         return self.xp.asarray(x, dtype=target, device=self.device)
 
+    def known_sizes(self, x: Any) -> Any:
+        """``x`` (an array of this backend) with the size of every axis known, which a lazy library
+        may only learn by computing (Dask after boolean indexing); ``x`` itself is not modified."""
+        return x
+
     def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
         target = resolve_dtype(self.xp, dtype)
         self.check_dtype(target)
