@@ -9,6 +9,7 @@ float32 the differences drown in rounding.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -113,7 +114,9 @@ def gradient_check(
     shaped like ``parameters``; ``grads_fn(params)`` returns its gradient as a
     dict with ``"d" + key`` (or ``key``) for every key of ``parameters``. Any
     dict of arrays works: network weights, or ``{"Z": Z}`` to check one
-    activation. Below about ``1e-7`` (float64) the backward pass is right.
+    activation. Below about ``1e-7`` (float64) the backward pass is right. NaN or
+    infinity in the gradients or the costs gives a NaN difference, a failed check: test
+    ``difference < threshold``, which NaN fails (``difference > threshold`` would pass it).
 
     >>> import numpy as np
     >>> p = {"w": np.array([[1.0, -2.0]])}
@@ -140,7 +143,12 @@ def gradient_check(
     denominator = _norm(xp, grad) + _norm(xp, gradapprox)
     difference = 0.0 if denominator == 0 else numerator / denominator
     if print_msg:
-        if difference > 2e-7:
+        if not math.isfinite(difference):
+            print(
+                f"There is a mistake in the backward propagation! difference = {difference} is not "
+                "finite: the gradients or the costs hold NaN or infinity"
+            )
+        elif difference > 2e-7:
             print(f"There is a mistake in the backward propagation! difference = {difference}")
         else:
             print(f"Your backward propagation works perfectly fine! difference = {difference}")

@@ -77,6 +77,15 @@ def test_one_dimensional_gradient_check(to_backend, capsys, x, printed):
     )
 
 
+@pytest.mark.parametrize("x, theta", [(2, np.nan), (np.inf, 4), (2, np.inf)])
+def test_one_dimensional_check_of_non_finite_numbers_fails(capsys, x, theta):
+    difference = gc.gradient_check(x, theta, print_msg=True)
+    assert np.isnan(difference)
+    assert capsys.readouterr().out.startswith(
+        "There is a mistake in the backward propagation! difference = nan is not finite"
+    )
+
+
 # ------------------------------------------------------------------ N-D
 
 
@@ -91,6 +100,20 @@ def test_forward_propagation_n(case):
         np.testing.assert_allclose(dnn.to_numpy(got), want, rtol=1e-13, atol=1e-15)
     for got, key in zip((W1, b1, W2, b2, W3, b3), SHAPES):
         np.testing.assert_array_equal(dnn.to_numpy(got), dnn.to_numpy(parameters[key]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_gradient_check_n_fails_non_finite_gradients(to_backend, case, capsys, bad):
+    X, Y, parameters = case
+    grads = gc.backward_propagation_n(X, Y, gc.forward_propagation_n(X, Y, parameters)[1])
+    db2 = dnn.to_numpy(grads["db2"]).copy()
+    db2[1, 0] = bad
+    difference = gc.gradient_check_n(parameters, dict(grads, db2=to_backend(db2)), X, Y, print_msg=True)
+    assert np.isnan(difference)
+    assert capsys.readouterr().out == (
+        "There is a mistake in the backward propagation! difference = nan is not finite: "
+        "the gradients or the costs hold NaN or infinity\n"
+    )
 
 
 def test_backward_propagation_n(case):
