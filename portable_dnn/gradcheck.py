@@ -10,6 +10,7 @@ float32 the differences drown in rounding.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,28 @@ def _size(shape: tuple[int, ...]) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def _check_layout(func: str, layout: Any) -> Layout:
+    """``layout`` as a list of ``(key, shape)``: distinct string keys, shapes of sizes >= 0."""
+    if isinstance(layout, (str, bytes)) or not isinstance(layout, Sequence):
+        raise TypeError(f"{func}: layout must be a list of (key, shape) pairs, got {layout!r}")
+    out: Layout = []
+    for i, entry in enumerate(layout):
+        pair = isinstance(entry, (tuple, list)) and len(entry) == 2
+        key, shape = entry if pair else (None, None)
+        sizes = isinstance(shape, (tuple, list)) and all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0 for d in shape
+        )
+        if not (isinstance(key, str) and sizes):
+            raise ValueError(
+                f"{func}: layout[{i}] must be a (key, shape) pair, a string and a tuple of sizes >= 0, "
+                f"got {entry!r}"
+            )
+        if any(key == k for k, _ in out):
+            raise ValueError(f"{func}: layout names {key!r} twice")
+        out.append((key, tuple(int(d) for d in shape)))
+    return out
 
 
 def dictionary_to_vector(
@@ -63,6 +86,7 @@ def vector_to_dictionary(theta: Any, layout: Layout) -> dict[str, Any]:
     {'W1': array([[0., 1.]]), 'b1': array([[2.]])}
     """
     func = "vector_to_dictionary"
+    layout = _check_layout(func, layout)
     check_array(func, "theta", theta, ndim=None)
     xp = namespace_of(theta, func=func)
     flat = xp.reshape(theta, (-1,))
@@ -87,6 +111,7 @@ def gradients_to_vector(grads: Mapping[str, Any], layout: Layout) -> Any:
     array([[1., 1., 0.]])
     """
     func = "gradients_to_vector"
+    layout = _check_layout(func, layout)
     if not isinstance(grads, Mapping):
         raise TypeError(f"{func}: grads must be a dict of arrays, got {type(grads).__name__}")
     picked: dict[str, Any] = {}

@@ -27,6 +27,7 @@ from portable_dnn._checks import check_array, check_positive_float, num_layers, 
 from portable_dnn.activations import relu_backward
 from portable_dnn.backend import namespace_of
 from portable_dnn.cost import _check_labels, binary_cost, cross_entropy
+from portable_dnn.course2.regularization import _layers
 from portable_dnn.linear import linear_backward
 from portable_dnn.model import L_model_forward
 
@@ -260,25 +261,19 @@ def backward_propagation_n(X: Any, Y: Any, cache: Sequence[Any]) -> dict[str, An
     (['dZ1', 'dW1', 'db1'], array([[0.11552929]]))
     """
     func = "backward_propagation_n"
-    if isinstance(cache, (str, bytes)) or not isinstance(cache, Sequence) or len(cache) % 4 or not cache:
-        raise ValueError(
-            f"{func}: cache must be forward_propagation_n's (Z1, A1, W1, b1, ..., ZL, AL, WL, bL)"
-        )
-    L = len(cache) // 4
-    check_array(func, "X", X)
-    AL = cache[4 * L - 3]
-    check_array(func, "cache's A" + str(L), AL)
-    xp = namespace_of(X, AL, func=func)
-    Y = _check_labels(func, xp, AL, Y)
+    layers = _layers(func, X, cache, dropout=False)
+    L = len(layers)
+    AL = layers[-1]["A"]
+    Y = _check_labels(func, namespace_of(AL, func=func), AL, Y)
     grads: dict[str, Any] = {}
     # The sigmoid's derivative and the cross-entropy's together, as the notebook writes them.
     dZ = AL - Y
     for l in range(L, 0, -1):
-        Z, _, W, b = cache[4 * (l - 1) : 4 * l]
+        layer = layers[l - 1]
         if l < L:
-            dZ = relu_backward(grads[f"dA{l}"], Z)
-        A_prev = X if l == 1 else cache[4 * (l - 2) + 1]
-        dA_prev, dW, db = linear_backward(dZ, (A_prev, W, b))
+            dZ = relu_backward(grads[f"dA{l}"], layer["Z"])
+        A_prev = X if l == 1 else layers[l - 2]["A"]
+        dA_prev, dW, db = linear_backward(dZ, (A_prev, layer["W"], layer["b"]))
         grads[f"dZ{l}"], grads[f"dW{l}"], grads[f"db{l}"] = dZ, dW, db
         if l > 1:
             grads[f"dA{l - 1}"] = dA_prev

@@ -36,6 +36,7 @@ from portable_dnn._checks import (
     check_float,
     check_same_dtype,
     check_shape,
+    dtype_kind,
     num_layers,
     shape_of,
 )
@@ -279,6 +280,12 @@ def _layers(func: str, X: Any, cache: Any, dropout: bool) -> list[dict[str, Any]
     check_array(func, "X", X)
     for i, a in enumerate(cache):
         check_array(func, f"cache[{i}]", a)
+    mask = None if dropout else next((i for i, a in enumerate(cache) if dtype_kind(a) == "bool"), None)
+    if mask is not None:
+        raise ValueError(
+            f"{func}: cache[{mask}] is a boolean array, a dropout mask: {func} takes the cache "
+            f"{layout}, without masks"
+        )
     xp = namespace_of(X, *cache, func=func)
     check_float(func, "X", xp, X)
     L = (n - 4) // per_hidden + 1
