@@ -200,7 +200,7 @@ def save_parameters(
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"{func}: optimizer_state[{slot!r}][{grad!r}] holds NaN or infinite values")
             if slot == "s" and np.any(value < 0):
-                raise ValueError(f"{func}: optimizer_state['s'][{grad!r}], an average of squares, is negative")
+                raise ValueError(f"{func}: optimizer_state['s'][{grad!r}], an average of squares, is < 0")
             arrays[f"{slot}.{grad}"] = value
     acts = _check_activations(func, activations, L)
     extra = "{}"
@@ -589,9 +589,9 @@ def load_parameters(path: str | os.PathLike[str], backend: str | Backend | None 
 
     Every array is checked against the file's recorded layer sizes and dtype and
     must be finite; a member is only read after its declared size has been
-    checked against those layer sizes, and compressed members are refused. A missing, damaged or foreign file, or
-    the temporary file of an unfinished save, raises ``ValueError`` naming the
-    file and what is wrong.
+    checked against those layer sizes, and compressed members are refused. A
+    missing, damaged or foreign file, or the temporary file of an unfinished
+    save, raises ``ValueError`` naming the file and what is wrong.
 
     >>> load_parameters("no_model.npz")
     Traceback (most recent call last):

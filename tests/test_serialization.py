@@ -620,7 +620,7 @@ def test_a_negative_s_slot_is_refused(tmp_path):
         f"load_checkpoint: {str(path)!r} has negative values in 's.db3', an average of squared gradients"
     )
     slots["s"]["dW1"] = np.full_like(params["W1"], -1.0)
-    with pytest.raises(ValueError, match=r"optimizer_state\['s'\]\['dW1'\], an average of squares, is negative"):
+    with pytest.raises(ValueError, match=r"optimizer_state\['s'\]\['dW1'\], an average of squares, is < 0"):
         save_parameters(params, path, optimizer_state=slots)
 
 
