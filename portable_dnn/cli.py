@@ -187,15 +187,9 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if data.Y is None:
         raise CLIError("training needs labels Y")
     options = _optimizer_options(args)
-    if args.optimizer == "adamw":
-        check_decay_per_step("--weight-decay", lr, options["weight_decay"])
     out = args.out
     ckpt = _checkpoint_path(out)
-    if os.path.exists(ckpt) and not (args.resume or args.overwrite_checkpoint):
-        raise CLIError(
-            f"{ckpt!r} holds the checkpoint of an unfinished run: continue it with --resume, or start "
-            "over with --overwrite-checkpoint (which replaces it)"
-        )
+    _check_start(args, ckpt, lr, options)
     # Every file the run will write is checked now, not after training.
     for option, path in (("--out", out), ("--plot", args.plot), ("checkpoint", ckpt)):
         if path is not None:
@@ -306,7 +300,9 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if bar is not None:
             bar.close()
         save_checkpoint(exc.state, last=True)
-        again = list(argv) if "--resume" in argv else [*argv, "--resume"]
+        # Resuming continues this run: the flag that let it replace an older checkpoint goes.
+        again = [a for a in argv if not (a.startswith("--ov") and "--overwrite-checkpoint".startswith(a))]
+        again = again if "--resume" in again else [*again, "--resume"]
         what = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
         print(
             f"{PROG}: {what} after {exc.state.iteration} of {iterations} {unit}s; checkpoint saved to "
@@ -337,6 +333,17 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         _plot([float(c) for c in costs], lr, args.plot, every=100 if course else 1, label=unit)
         print(f"Cost curve written to {args.plot}")
     return 0
+
+
+def _check_start(args: argparse.Namespace, ckpt: str, lr: float, options: dict[str, Any]) -> None:
+    """Refuse a run that would replace an unfinished run's checkpoint, or decay the weights past zero."""
+    if os.path.exists(ckpt) and not (args.resume or args.overwrite_checkpoint):
+        raise CLIError(
+            f"{ckpt!r} holds the checkpoint of an unfinished run: continue it with --resume, or start "
+            "over with --overwrite-checkpoint (which replaces it)"
+        )
+    if args.optimizer == "adamw":
+        check_decay_per_step("--weight-decay", lr, options["weight_decay"])
 
 
 def _resume(

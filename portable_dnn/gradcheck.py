@@ -36,9 +36,9 @@ def _check_layout(func: str, layout: Any) -> Layout:
     out: Layout = []
     for i, entry in enumerate(layout):
         pair = isinstance(entry, (tuple, list)) and len(entry) == 2
-        key, shape = entry if pair else (None, None)
+        key, shape = entry if pair else (None, ())
         sizes = isinstance(shape, (tuple, list)) and all(
-            isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0 for d in shape
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0 for d in shape
         )
         if not (isinstance(key, str) and sizes):
             raise ValueError(

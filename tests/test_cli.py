@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -826,7 +827,15 @@ def test_a_fresh_run_keeps_an_unfinished_runs_checkpoint(
     assert "not allowed with argument" in capsys.readouterr().err
     assert ckpt.read_bytes() == saved
 
-    assert cli.main([*fresh, "--overwrite-checkpoint"]) == 0
+    # Starting over, interrupted in turn: its checkpoint replaces the old one, and the command
+    # printed to resume it does not start over again.
+    _interrupt_at(monkeypatch, 3)
+    assert cli.main([*fresh, "--overwrite-checkpoint"]) == 130
+    monkeypatch.undo()
+    assert load_metadata(ckpt)["metadata"]["iterations"] == 3
+    again = shlex.split(capsys.readouterr().err.rstrip().rsplit("resume with: ", 1)[1])
+    assert again == ["portable-dnn", *fresh, "--resume"]
+    assert cli.main(again[1:]) == 0
     assert not ckpt.exists() and load_metadata(out)["metadata"]["iterations"] == 5
 
 
