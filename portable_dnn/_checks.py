@@ -212,6 +212,21 @@ def check_positive_float(func: str, name: str, value: Any) -> float:
     return value
 
 
+def check_decay_per_step(func: str, learning_rate: float, weight_decay: float) -> None:
+    """Raise ``ValueError`` unless ``learning_rate * weight_decay < 1``.
+
+    Decoupled weight decay scales every parameter by ``1 - learning_rate * weight_decay``
+    at each step: from 1 on it zeroes or flips the parameters instead of shrinking them,
+    and training diverges whatever the learning rate.
+    """
+    decay = learning_rate * weight_decay
+    if not decay < 1:
+        raise ValueError(
+            f"{func}: learning_rate * weight_decay = {decay:.3g} must be below 1 (decoupled weight "
+            "decay scales every parameter by 1 - learning_rate * weight_decay at each step)"
+        )
+
+
 def check_count(func: str, name: str, value: Any, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{func}: {name} must be an integer >= {minimum}, got {value!r}")

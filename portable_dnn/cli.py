@@ -28,6 +28,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import logging
+import math
 import os
 import platform
 import shlex
@@ -40,6 +41,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from ._checks import check_decay_per_step
 from .backend import ENV_VAR, ClusterError, available_backends, get_backend, to_numpy
 from .datasets import check_same_features, default_dataset, flatten_images, load_dataset, load_npz_dataset
 from .optim import OPTIMIZERS, Optimizer, optimizer, settings
@@ -180,6 +182,7 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     options = opt.get_params()
     out = args.out
     ckpt = _checkpoint_path(out)
+    _check_start(args, ckpt, lr, options)
     # Every file the run will write is checked now, not after training.
     for option, path in (("--out", out), ("--plot", args.plot), ("checkpoint", ckpt)):
         if path is not None:
@@ -222,7 +225,8 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     start, resume = 0, None
     if args.resume:
-        start, resume = _resume(args, ckpt, layers_dims, lr, fingerprint, iterations, options)
+        steps = None if course else -(-int(data.X.shape[1]) // (args.batch_size or data.X.shape[1]))
+        start, resume = _resume(args, ckpt, layers_dims, lr, fingerprint, iterations, options, steps)
     if not args.quiet:
         how = (
             ""
@@ -288,7 +292,9 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if bar is not None:
             bar.close()
         save_checkpoint(exc.state, last=True)
-        again = list(argv) if "--resume" in argv else [*argv, "--resume"]
+        # Resuming continues this run: the flag that let it replace an older checkpoint goes.
+        again = [a for a in argv if not (a.startswith("--ov") and "--overwrite-checkpoint".startswith(a))]
+        again = again if "--resume" in again else [*again, "--resume"]
         what = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
         print(
             f"{PROG}: {what} after {exc.state.iteration} of {iterations} {unit}s; checkpoint saved to "
@@ -321,6 +327,17 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _check_start(args: argparse.Namespace, ckpt: str, lr: float, options: dict[str, Any]) -> None:
+    """Refuse a run that would replace an unfinished run's checkpoint, or decay the weights past zero."""
+    if os.path.exists(ckpt) and not (args.resume or args.overwrite_checkpoint):
+        raise CLIError(
+            f"{ckpt!r} holds the checkpoint of an unfinished run: continue it with --resume, or start "
+            "over with --overwrite-checkpoint (which replaces it)"
+        )
+    if args.optimizer == "adamw":
+        check_decay_per_step("--weight-decay", lr, options["weight_decay"])
+
+
 def _resume(
     args: argparse.Namespace,
     ckpt: str,
@@ -329,8 +346,12 @@ def _resume(
     fingerprint: str,
     iterations: int,
     options: dict[str, Any],
+    steps: int | None,
 ) -> tuple[int, dict[str, Any]]:
-    """The iteration (epoch) to start from and fit's ``resume`` dict, from this command's checkpoint."""
+    """The iteration (epoch) to start from and fit's ``resume`` dict, from this command's checkpoint.
+
+    ``steps`` is the number of steps per epoch (None for the course's loop, which keeps no step count).
+    """
     if not os.path.exists(ckpt):
         raise CLIError(f"--resume: no checkpoint {ckpt!r} to resume from")
     parameters, slots, meta = load_checkpoint(ckpt, backend="numpy")  # host arrays: moved once
@@ -342,7 +363,7 @@ def _resume(
         ("optimizer", extra.get("optimizer", "gd"), args.optimizer),
         # A checkpoint without them was made when the defaults were the only choice.
         *(
-            (name.replace("_", " "), extra.get(name, _default(args.optimizer, name)), value)
+            (name.replace("_", " "), _recorded_number(ckpt, extra, name, args.optimizer), value)
             for name, value in options.items()
         ),
         ("batch size", extra.get("batch_size"), args.batch_size),
@@ -359,16 +380,64 @@ def _resume(
     start = int(extra.get("iterations", 0))
     if start >= iterations:
         raise CLIError(f"--resume: checkpoint {ckpt!r} already has {start} of {iterations} iterations")
+    t, costs = _check_progress(ckpt, extra, slots, args.optimizer, start, steps)
     if not args.quiet:
         print(f"Resuming from {ckpt} at {start}")
-    costs = [float(c) for c in extra.get("costs", [])]
-    return start, {
-        "parameters": parameters,
-        **slots,
-        "t": int(extra.get("t", 0)),
-        "epoch": start,
-        "costs": costs,
-    }
+    return start, {"parameters": parameters, **slots, "t": t, "epoch": start, "costs": costs}
+
+
+def _malformed(ckpt: str, field: str, value: Any, expected: str) -> CLIError:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    return CLIError(
+        f"--resume: checkpoint {ckpt!r} has a malformed field {field!r} ({shown}; expected {expected})"
+    )
+
+
+def _finite(value: Any) -> float:
+    """``value`` as a finite float; NaN for anything else (strings, lists, integers past float's range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
+
+
+def _recorded_number(ckpt: str, extra: dict[str, Any], name: str, optimizer_name: str) -> float | None:
+    """The checkpoint's optimizer option ``name`` as a float (``clip_norm`` may be None), checked."""
+    value = extra.get(name, _default(optimizer_name, name))
+    if value is None and name == "clip_norm":
+        return None
+    number = _finite(value)
+    if not math.isfinite(number):
+        raise _malformed(ckpt, name, value, "a finite number" + (" or null" if name == "clip_norm" else ""))
+    return number
+
+
+def _check_progress(
+    ckpt: str, extra: dict[str, Any], slots: dict[str, Any], optimizer: str, start: int, steps: int | None
+) -> tuple[int, list[float]]:
+    """The step count ``t`` and the costs, once they and the slots agree with ``start`` iterations."""
+    from .training import COST_EVERY
+
+    if sorted(slots) != sorted(OPTIMIZERS[optimizer].slots):
+        held = ", ".join(sorted(slots)) or "none"
+        raise CLIError(
+            f"--resume: checkpoint {ckpt!r} holds the optimizer slots {held}; the {optimizer} optimizer "
+            f"keeps {', '.join(OPTIMIZERS[optimizer].slots) or 'none'}"
+        )
+    t = int(extra.get("t", 0))
+    if steps is not None and t != start * steps:
+        raise _malformed(ckpt, "t", t, f"{start} epochs of {steps} steps, {start * steps}")
+    recorded = extra.get("costs", [])
+    costs = [_finite(c) for c in recorded]
+    if not all(map(math.isfinite, costs)):
+        raise _malformed(ckpt, "costs", recorded, "finite numbers")
+    expected = start if steps is not None else -(-start // COST_EVERY)
+    if len(costs) != expected:
+        unit = "epochs" if steps is not None else f"iterations, one every {COST_EVERY}"
+        raise _malformed(ckpt, "costs", recorded, f"{expected} costs for {start} {unit}")
+    return t, costs
 
 
 def _check_writable(option: str, path: str) -> None:
@@ -663,7 +732,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--checkpoint-every", type=int, metavar="N", help="save OUT.ckpt.npz every N iterations"
     )
-    train.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz")
+    again = train.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from OUT.ckpt.npz")
+    again.add_argument(
+        "--overwrite-checkpoint",
+        action="store_true",
+        help="start over although OUT.ckpt.npz of an unfinished run exists (it is replaced); "
+        "without this or --resume such a checkpoint stops the command",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar or header")
 
     pred = sub.add_parser("predict", help="predict with a saved model")

@@ -9,6 +9,8 @@ float32 the differences drown in rounding.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +27,28 @@ def _size(shape: tuple[int, ...]) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def _check_layout(func: str, layout: Any) -> Layout:
+    """``layout`` as a list of ``(key, shape)``: distinct string keys, shapes of sizes >= 0."""
+    if isinstance(layout, (str, bytes)) or not isinstance(layout, Sequence):
+        raise TypeError(f"{func}: layout must be a list of (key, shape) pairs, got {layout!r}")
+    out: Layout = []
+    for i, entry in enumerate(layout):
+        pair = isinstance(entry, (tuple, list)) and len(entry) == 2
+        key, shape = entry if pair else (None, ())
+        sizes = isinstance(shape, (tuple, list)) and all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0 for d in shape
+        )
+        if not (isinstance(key, str) and sizes):
+            raise ValueError(
+                f"{func}: layout[{i}] must be a (key, shape) pair, a string and a tuple of sizes >= 0, "
+                f"got {entry!r}"
+            )
+        if any(key == k for k, _ in out):
+            raise ValueError(f"{func}: layout names {key!r} twice")
+        out.append((key, tuple(int(d) for d in shape)))
+    return out
 
 
 def dictionary_to_vector(
@@ -62,6 +86,7 @@ def vector_to_dictionary(theta: Any, layout: Layout) -> dict[str, Any]:
     {'W1': array([[0., 1.]]), 'b1': array([[2.]])}
     """
     func = "vector_to_dictionary"
+    layout = _check_layout(func, layout)
     check_array(func, "theta", theta, ndim=None)
     xp = namespace_of(theta, func=func)
     flat = xp.reshape(theta, (-1,))
@@ -86,6 +111,7 @@ def gradients_to_vector(grads: Mapping[str, Any], layout: Layout) -> Any:
     array([[1., 1., 0.]])
     """
     func = "gradients_to_vector"
+    layout = _check_layout(func, layout)
     if not isinstance(grads, Mapping):
         raise TypeError(f"{func}: grads must be a dict of arrays, got {type(grads).__name__}")
     picked: dict[str, Any] = {}
@@ -113,7 +139,9 @@ def gradient_check(
     shaped like ``parameters``; ``grads_fn(params)`` returns its gradient as a
     dict with ``"d" + key`` (or ``key``) for every key of ``parameters``. Any
     dict of arrays works: network weights, or ``{"Z": Z}`` to check one
-    activation. Below about ``1e-7`` (float64) the backward pass is right.
+    activation. Below about ``1e-7`` (float64) the backward pass is right. NaN or
+    infinity in the gradients or the costs gives a NaN difference, a failed check: test
+    ``difference < threshold``, which NaN fails (``difference > threshold`` would pass it).
 
     >>> import numpy as np
     >>> p = {"w": np.array([[1.0, -2.0]])}
@@ -140,7 +168,12 @@ def gradient_check(
     denominator = _norm(xp, grad) + _norm(xp, gradapprox)
     difference = 0.0 if denominator == 0 else numerator / denominator
     if print_msg:
-        if difference > 2e-7:
+        if not math.isfinite(difference):
+            print(
+                f"There is a mistake in the backward propagation! difference = {difference} is not "
+                "finite: the gradients or the costs hold NaN or infinity"
+            )
+        elif difference > 2e-7:
             print(f"There is a mistake in the backward propagation! difference = {difference}")
         else:
             print(f"Your backward propagation works perfectly fine! difference = {difference}")

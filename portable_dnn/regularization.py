@@ -23,6 +23,7 @@ from ._checks import (
     check_seed,
     check_shape,
     dtype_kind,
+    first_bad,
     num_layers,
     shape_of,
 )
@@ -167,7 +168,8 @@ def apply_dropout(A: Any, D: Any, keep_prob: float) -> Any:
     """``A * D / keep_prob`` for a given mask ``D`` (forward with a fixed mask).
 
     ``D`` holds 0s and 1s of A's dtype, or is a boolean or integer mask (the
-    course's ``D1 = D1 < keep_prob``), cast to A's dtype.
+    course's ``D1 = D1 < keep_prob``), cast to A's dtype. Any other value (the
+    uniform draws themselves, before ``< keep_prob``; NaN) raises ``ValueError``.
 
     >>> import numpy as np
     >>> apply_dropout(np.ones((1, 2)), np.array([[1.0, 0.0]]), 0.8)
@@ -190,17 +192,27 @@ def dropout_backward(dA: Any, D: Any, keep_prob: float) -> Any:
     return _masked("dropout_backward", "dA", dA, D, keep_prob)
 
 
-def _masked(func: str, name: str, A: Any, D: Any, keep_prob: float) -> Any:
+def _masked(func: str, name: str, A: Any, D: Any, keep_prob: float, mask: str = "D") -> Any:
+    """``A * D / keep_prob``, every argument checked; ``mask`` is what messages call ``D``."""
     check_array(func, name, A, ndim=None)
-    check_array(func, "D", D, ndim=None)
+    check_array(func, mask, D, ndim=None)
     xp = namespace_of(A, D, func=func)
     check_float(func, name, xp, A)
-    check_real(func, "D", D)
-    if dtype_kind(D) in ("bool", "integer"):
+    check_real(func, mask, D)
+    kind = dtype_kind(D)
+    if kind in ("bool", "integer"):
         # The course keeps its masks as booleans (D1 < keep_prob); some libraries refuse
         # to multiply them with floats, so they are cast here.
         D = xp.astype(D, A.dtype)
-    check_same_dtype(func, (name, "D"), (A, D))
-    check_shape(func, "D", D, shape_of(A), f"(the shape of {name})")
+    check_same_dtype(func, (name, mask), (A, D))
+    check_shape(func, mask, D, shape_of(A), f"(the shape of {name})")
     keep_prob = _check_keep_prob(func, keep_prob)
+    # A boolean mask (the course's D1 < keep_prob, every mask this package draws) is 0/1 by
+    # its dtype; others are searched, which catches a forgotten "< keep_prob".
+    bad = None if kind == "bool" else first_bad(xp, D, (D == 0) | (D == 1))
+    if bad is not None:
+        raise ValueError(
+            f"{func}: {mask} must be a dropout mask of 0s and 1s (rand(...) < keep_prob), "
+            f"found {bad[1]!r} at {list(bad[0])}"
+        )
     return A * D / keep_prob

@@ -7,8 +7,8 @@ CLI's iteration count, costs and learning rate). Saving is atomic: the file is
 written beside the target, flushed to disk and renamed over it, so an interrupted
 save leaves the old file (or none), never a broken one. Loading checks everything
 and raises ``ValueError`` naming the file and what is wrong; it reads no array
-larger than the file's metadata declares, so a crafted file cannot make it
-inflate gigabytes.
+larger than the file's metadata declares, and no compressed member, so a
+crafted file cannot make it inflate gigabytes.
 
 >>> import os, tempfile
 >>> import numpy as np
@@ -71,6 +71,7 @@ _HEADER_READERS: dict[tuple[int, int], Callable[..., tuple[Any, bool, np.dtype]]
     (2, 0): np.lib.format.read_array_header_2_0,
 }
 _READ_CHUNK = 1 << 24
+_COMPRESSIONS = {zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
 
 # The temporary file of a save: a hidden name that stays short whatever the
 # target's length (a name near NAME_MAX still saves), ending in ".tmp" so that no
@@ -146,8 +147,9 @@ def save_parameters(
     and ``data_sha256``, where given, must have the types the CLI writes).
     ``optimizer_state`` (a checkpoint's ``{"v": {"dW1": ...}, "s": ...}``,
     shaped like the parameters) is stored beside them for :func:`load_checkpoint`.
-    Parameters holding NaN or infinity are refused with ``ValueError``, since
-    :func:`load_parameters` would refuse the file.
+    Parameters or slots holding NaN or infinity, and a negative ``s`` (an average of
+    squared gradients), are refused with ``ValueError``, since :func:`load_parameters`
+    and :func:`load_checkpoint` would refuse the file.
 
     The file is written exactly at ``path`` (no suffix is added), atomically: a
     temporary ``.NAME.XXXXXXXX.tmp`` in the same folder, fsync'ed, then
@@ -207,6 +209,8 @@ def save_parameters(
                 )
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"{func}: optimizer_state[{slot!r}][{grad!r}] holds NaN or infinite values")
+            if slot == "s" and np.any(value < 0):
+                raise ValueError(f"{func}: optimizer_state['s'][{grad!r}], an average of squares, is < 0")
             arrays[f"{slot}.{grad}"] = value
     acts = _check_activations(func, activations, L)
     extra = "{}"
@@ -420,6 +424,14 @@ class _Archive:
         info = self.members[key]
         if info.file_size > limit + _MAX_HEADER + 16:
             raise self.fail(f"has a {key!r} member of {info.file_size} bytes, more than the {limit} {why}")
+        if info.compress_type != zipfile.ZIP_STORED:
+            # A stored member costs no more memory than its bytes on disk; a compressed one, even
+            # one its layer sizes allow, can inflate a small file into gigabytes.
+            method = _COMPRESSIONS.get(info.compress_type, f"zip method {info.compress_type}")
+            raise self.fail(
+                f"stores {key!r} compressed ({method}); model files and checkpoints hold their arrays "
+                "uncompressed, as save_parameters writes them (numpy.savez, not savez_compressed)"
+            )
         with self.zf.open(info) as member:
             version = np.lib.format.read_magic(member)
             read_header = _HEADER_READERS.get(version)
@@ -551,6 +563,8 @@ def _read_weights(archive: _Archive, meta: dict[str, Any], data: bool) -> dict[s
                 continue
             if not np.all(np.isfinite(arr)):
                 raise archive.fail(f"has NaN or infinite values in {key!r}")
+            if prefix == "s.d" and np.any(arr < 0):
+                raise archive.fail(f"has negative values in {key!r}, an average of squared gradients")
             out[key] = arr
     return out
 
@@ -585,10 +599,10 @@ def load_parameters(path: str | os.PathLike[str], backend: str | Backend | None 
     """The parameters saved in ``path``, as arrays of ``backend`` (default: the selected one).
 
     Every array is checked against the file's recorded layer sizes and dtype and
-    must be finite; a member is only inflated after its declared size has been
-    checked against those layer sizes. A missing, damaged or foreign file, or
-    the temporary file of an unfinished save, raises ``ValueError`` naming the
-    file and what is wrong.
+    must be finite; a member is only read after its declared size has been
+    checked against those layer sizes, and compressed members are refused. A
+    missing, damaged or foreign file, or the temporary file of an unfinished
+    save, raises ``ValueError`` naming the file and what is wrong.
 
     >>> load_parameters("no_model.npz")
     Traceback (most recent call last):

@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -799,3 +800,123 @@ def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
         "portable-dnn: error: not enough memory for this network and data (try smaller --layers, "
         "--batch-size or --dtype float32)"
     ]
+
+
+# ------------------------------------------ checkpoints a command must not lose or trust
+
+
+def test_a_fresh_run_keeps_an_unfinished_runs_checkpoint(
+    backend, tmp_path, monkeypatch, capsys, python_sigint
+):
+    out = str(tmp_path / "L.npz")
+    ckpt = tmp_path / "L.ckpt.npz"
+    first = ["train", "--optimizer", "adamw", "--iterations", "12", "--checkpoint-every", "2", "--quiet",
+             "--backend", backend.name, "--out", out]  # fmt: skip
+    _interrupt_fit_at(monkeypatch, 7, signal.SIGINT)
+    assert cli.main(first) == 130
+    monkeypatch.undo()
+    saved = ckpt.read_bytes()
+    assert load_metadata(ckpt)["metadata"]["iterations"] == 7
+    capsys.readouterr()
+
+    fresh = ["train", "--iterations", "5", "--quiet", "--backend", backend.name, "--out", out]
+    assert cli.main(fresh) == 1
+    assert capsys.readouterr().err == (
+        f"portable-dnn: error: {str(ckpt)!r} holds the checkpoint of an unfinished run: continue it with "
+        "--resume, or start over with --overwrite-checkpoint (which replaces it)\n"
+    )
+    assert ckpt.read_bytes() == saved and not os.path.exists(out)
+
+    assert cli.main([*fresh, "--resume", "--overwrite-checkpoint"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert ckpt.read_bytes() == saved
+
+    # Starting over, interrupted in turn: its checkpoint replaces the old one, and the command
+    # printed to resume it does not start over again.
+    _interrupt_at(monkeypatch, 3)
+    assert cli.main([*fresh, "--overwrite-checkpoint"]) == 130
+    monkeypatch.undo()
+    assert load_metadata(ckpt)["metadata"]["iterations"] == 3
+    again = shlex.split(capsys.readouterr().err.rstrip().rsplit("resume with: ", 1)[1])
+    assert again == ["portable-dnn", *fresh, "--resume"]
+    assert cli.main(again[1:]) == 0
+    assert not ckpt.exists() and load_metadata(out)["metadata"]["iterations"] == 5
+
+
+def _rmsprop_checkpoint(path: Path, metadata: dict | None = None, s: float | None = 0.0) -> list[str]:
+    """A checkpoint of 2 of 6 epochs of RMSProp on mini-batches of 64 (5 steps an epoch), written as
+    the command writes it, with ``metadata`` changed; the command that resumes it."""
+    command = ["train", "--quiet", "--iterations", "6", "--batch-size", "64", "--optimizer", "rmsprop"]
+    params = dnn.initialize_parameters_deep([2, 10, 5, 1], init="xavier", seed=1, backend="numpy")
+    data_sha = cli._fingerprint(cli.Data("default", *default_dataset()[:2], None, None))
+    recorded = {"iterations": 2, "costs": [0.7, 0.6], "learning_rate": 0.3, "seed": 1, "batch_size": 64,
+                "data_sha256": data_sha, "t": 10, **_options_of(command), **(metadata or {})}  # fmt: skip
+    slots = None if s is None else {"s": {f"d{k}": np.zeros_like(v) for k, v in params.items()}}
+    save_parameters(params, path, metadata=recorded, optimizer_state=slots)
+    return [*command, "--resume", "--out", str(path).replace(".ckpt.npz", ".npz")]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "s", "message"),
+    [
+        ({}, None, "holds the optimizer slots none; the rmsprop optimizer keeps s"),
+        ({"rho": "0.9"}, 0.0, "has a malformed field 'rho' ('0.9'; expected a finite number)"),
+        (
+            {"rho": 10**400},
+            0.0,
+            "has a malformed field 'rho' (1000000000000000000000000000000000000...; "
+            "expected a finite number)",
+        ),  # fmt: skip
+        ({"t": 7}, 0.0, "has a malformed field 't' (7; expected 2 epochs of 5 steps, 10)"),
+        (
+            {"t": 10**400},
+            0.0,
+            "has a malformed field 't' (1000000000000000000000000000000000000...; "
+            "expected 2 epochs of 5 steps, 10)",
+        ),  # fmt: skip
+        (
+            {"costs": [10**400, 0.6]},
+            0.0,
+            "has a malformed field 'costs' "
+            "([100000000000000000000000000000000000...; expected finite numbers)",
+        ),
+        ({"costs": [0.7]}, 0.0, r"has a malformed field 'costs' ([0.7]; expected 2 costs for 2 epochs)"),
+        ({}, -1.0, "negative"),
+    ],
+    ids=["no-slot", "rho-text", "rho-huge", "t-wrong", "t-huge", "costs-huge", "costs-short", "s-negative"],
+)
+def test_resume_names_the_malformed_field_of_a_crafted_checkpoint(tmp_path, capsys, metadata, s, message):
+    ckpt = tmp_path / "m.ckpt.npz"
+    command = _rmsprop_checkpoint(ckpt, metadata, 0.0 if s == -1.0 else s)
+    if s == -1.0:  # written past save_parameters, which refuses it
+        arrays = _files(ckpt)
+        arrays["s.dW2"] = np.full_like(arrays["s.dW2"], -1.0)
+        np.savez(ckpt, **arrays)
+        message = (
+            f"load_checkpoint: {str(ckpt)!r} has negative values in 's.dW2', an average of squared gradients"
+        )
+    else:
+        message = f"--resume: checkpoint {str(ckpt)!r} {message}"
+    capsys.readouterr()
+    assert cli.main(command) == 1
+    assert capsys.readouterr().err == f"portable-dnn: error: {message}\n"
+
+
+def test_a_sound_crafted_checkpoint_resumes(tmp_path, capsys):
+    """The crafted checkpoint of the test above, unchanged, is one the command resumes."""
+    command = _rmsprop_checkpoint(tmp_path / "m.ckpt.npz")
+    assert cli.main(command) == 0, capsys.readouterr().err
+    assert load_metadata(tmp_path / "m.npz")["metadata"]["iterations"] == 6
+
+
+@pytest.mark.parametrize(("rate", "decay"), [("0.3", "1e300"), ("0.01", "100")])
+def test_a_weight_decay_past_one_per_step_is_refused(tmp_path, capsys, rate, decay):
+    command = ["train", "--optimizer", "adamw", "--learning-rate", rate, "--weight-decay", decay,
+               "--iterations", "3", "--quiet", "--out", str(tmp_path / "m.npz")]  # fmt: skip
+    assert cli.main(command) == 1
+    product = float(rate) * float(decay)
+    assert capsys.readouterr().err == (
+        f"portable-dnn: error: --weight-decay: learning_rate * weight_decay = {product:.3g} must be below 1 "
+        "(decoupled weight decay scales every parameter by 1 - learning_rate * weight_decay at each step)\n"
+    )
+    assert not (tmp_path / "m.npz").exists()

@@ -12,6 +12,7 @@ import pytest
 
 import portable_dnn as dnn
 from portable_dnn.course2 import gradient_checking as gc
+from portable_dnn.course2.regularization import forward_propagation_with_dropout
 
 SHAPES = {"W1": (5, 4), "b1": (5, 1), "W2": (3, 5), "b2": (3, 1), "W3": (1, 3), "b3": (1, 1)}
 #: What the notebook prints for a correct backward pass, and for its exercise's planted
@@ -77,6 +78,15 @@ def test_one_dimensional_gradient_check(to_backend, capsys, x, printed):
     )
 
 
+@pytest.mark.parametrize("x, theta", [(2, np.nan), (np.inf, 4), (2, np.inf)])
+def test_one_dimensional_check_of_non_finite_numbers_fails(capsys, x, theta):
+    difference = gc.gradient_check(x, theta, print_msg=True)
+    assert np.isnan(difference)
+    assert capsys.readouterr().out.startswith(
+        "There is a mistake in the backward propagation! difference = nan is not finite"
+    )
+
+
 # ------------------------------------------------------------------ N-D
 
 
@@ -91,6 +101,20 @@ def test_forward_propagation_n(case):
         np.testing.assert_allclose(dnn.to_numpy(got), want, rtol=1e-13, atol=1e-15)
     for got, key in zip((W1, b1, W2, b2, W3, b3), SHAPES):
         np.testing.assert_array_equal(dnn.to_numpy(got), dnn.to_numpy(parameters[key]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_gradient_check_n_fails_non_finite_gradients(to_backend, case, capsys, bad):
+    X, Y, parameters = case
+    grads = gc.backward_propagation_n(X, Y, gc.forward_propagation_n(X, Y, parameters)[1])
+    db2 = dnn.to_numpy(grads["db2"]).copy()
+    db2[1, 0] = bad
+    difference = gc.gradient_check_n(parameters, dict(grads, db2=to_backend(db2)), X, Y, print_msg=True)
+    assert np.isnan(difference)
+    assert capsys.readouterr().out == (
+        "There is a mistake in the backward propagation! difference = nan is not finite: "
+        "the gradients or the costs hold NaN or infinity\n"
+    )
 
 
 def test_backward_propagation_n(case):
@@ -214,7 +238,11 @@ def test_errors(case):
         gc.gradient_check_n(parameters, grads, X, Y, epsilon=0.0)
     with pytest.raises(ValueError, match=r"forward_propagation_n: Y has shape \(2,\), expected \(1, 3\)"):
         gc.forward_propagation_n(X, Y[:2], parameters)
-    with pytest.raises(ValueError, match="backward_propagation_n: cache must be forward_propagation_n's"):
+    with pytest.raises(
+        ValueError,
+        match=r"backward_propagation_n: cache must be a tuple \(Z1, A1, W1, b1, \.\.\., ZL, AL, WL, bL\), "
+        "got a tuple of length 11",
+    ):
         gc.backward_propagation_n(X, Y, cache[:-1])
     with pytest.raises(ValueError, match=r"gradient_check: x must be one number, got shape \(2,\)"):
         gc.gradient_check(np.ones(2), 4)
@@ -222,6 +250,53 @@ def test_errors(case):
         TypeError, match="forward_propagation: theta must be a real number or an array, got str"
     ):
         gc.forward_propagation(2, "4")
+
+
+def test_cache_errors_name_the_cache(case, to_backend):
+    """A reversed cache, or a dropout cache whose length happens to fit, is blamed on the cache."""
+    X, Y, parameters = case
+    _, cache = gc.forward_propagation_n(X, Y, parameters)
+    with pytest.raises(ValueError) as info:
+        gc.backward_propagation_n(X, Y, cache[::-1])
+    assert str(info.value) == (
+        "backward_propagation_n: cache[2] (W1) has shape (1, 3), expected (1, 4) "
+        "(its columns must equal the rows of X, 4)"
+    )
+    dims = [4, 3, 3, 3, 3, 1]  # four hidden layers: 4 * 5 + 4 = 24 entries, a multiple of 4
+    rng = np.random.RandomState(2)
+    deep = {f"{p}{l}": rng.randn(dims[l], dims[l - 1] if p == "W" else 1) for l in range(1, 6) for p in "Wb"}
+    _, dropped = forward_propagation_with_dropout(X, to_backend(deep), 0.7)
+    assert len(dropped) == 24
+    with pytest.raises(ValueError) as info:
+        gc.backward_propagation_n(X, Y, dropped)
+    assert str(info.value) == (
+        "backward_propagation_n: cache[1] is a boolean array, a dropout mask: backward_propagation_n "
+        "takes the cache (Z1, A1, W1, b1, ..., ZL, AL, WL, bL), without masks"
+    )
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [[("W1", 47)], [("W1", (-47, -1))], [("W1", (47, 1.5))], [("W1", "47")], [(1, (47, 1))], [("W1",)]],
+    ids=["int-shape", "negative", "float-size", "str-shape", "int-key", "no-shape"],
+)
+@pytest.mark.parametrize("vector_to_dictionary", [gc.vector_to_dictionary, dnn.vector_to_dictionary])
+def test_a_malformed_layout_is_named(to_backend, vector_to_dictionary, layout):
+    with pytest.raises(ValueError) as info:
+        vector_to_dictionary(to_backend(np.zeros((47, 1))), layout)
+    assert str(info.value) == (
+        "vector_to_dictionary: layout[0] must be a (key, shape) pair, a string and a tuple of sizes >= 0, "
+        f"got {layout[0]!r}"
+    )
+    with pytest.raises(ValueError, match=r"^gradients_to_vector: layout\[0\] must be a \(key, shape\) pair"):
+        dnn.gradients_to_vector({"dW1": to_backend(np.zeros((47, 1)))}, layout)
+
+
+def test_a_layout_naming_a_key_twice_is_refused(to_backend):
+    with pytest.raises(ValueError, match="^vector_to_dictionary: layout names 'W1' twice$"):
+        gc.vector_to_dictionary(to_backend(np.zeros((47, 1))), [("W1", (47,)), ("W1", (0,))])
+    with pytest.raises(TypeError, match="^vector_to_dictionary: layout must be a list of"):
+        gc.vector_to_dictionary(to_backend(np.zeros((47, 1))), "W1")
 
 
 def test_predict_gives_the_published_decisions(to_backend):

@@ -276,6 +276,28 @@ def test_backward_propagation_with_dropout(xp, to_backend):
             np.testing.assert_array_equal(dnn.to_numpy(other[key]), dnn.to_numpy(grads[key]))
 
 
+@pytest.mark.parametrize(
+    ("at", "mask", "found"),
+    [
+        (1, np.random.RandomState(0).rand(2, 5), repr(float(np.random.RandomState(0).rand())) + " at [0, 0]"),
+        (6, np.full((3, 5), 2, dtype=np.int64), "2.0 at [0, 0]"),
+        (6, np.where(np.eye(3, 5) > 0, np.nan, 1.0), "nan at [0, 0]"),
+    ],
+    ids=["D1-uniform", "D2-twos", "D2-nan"],
+)
+def test_backward_propagation_with_dropout_refuses_masks_that_are_not_zero_one(to_backend, at, mask, found):
+    X, cache = _dropout_cache()
+    cache = list(cache)
+    cache[at] = mask
+    with pytest.raises(ValueError) as info:
+        reg.backward_propagation_with_dropout(to_backend(X), to_backend(Y), to_backend(tuple(cache)), 0.8)
+    name = f"cache[{at}] (D{1 if at == 1 else 2})"
+    assert str(info.value) == (
+        f"backward_propagation_with_dropout: {name} must be a dropout mask of 0s and 1s "
+        f"(rand(...) < keep_prob), found {found}"
+    )
+
+
 def test_inputs_are_left_as_they_were(to_backend):
     X, cache = _dropout_cache()
     before = [np.array(a, copy=True) for a in cache]

@@ -96,6 +96,28 @@ def test_detects_a_wrong_gradient(xp, f64, capsys):
     assert "There is a mistake" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["gradient", "cost"])
+def test_a_non_finite_difference_is_a_failed_check(f64, xp, capsys, bad, where):
+    """NaN or infinity in a gradient or a cost never passes: ``nan > 2e-7`` is False."""
+    Z = f64(_host(9, 2, 3))
+
+    def cost(p):
+        value = float(xp.sum(p["Z"] ** 2))
+        return bad if where == "cost" else value
+
+    def grads(p):
+        dZ = 2 * p["Z"]
+        return {"dZ": dZ * f64(np.array([[1.0, bad, 1.0], [1.0, 1.0, 1.0]])) if where == "gradient" else dZ}
+
+    diff = gradient_check(cost, grads, {"Z": Z}, print_msg=True)
+    assert np.isnan(diff) and not diff < TOL
+    assert capsys.readouterr().out == (
+        "There is a mistake in the backward propagation! difference = nan is not finite: "
+        "the gradients or the costs hold NaN or infinity\n"
+    )
+
+
 def test_vector_round_trip(f64, xp):
     params = {"W1": f64(_host(1, 2, 3)), "b1": f64(_host(2, 2, 1))}
     theta, layout = dictionary_to_vector(params)

@@ -1,5 +1,7 @@
 """L2 regularization and inverted dropout: values, gradients, masks across backends, and their effect."""
 
+import re
+
 import array_api_compat
 import numpy as np
 import pytest
@@ -136,6 +138,29 @@ def test_dropout_takes_boolean_and_integer_masks(backend, xp, dtype):
     other = "float64" if dtype == "float32" else "float32"
     with pytest.raises(TypeError, match="apply_dropout: arrays must share one floating dtype"):
         apply_dropout(A, backend.asarray(host, dtype=other), 0.7)
+
+
+@pytest.mark.parametrize("func", [apply_dropout, dropout_backward])
+@pytest.mark.parametrize(
+    ("mask", "found"),
+    [
+        # The uniform draws themselves: the course's "D1 = D1 < keep_prob" forgotten.
+        (np.random.RandomState(0).rand(2, 3), repr(float(np.random.RandomState(0).rand()))),
+        (np.full((2, 3), 2, dtype=np.int64), "2.0"),
+        (np.array([[1.0, 0.0, 1.0], [1.0, np.nan, 0.0]]), r"nan at \[1, 1\]"),
+        (np.array([[1.0, 0.0, -1.0], [1.0, 1.0, 0.0]]), r"-1.0 at \[0, 2\]"),
+    ],
+    ids=["uniform", "twos", "nan", "minus-one"],
+)
+def test_dropout_refuses_a_mask_that_is_not_zero_one(backend, func, mask, found):
+    A = backend.asarray(np.ones((2, 3)))
+    with pytest.raises(ValueError) as info:
+        func(A, backend.asarray(mask), 0.8)
+    assert re.fullmatch(
+        rf"{func.__name__}: D must be a dropout mask of 0s and 1s \(rand\(\.\.\.\) < keep_prob\), "
+        rf"found {found}.*",
+        str(info.value),
+    ), str(info.value)
 
 
 def test_errors(backend):

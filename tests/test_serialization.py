@@ -24,7 +24,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import portable_dnn as dnn
-from portable_dnn.serialization import FORMAT_VERSION, load_metadata, load_parameters, save_parameters
+from portable_dnn.serialization import (
+    FORMAT_VERSION,
+    load_checkpoint,
+    load_metadata,
+    load_parameters,
+    save_parameters,
+)
 
 FUZZ_EXAMPLES = 200
 
@@ -532,7 +538,7 @@ def test_load_metadata_checks_the_weights_headers(model_file):
         load_metadata(model_file)
 
 
-def test_compressed_and_fortran_ordered_files_load(tmp_path):
+def test_fortran_ordered_files_load(tmp_path):
     params = _host(_params("numpy"))
     params["W2"] = np.asfortranarray(params["W2"])
     path = tmp_path / "model.npz"
@@ -540,13 +546,82 @@ def test_compressed_and_fortran_ordered_files_load(tmp_path):
     with zipfile.ZipFile(path) as zf, zf.open("W2.npy") as fh:
         np.lib.format.read_magic(fh)
         assert np.lib.format.read_array_header_1_0(fh)[1]  # stored in Fortran order
-    arrays = _contents(path)
-    squeezed = tmp_path / "compressed.npz"
-    np.savez_compressed(squeezed, **arrays)
-    for p in (path, squeezed):
-        loaded = load_parameters(p, backend="numpy")
-        for k, v in params.items():
-            np.testing.assert_array_equal(loaded[k], v)
+    loaded = load_parameters(path, backend="numpy")
+    for k, v in params.items():
+        np.testing.assert_array_equal(loaded[k], v)
+
+
+@pytest.fixture(scope="module")
+def squeezed_model(tmp_path_factory):
+    """A model file of 2000-2000-1 whose zero weights are deflated: 32 MB of W1 in about 30 kB.
+
+    Every member is consistent with its layer_dims, so only the compression itself says that
+    loading would need a thousand times the file's size in memory."""
+    n = 2000
+    arrays = {
+        "format_version": np.array(1),
+        "layer_dims": np.array([n, n, 1]),
+        "activations": np.array(["relu", "sigmoid"]),
+        "dtype": np.array("float64"),
+        "metadata": np.array("{}"),
+        "W1": np.zeros((n, n)),
+        "b1": np.zeros((n, 1)),
+        "W2": np.zeros((1, n)),
+        "b2": np.zeros((1, 1)),
+        "s.dW1": np.zeros((n, n)),
+        "s.db1": np.zeros((n, 1)),
+        "s.dW2": np.zeros((1, n)),
+        "s.db2": np.zeros((1, 1)),
+    }
+    path = tmp_path_factory.mktemp("squeezed") / "squeezed.npz"
+    np.savez_compressed(path, **arrays)
+    assert path.stat().st_size < 1 * MiB
+    return path
+
+
+@pytest.mark.parametrize("load", [load_parameters, load_checkpoint, load_metadata])
+def test_compressed_members_are_refused_before_inflating(squeezed_model, load):
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as info:
+            load(squeezed_model)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == (
+        f"{load.__name__}: {str(squeezed_model)!r} stores 'format_version' compressed (deflate); model "
+        "files and checkpoints hold their arrays uncompressed, as save_parameters writes them "
+        "(numpy.savez, not savez_compressed)"
+    )
+    assert peak < MiB, peak  # W1 alone would be 32 MB
+
+
+def test_a_compressed_weight_is_named(model_file):
+    arrays = _contents(model_file)
+    members = [(f"{k}.npy", _npy(v), len(_npy(v)), zlib.crc32(_npy(v)), 0) for k, v in arrays.items()]
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    members = [m if m[0] != "W2.npy" else (m[0], co.compress(m[1]) + co.flush(), *m[2:4], 8) for m in members]
+    _write_zip(model_file, members)
+    with zipfile.ZipFile(model_file) as zf:  # a valid archive: zipfile inflates it
+        assert np.lib.format.read_array(zf.open("W2.npy")).shape == arrays["W2"].shape
+    with pytest.raises(ValueError, match=r"^load_parameters: .* stores 'W2' compressed \(deflate\);"):
+        load_parameters(model_file)
+
+
+def test_a_negative_s_slot_is_refused(tmp_path):
+    params = _host(_params("numpy"))
+    slots = {k: {f"d{name}": np.zeros_like(v) for name, v in params.items()} for k in ("v", "s")}
+    path = tmp_path / "ckpt.npz"
+    save_parameters(params, path, metadata={"t": 3}, optimizer_state=slots)
+    _rewrite(path, **{"s.db3": np.full((1, 1), -1e-3), "v.db3": np.full((1, 1), -1e-3)})
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(path, backend="numpy")
+    assert str(info.value) == (
+        f"load_checkpoint: {str(path)!r} has negative values in 's.db3', an average of squared gradients"
+    )
+    slots["s"]["dW1"] = np.full_like(params["W1"], -1.0)
+    with pytest.raises(ValueError, match=r"optimizer_state\['s'\]\['dW1'\], an average of squares, is < 0"):
+        save_parameters(params, path, optimizer_state=slots)
 
 
 # ------------------------------------------------------ permissions on save

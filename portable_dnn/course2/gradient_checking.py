@@ -2,8 +2,9 @@
 
 ``from portable_dnn.course2.gradient_checking import *`` gives the notebook's names with the
 notebook's signatures. The N-D network is the package's: ``forward_propagation_n`` runs
-:func:`portable_dnn.L_model_forward` and :func:`portable_dnn.compute_cost`, ``backward_propagation_n``
-the course's layer backward passes, and both checks are :func:`portable_dnn.gradient_check`.
+:func:`portable_dnn.L_model_forward` and :func:`portable_dnn.compute_cost`,
+``backward_propagation_n`` the regularization notebook's backward pass (its cache checked
+layer by layer), and both checks are :func:`portable_dnn.gradient_check`.
 ``dictionary_to_vector``, ``vector_to_dictionary`` and ``gradients_to_vector`` keep the
 course's contract here (``(theta, keys)``, the notebook's fixed shapes); the package's
 versions of the same names return and take a layout instead.
@@ -17,17 +18,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from portable_dnn import activations, gradcheck
 from portable_dnn._checks import check_array, check_positive_float, num_layers, shape_of
-from portable_dnn.activations import relu_backward
 from portable_dnn.backend import namespace_of
 from portable_dnn.cost import _check_labels, binary_cost, cross_entropy
-from portable_dnn.linear import linear_backward
+from portable_dnn.course2.regularization import _backward
 from portable_dnn.model import L_model_forward
 
 __all__ = [
@@ -244,7 +244,7 @@ def forward_propagation_n(X: Any, Y: Any, parameters: Mapping[str, Any]) -> tupl
     return cost, tuple(cache)
 
 
-def backward_propagation_n(X: Any, Y: Any, cache: Sequence[Any]) -> dict[str, Any]:
+def backward_propagation_n(X: Any, Y: Any, cache: tuple[Any, ...]) -> dict[str, Any]:
     """The gradients of :func:`forward_propagation_n`'s cost: ``dZ3, dW3, db3, dA2, dZ2, ...``.
 
     For L layers: ``dZl``, ``dWl``, ``dbl`` for every layer and ``dAl`` for the hidden
@@ -259,30 +259,8 @@ def backward_propagation_n(X: Any, Y: Any, cache: Sequence[Any]) -> dict[str, An
     >>> list(g), g["db1"]
     (['dZ1', 'dW1', 'db1'], array([[0.11552929]]))
     """
-    func = "backward_propagation_n"
-    if isinstance(cache, (str, bytes)) or not isinstance(cache, Sequence) or len(cache) % 4 or not cache:
-        raise ValueError(
-            f"{func}: cache must be forward_propagation_n's (Z1, A1, W1, b1, ..., ZL, AL, WL, bL)"
-        )
-    L = len(cache) // 4
-    check_array(func, "X", X)
-    AL = cache[4 * L - 3]
-    check_array(func, "cache's A" + str(L), AL)
-    xp = namespace_of(X, AL, func=func)
-    Y = _check_labels(func, xp, AL, Y)
-    grads: dict[str, Any] = {}
-    # The sigmoid's derivative and the cross-entropy's together, as the notebook writes them.
-    dZ = AL - Y
-    for l in range(L, 0, -1):
-        Z, _, W, b = cache[4 * (l - 1) : 4 * l]
-        if l < L:
-            dZ = relu_backward(grads[f"dA{l}"], Z)
-        A_prev = X if l == 1 else cache[4 * (l - 2) + 1]
-        dA_prev, dW, db = linear_backward(dZ, (A_prev, W, b))
-        grads[f"dZ{l}"], grads[f"dW{l}"], grads[f"db{l}"] = dZ, dW, db
-        if l > 1:
-            grads[f"dA{l - 1}"] = dA_prev
-    return grads
+    # The regularization notebook's backward pass without its L2 term and dropout is this one.
+    return _backward("backward_propagation_n", X, Y, cache, 0.0, None)
 
 
 def gradient_check_n(

@@ -36,6 +36,7 @@ from portable_dnn._checks import (
     check_float,
     check_same_dtype,
     check_shape,
+    dtype_kind,
     num_layers,
     shape_of,
 )
@@ -49,9 +50,9 @@ from portable_dnn.regularization import (
     _check_keep_prob,
     _check_lambd,
     _l2_cost,
+    _masked,
     add_l2_grads,
     apply_dropout,
-    dropout_backward,
     host_mask,
 )
 
@@ -256,7 +257,7 @@ def _backward(
             break
         below = layers[l - 2]
         if keep_prob is not None:
-            dA_prev = dropout_backward(dA_prev, below["D"], keep_prob)
+            dA_prev = _masked(func, f"dA{l - 1}", dA_prev, below["D"], keep_prob, below["where"]["D"])
         grads[f"dA{l - 1}"] = dA_prev
         # The notebook's ReLU gradient: dA where the layer's (cached) output is positive.
         dZ = relu_backward(dA_prev, below["A"])
@@ -268,7 +269,8 @@ def _backward(
 
 def _layers(func: str, X: Any, cache: Any, dropout: bool) -> list[dict[str, Any]]:
     """The cache as one dict per layer (``Z``, ``A``, ``W``, ``b``; ``D`` for a hidden layer
-    with dropout), checked against ``X``: shapes that chain, one floating dtype."""
+    with dropout; ``where``: what messages call each), checked against ``X``: shapes that
+    chain, one floating dtype."""
     per_hidden, names = (5, ("Z", "D", "A", "W", "b")) if dropout else (4, ("Z", "A", "W", "b"))
     layout = f"(Z1, {'D1, ' if dropout else ''}A1, W1, b1, ..., ZL, AL, WL, bL)"
     n = len(cache) if isinstance(cache, (tuple, list)) else -1
@@ -278,6 +280,12 @@ def _layers(func: str, X: Any, cache: Any, dropout: bool) -> list[dict[str, Any]
     check_array(func, "X", X)
     for i, a in enumerate(cache):
         check_array(func, f"cache[{i}]", a)
+    mask = None if dropout else next((i for i, a in enumerate(cache) if dtype_kind(a) == "bool"), None)
+    if mask is not None:
+        raise ValueError(
+            f"{func}: cache[{mask}] is a boolean array, a dropout mask: {func} takes the cache "
+            f"{layout}, without masks"
+        )
     xp = namespace_of(X, *cache, func=func)
     check_float(func, "X", xp, X)
     L = (n - 4) // per_hidden + 1
@@ -303,7 +311,7 @@ def _layers(func: str, X: Any, cache: Any, dropout: bool) -> list[dict[str, Any]
             check_shape(func, where[k], layer[k], (n_l, m), f"({n_l} units of {m} examples)")
         floats = ("Z", "A", "W", "b")
         check_same_dtype(func, ("X", *(where[k] for k in floats)), (X, *(layer[k] for k in floats)))
-        layers.append(layer)
+        layers.append({**layer, "where": where})
         n_prev, prev = n_l, f"A{l}"
     return layers
 
