@@ -1,4 +1,4 @@
-"""Saving and loading a network's parameters as a plain ``.npz`` file (no pickle).
+"""Saving and loading a network's parameters as a plain ``.npz`` file (no pickle), or ``.safetensors``.
 
 A model file holds ``W1, b1, ..., WL, bL`` as NumPy arrays beside a few small
 metadata arrays: ``format_version`` (1), ``layer_dims``, ``activations`` (one name
@@ -8,7 +8,8 @@ written beside the target, flushed to disk and renamed over it, so an interrupte
 save leaves the old file (or none), never a broken one. Loading checks everything
 and raises ``ValueError`` naming the file and what is wrong; it reads no array
 larger than the file's metadata declares, so a crafted file cannot make it
-inflate gigabytes.
+inflate gigabytes. A path ending in ``.safetensors`` holds the same content in
+that format instead (see ``_safetensors``), with the same checks.
 
 >>> import os, tempfile
 >>> import numpy as np
@@ -25,6 +26,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -34,11 +36,12 @@ import signal
 import stat
 import threading
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from . import _safetensors
 from ._checks import num_layers
 from .backend import Backend, get_backend, to_numpy
 
@@ -129,7 +132,9 @@ def save_parameters(
     metadata: Mapping[str, Any] | None = None,
     optimizer_state: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> str:
-    """Write ``parameters`` (arrays of any backend) to the ``.npz`` file ``path``; return the path.
+    """Write ``parameters`` (arrays of any backend) to the model file ``path``; return the path.
+
+    A ``path`` ending in ``.safetensors`` is written in that format, any other as ``.npz``.
 
     ``activations`` names each layer's activation (default ``relu`` for the hidden
     layers and ``sigmoid`` for the last); ``metadata`` is a JSON-serialisable dict
@@ -335,7 +340,10 @@ def _atomic_savez(func: str, path: str, arrays: dict[str, np.ndarray]) -> None:
                         with contextlib.suppress(OSError):  # only root may give a file away
                             os.fchown(fd, old.st_uid, old.st_gid)
                     os.chmod(tmp, stat.S_IMODE(old.st_mode))
-                np.savez(fh, **arrays)  # type: ignore[arg-type]
+                if _safetensors.is_safetensors(path):
+                    _safetensors.write(fh, arrays)
+                else:
+                    np.savez(fh, **arrays)  # type: ignore[arg-type]
                 fh.flush()
                 os.fsync(fh.fileno())
             try:
@@ -448,13 +456,13 @@ class _Archive:
         return out.reshape(shape, order="F" if fortran else "C")
 
 
-def _metadata_array(archive: _Archive, key: str) -> np.ndarray:
+def _metadata_array(archive: _Members, key: str) -> np.ndarray:
     arr = archive.read(key, lambda shape, dtype: None, _META_LIMITS[key], "a model file allows for it")
     assert arr is not None
     return arr
 
 
-def _read_meta(archive: _Archive) -> dict[str, Any]:
+def _read_meta(archive: _Members) -> dict[str, Any]:
     keys = set(archive.members)
     missing = [k for k in _META_KEYS if k not in keys]
     if missing:
@@ -514,7 +522,7 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
     }
 
 
-def _read_weights(archive: _Archive, meta: dict[str, Any], data: bool) -> dict[str, np.ndarray]:
+def _read_weights(archive: _Members, meta: dict[str, Any], data: bool) -> dict[str, np.ndarray]:
     """The weights (only their headers checked when ``data`` is false: then the result is empty)."""
     dims, dtype = meta["layer_dims"], meta["dtype"]
     out: dict[str, np.ndarray] = {}
@@ -544,28 +552,40 @@ def _read_weights(archive: _Archive, meta: dict[str, Any], data: bool) -> dict[s
     return out
 
 
+_Members = _Archive | _safetensors.SafetensorsArchive
+
+
+@contextlib.contextmanager
+def _members(func: str, path: str, fh: io.BufferedReader) -> Iterator[_Members]:
+    """The arrays of the model file open as ``fh``, in the container its extension names."""
+    if _safetensors.is_safetensors(path):
+        yield _safetensors.SafetensorsArchive(fh, lambda what: _fail(func, path, what))
+        return
+    magic = fh.read(6)
+    if not magic:
+        raise _fail(func, path, "is empty, not a portable_dnn model file")
+    if magic == np.lib.format.MAGIC_PREFIX:
+        raise _fail(func, path, "is a single .npy array, not a portable_dnn model file (.npz)")
+    if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise _fail(func, path, "is not a portable_dnn model file (it is not an .npz archive)")
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as zf:
+        yield _Archive(func, path, zf)
+
+
 def _load(func: str, path: Any, weights: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     path = _open(func, path)
     try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-            if not magic:
-                raise _fail(func, path, "is empty, not a portable_dnn model file")
-            if magic == np.lib.format.MAGIC_PREFIX:
-                raise _fail(func, path, "is a single .npy array, not a portable_dnn model file (.npz)")
-            if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
-                raise _fail(func, path, "is not a portable_dnn model file (it is not an .npz archive)")
-            fh.seek(0)
-            with zipfile.ZipFile(fh) as zf:
-                archive = _Archive(func, path, zf)
-                meta = _read_meta(archive)
-                arrays = _read_weights(archive, meta, data=weights)
+        with open(path, "rb") as fh, _members(func, path, fh) as archive:
+            meta = _read_meta(archive)
+            arrays = _read_weights(archive, meta, data=weights)
     except _Invalid:
         raise
     except Exception as exc:  # zipfile, zlib, EOF and header errors of a damaged file
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        kind = "safetensors" if _safetensors.is_safetensors(path) else "npz"
         raise ValueError(
-            f"{func}: {path!r} is not a readable model file (truncated or damaged .npz?): {reason}"
+            f"{func}: {path!r} is not a readable model file (truncated or damaged .{kind}?): {reason}"
         ) from None
     return meta, arrays
 
