@@ -64,6 +64,7 @@ from .softmax import (
     softmax,
     softmax_backward,
 )
+from .trained import TrainedNetwork, as_trained
 from .training import (
     L_layer_model,
     TrainingDiverged,
@@ -81,6 +82,7 @@ __all__ = [
     "accuracy",
     "add_l2_grads",
     "apply_dropout",
+    "as_trained",
     "available_backends",
     "Backend",
     "BACKEND_NAMES",
@@ -137,6 +139,7 @@ __all__ = [
     "tanh",
     "tanh_backward",
     "to_numpy",
+    "TrainedNetwork",
     "TrainingDiverged",
     "TrainingInterrupted",
     "TrainingState",

@@ -45,6 +45,7 @@ from .backend import ENV_VAR, ClusterError, available_backends, get_backend, to_
 from .datasets import check_same_features, default_dataset, flatten_images, load_dataset, load_npz_dataset
 from .engine import HYPERPARAMETERS, OPTIMIZERS, Optimizer
 from .serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
+from .trained import as_trained
 
 PROG = "portable-dnn"
 
@@ -76,6 +77,7 @@ class Data:
     X_test: np.ndarray | None
     Y_test: np.ndarray | None
     classes: np.ndarray | None = None  # the course's list_classes: set for image data only
+    input_shape: tuple[int, ...] | None = None  # one image's (height, width, channels)
 
 
 # -------------------------------------------------------------------- data
@@ -94,7 +96,8 @@ def _load_data(paths: Sequence[str] | None) -> Data:
         train_x, train_y, test_x, test_y, classes = load_dataset(paths[0], paths[1])
         check_same_features(train_x, test_x, train_name=paths[0], test_name=paths[1])
         name = f"{os.path.basename(paths[0])} {os.path.basename(paths[1])}"
-        return Data(name, flatten_images(train_x), train_y, flatten_images(test_x), test_y, classes)
+        X, X_test = flatten_images(train_x), flatten_images(test_x)
+        return Data(name, X, train_y, X_test, test_y, classes, tuple(train_x.shape[1:]))
     raise CLIError(f"--data takes FILE.npz or TRAIN.h5 TEST.h5, got {len(paths)} files")
 
 
@@ -313,7 +316,9 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if bar is not None:
             bar.close()
 
-    save_parameters(parameters, out, metadata=metadata(iterations, costs, 0))
+    as_trained(
+        parameters, input_shape=data.input_shape, classes=data.classes, info=metadata(iterations, costs, 0)
+    ).save(out)
     if os.path.exists(ckpt):
         os.remove(ckpt)  # the finished model supersedes it
     if len(costs):

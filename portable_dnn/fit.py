@@ -48,6 +48,7 @@ from .backend import (
 from .backend.base import Epoch
 from .engine import (
     HIDDEN,
+    HYPERPARAMETERS,
     OPTIMIZERS,
     OUTPUTS,
     SLOT_NAMES,
@@ -220,7 +221,10 @@ def fit(
     History: ``history["cost"]`` holds one training cost per epoch: the
     size-weighted mean of the mini-batch costs seen during that epoch (with
     dropout and the L2 term, as the course records it; with ``sample_weight``,
-    weighted by each mini-batch's total weight instead). With
+    weighted by each mini-batch's total weight instead).
+    ``history["settings"]`` records the network (``hidden_activation``, ``output``) and how it
+    was trained (``optimizer`` and its hyper-parameters, ``learning_rate``, ``batch_size``,
+    ...), for :func:`~portable_dnn.as_trained` and the model file. With
     ``validation_data=(X_val, Y_val)`` or ``validation_fraction`` (a seeded
     random share of the columns held out), ``history["val_cost"]`` holds the
     cost on it after every epoch (no dropout, no L2).
@@ -435,7 +439,9 @@ def fit(
         signals=signals,
     )
     trainer.costs = costs
-    history: dict[str, Any] = {"cost": trainer.costs}
+    others = {"batch_size": batch_size, "init": init, "seed": seed, "decay_rate": float(decay_rate)}
+    settings = _settings(opt, network, lr0 if schedule is None else None, others)
+    history: dict[str, Any] = {"cost": trainer.costs, "settings": settings}
     if X_val is not None:
         history["val_cost"] = []
     for key in metric_keys:
@@ -485,6 +491,24 @@ def fit(
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _settings(
+    opt: Optimizer, network: Network, learning_rate: float | None, others: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the network is and how it was trained: the record a model file keeps
+    (:func:`~portable_dnn.as_trained`). A callable learning rate (None here) is not recorded."""
+    return {
+        "hidden_activation": network.hidden,
+        "output": network.output,
+        "optimizer": opt.kind,
+        **({} if learning_rate is None else {"learning_rate": learning_rate}),
+        **{name: getattr(opt, name) for name in HYPERPARAMETERS[opt.kind]},
+        "clip_norm": opt.clip_norm,
+        "lambd": network.lambd,
+        "keep_prob": network.keep_prob,
+        **others,
+    }
 
 
 def _check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> str:

@@ -1,9 +1,12 @@
 """Saving and loading a network's parameters as a plain ``.npz`` file (no pickle), or ``.safetensors``.
 
 A model file holds ``W1, b1, ..., WL, bL`` as NumPy arrays beside a few small
-metadata arrays: ``format_version`` (1), ``layer_dims``, ``activations`` (one name
-per layer), ``dtype`` and ``metadata`` (JSON text for anything else, such as the
-CLI's iteration count, costs and learning rate). Saving is atomic: the file is
+metadata arrays: ``format_version`` (2; files of version 1 load too), ``layer_dims``,
+``activations`` (the hidden layers' activation, then the output: ``sigmoid``,
+``softmax``, ``multilabel`` or ``identity``), ``dtype``, where known ``input_shape``
+(an image's height, width and channels) and ``classes`` (the label of each output),
+and ``metadata`` (JSON text: how the network was trained, such as its optimizer,
+learning rate, epochs and costs). Saving is atomic: the file is
 written beside the target, flushed to disk and renamed over it, so an interrupted
 save leaves the old file (or none), never a broken one. Loading checks everything
 and raises ``ValueError`` naming the file and what is wrong; it reads no array
@@ -29,6 +32,7 @@ import contextlib
 import io
 import json
 import math
+import numbers
 import os
 import re
 import secrets
@@ -44,15 +48,20 @@ import numpy as np
 from . import _safetensors
 from ._checks import num_layers
 from .backend import Backend, get_backend, to_numpy
+from .engine import HIDDEN, OUTPUTS
 
 __all__ = ["FORMAT_VERSION", "save_parameters", "load_parameters", "load_metadata", "load_checkpoint"]
 
-#: The model file format this version writes and reads.
-FORMAT_VERSION = 1
+#: The model file format this version writes; it reads this one and those of ``READS``.
+FORMAT_VERSION = 2
+READS = (1, 2)
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu")
 DTYPES = ("float32", "float64")
 _META_KEYS = ("format_version", "layer_dims", "activations", "dtype")
+#: Members a file has where they are known: the input's shape and the outputs' class labels.
+_OPTIONAL_KEYS = ("input_shape", "classes")
+#: The kinds of array that may hold class labels: strings, integers, floats, booleans (no objects).
+_LABEL_KINDS = "Uiufb"
 _PARAM_KEY = re.compile(r"^[Wb][1-9][0-9]*$")
 
 # The most each metadata array may hold, in bytes of array data: checked against
@@ -63,6 +72,8 @@ _META_LIMITS = {
     "dtype": 256,
     "layer_dims": 1 << 20,
     "activations": 4 << 20,
+    "input_shape": 1 << 10,
+    "classes": 16 << 20,
     "metadata": 16 << 20,
 }
 _MAX_HEADER = 10_000  # numpy's own limit on a .npy header
@@ -87,6 +98,7 @@ _TMP_NAME = re.compile(r"^\..*\.[0-9a-f]{8}\.tmp$", re.DOTALL)
 # range check). Other keys are free-form JSON.
 _FIELDS: dict[str, tuple[str, tuple[type, ...], Callable[[Any], bool]]] = {
     "iterations": ("a non-negative integer", (int,), lambda v: v >= 0),
+    "epochs": ("a non-negative integer", (int,), lambda v: v >= 0),
     "num_iterations": ("a positive integer", (int,), lambda v: v >= 1),
     "batch_size": ("a positive integer or null", (int, type(None)), lambda v: v is None or v >= 1),
     "seed": ("an integer or null", (int, type(None)), lambda v: True),
@@ -131,14 +143,21 @@ def save_parameters(
     activations: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     optimizer_state: Mapping[str, Mapping[str, Any]] | None = None,
+    input_shape: Sequence[int] | None = None,
+    classes: Any = None,
 ) -> str:
     """Write ``parameters`` (arrays of any backend) to the model file ``path``; return the path.
 
     A ``path`` ending in ``.safetensors`` is written in that format, any other as ``.npz``.
 
     ``activations`` names each layer's activation (default ``relu`` for the hidden
-    layers and ``sigmoid`` for the last); ``metadata`` is a JSON-serialisable dict
-    stored beside them (its fields ``iterations``, ``num_iterations``, ``costs``,
+    layers and ``sigmoid`` for the last): the hidden layers' from the engine's hidden
+    activations, the last one the output (``sigmoid``, ``softmax``, ``multilabel`` or
+    ``identity``). ``input_shape`` (the shape of one example before it was flattened,
+    e.g. ``(64, 64, 3)``; its product is the input size) and ``classes`` (a 1-D array of
+    labels: two for a one-unit sigmoid output, one per unit for softmax and multilabel)
+    are stored where given. ``metadata`` is a JSON-serialisable dict
+    stored beside them (its fields ``iterations``, ``epochs``, ``num_iterations``, ``costs``,
     ``learning_rate``, ``seed``, ``batch_size``, ``init``, ``optimizer``, ``data``
     and ``data_sha256``, where given, must have the types the CLI writes).
     ``optimizer_state`` (a checkpoint's ``{"v": {"dW1": ...}, "s": ...}``,
@@ -224,8 +243,22 @@ def save_parameters(
     arrays["activations"] = np.array(acts, dtype=f"<U{max(len(a) for a in acts)}")
     arrays["dtype"] = np.array(dtypes.pop())
     arrays["metadata"] = np.array(extra)
+    arrays.update(_records(func, input_shape, classes, layer_dims, acts[-1]))
     _atomic_savez(func, path, arrays)
     return path
+
+
+def _activations_valid(acts: Sequence[Any]) -> bool:
+    """Every hidden layer's name one of the engine's hidden activations, the last layer's an output
+    (or, as version 1 files may have it, a hidden activation)."""
+    return all(a in HIDDEN for a in acts[:-1]) and (acts[-1] in OUTPUTS or acts[-1] in HIDDEN)
+
+
+def _activations_wanted(L: int) -> str:
+    return (
+        f"{L} names (one per layer): the hidden layers' from {', '.join(map(repr, HIDDEN))}, "
+        f"the last the output, from {', '.join(map(repr, OUTPUTS))}"
+    )
 
 
 def _check_activations(func: str, activations: Sequence[str] | None, L: int) -> list[str]:
@@ -234,12 +267,58 @@ def _check_activations(func: str, activations: Sequence[str] | None, L: int) -> 
     if isinstance(activations, str) or not isinstance(activations, Sequence):
         raise TypeError(f"{func}: activations must be a list of {L} names, got {activations!r}")
     acts = list(activations)
-    if len(acts) != L or any(a not in ACTIVATIONS for a in acts):
-        raise ValueError(
-            f"{func}: activations must be {L} names (one per layer) from "
-            f"{', '.join(map(repr, ACTIVATIONS))}, got {acts!r}"
-        )
+    if len(acts) != L or not all(isinstance(a, str) for a in acts) or not _activations_valid(acts):
+        raise ValueError(f"{func}: activations must be {_activations_wanted(L)}, got {acts!r}")
     return acts
+
+
+def _input_shape_problem(shape: np.ndarray, n_x: int) -> str | None:
+    """What is wrong with ``input_shape`` for ``n_x`` input features (None: nothing)."""
+    if shape.ndim != 1 or shape.dtype.kind not in "iu" or shape.size == 0 or np.any(shape <= 0):
+        return "must be one or more positive integers"
+    if math.prod(int(n) for n in shape) != n_x:
+        return f"holds {math.prod(int(n) for n in shape)} values, but the network takes {n_x} features"
+    return None
+
+
+def _classes_problem(labels: np.ndarray, units: int, output: str) -> str | None:
+    """What is wrong with the class labels ``labels`` of an output of ``units`` units (None: nothing)."""
+    if output == "identity":
+        return "cannot label an identity (regression) output"
+    if labels.dtype.kind not in _LABEL_KINDS:
+        return f"must be strings, numbers or booleans, got dtype {labels.dtype}"
+    expected = 2 if units == 1 else units
+    if labels.shape != (expected,):
+        return f"must be {expected} labels for the network's {units}-unit {output} output"
+    if len(np.unique(labels)) != expected:
+        return "must be distinct"
+    return None
+
+
+def _records(
+    func: str, input_shape: Sequence[int] | None, classes: Any, layer_dims: list[int], output: str
+) -> dict[str, np.ndarray]:
+    """The ``input_shape`` and ``classes`` members of a file (those given), checked against its layers."""
+    out: dict[str, np.ndarray] = {}
+    if input_shape is not None:
+        if (
+            isinstance(input_shape, (str, bytes))
+            or not isinstance(input_shape, Sequence)
+            or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in input_shape)
+        ):
+            raise TypeError(f"{func}: input_shape must be a tuple of sizes, got {input_shape!r}")
+        shape = np.array(input_shape, dtype=np.int64).reshape(-1)
+        problem = _input_shape_problem(shape, layer_dims[0])
+        if problem:
+            raise ValueError(f"{func}: input_shape {tuple(input_shape)!r} {problem}")
+        out["input_shape"] = shape
+    if classes is not None:
+        labels = np.asarray(classes if isinstance(classes, (list, tuple)) else to_numpy(classes))
+        problem = _classes_problem(labels, layer_dims[-1], output)
+        if problem:
+            raise ValueError(f"{func}: classes {labels.tolist()!r} {problem}")
+        out["classes"] = labels
+    return out
 
 
 def _replaceable(func: str, path: str) -> os.stat_result | None:
@@ -472,9 +551,10 @@ def _read_meta(archive: _Members) -> dict[str, Any]:
     version = _metadata_array(archive, "format_version")
     if version.shape != () or version.dtype.kind not in "iu":
         raise archive.fail(f"has a malformed format_version ({version.dtype}{list(version.shape)})")
-    if int(version) != FORMAT_VERSION:
+    if int(version) not in READS:
         raise archive.fail(
-            f"has format version {int(version)}; this portable_dnn reads version {FORMAT_VERSION}"
+            f"has format version {int(version)}; this portable_dnn reads versions "
+            f"{', '.join(map(str, READS))}"
         )
     dims = _metadata_array(archive, "layer_dims")
     if dims.ndim != 1 or dims.dtype.kind not in "iu" or dims.shape[0] < 2 or np.any(dims <= 0):
@@ -482,10 +562,8 @@ def _read_meta(archive: _Members) -> dict[str, Any]:
     layer_dims = [int(n) for n in dims]
     L = len(layer_dims) - 1
     acts = _metadata_array(archive, "activations")
-    if acts.dtype.kind != "U" or acts.shape != (L,) or any(str(a) not in ACTIVATIONS for a in acts):
-        raise archive.fail(
-            f"has malformed activations {acts.tolist()!r} (expected {L} of {', '.join(ACTIVATIONS)})"
-        )
+    if acts.dtype.kind != "U" or acts.shape != (L,) or not _activations_valid([str(a) for a in acts]):
+        raise archive.fail(f"has malformed activations {acts.tolist()!r} (expected {_activations_wanted(L)})")
     dtype = _metadata_array(archive, "dtype")
     if dtype.dtype.kind != "U" or dtype.shape != () or str(dtype) not in DTYPES:
         raise archive.fail(f"records dtype {dtype.tolist()!r}; expected one of {', '.join(DTYPES)}")
@@ -504,9 +582,11 @@ def _read_meta(archive: _Members) -> dict[str, Any]:
         if bad is not None:
             field, wanted, _ = bad
             raise archive.fail(f"has metadata field {field!r} = {extra[field]!r}, expected {wanted}")
+    shape, classes = _read_records(archive, layer_dims, str(acts[-1]))
     weights = {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"}
     slots = [slot for slot in SLOTS if any(k.startswith(f"{slot}.") for k in keys)]
-    expected = set(_META_KEYS) | {"metadata"} | weights | {f"{s}.d{k}" for s in slots for k in weights}
+    expected = set(_META_KEYS) | {"metadata", *_OPTIONAL_KEYS} | weights
+    expected |= {f"{s}.d{k}" for s in slots for k in weights}
     unexpected = sorted(keys - expected)
     if unexpected:
         raise archive.fail(
@@ -517,9 +597,29 @@ def _read_meta(archive: _Members) -> dict[str, Any]:
         "layer_dims": layer_dims,
         "activations": [str(a) for a in acts],
         "dtype": str(dtype),
+        "input_shape": None if shape is None else tuple(int(n) for n in shape),
+        "classes": classes,
         "metadata": extra,
         "slots": slots,
     }
+
+
+def _read_records(
+    archive: _Members, layer_dims: list[int], output: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The file's ``input_shape`` and ``classes`` (None where it has none), checked against its layers."""
+    shape = classes = None
+    if "input_shape" in archive.members:
+        shape = _metadata_array(archive, "input_shape")
+        problem = _input_shape_problem(shape, layer_dims[0])
+        if problem:
+            raise archive.fail(f"has input_shape {shape.tolist()!r} that {problem}")
+    if "classes" in archive.members:
+        classes = _metadata_array(archive, "classes")
+        problem = _classes_problem(classes, layer_dims[-1], output)
+        if problem:
+            raise archive.fail(f"has classes {classes.tolist()!r} that {problem}")
+    return shape, classes
 
 
 def _read_weights(archive: _Members, meta: dict[str, Any], data: bool) -> dict[str, np.ndarray]:
@@ -640,9 +740,10 @@ def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The metadata of the model file ``path``, without loading its weights.
 
     A dict with ``format_version``, ``layer_dims``, ``activations`` (one per
-    layer), ``dtype`` and ``metadata`` (the extra dict given to
-    :func:`save_parameters`, ``{}`` when none). The weights' headers are checked
-    against the layer sizes; their values are not read.
+    layer, the last the output), ``dtype``, ``input_shape`` (a tuple, or None where the
+    file does not record it), ``classes`` (a NumPy array of labels, or None) and
+    ``metadata`` (the extra dict given to :func:`save_parameters`, ``{}`` when none). The
+    weights' headers are checked against the layer sizes; their values are not read.
 
     >>> load_metadata("no_model.npz")
     Traceback (most recent call last):
