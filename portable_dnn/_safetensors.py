@@ -6,11 +6,12 @@ header length ``N``, ``N`` bytes of JSON text, then the tensors' bytes
 to ``{"dtype", "shape", "data_offsets"}`` and ``"__metadata__"`` to a dict of
 strings.
 
-A model file keeps the weights (and a checkpoint's optimizer slots) as F32 or F64
-tensors, and its other arrays (``format_version``, ``layer_dims``,
-``activations``, ``dtype``, ``metadata``, ...) as ``__metadata__`` entries: the
-JSON text of each value, except text that is itself a JSON object (the
-``metadata`` dict), which is stored as it is. Reading bounds everything before
+A model file keeps the weights (and a checkpoint's optimizer slots), its only
+floating matrices, as F32 or F64 tensors, and its other arrays
+(``format_version``, ``layer_dims``, ``activations``, ``dtype``, ``input_shape``,
+``classes``, ``metadata``) as ``__metadata__`` entries: the JSON text of each
+value, except text that is itself a JSON object (the ``metadata`` dict), which is
+stored as it is. Numbers read back as int64 or float64 (the same values). Reading bounds everything before
 allocating: the header's length against a cap and the file's size, each tensor's
 shape against its offsets, the offsets against each other and the file's size.
 The model file's own checks (layer sizes, dtype, finiteness) are
@@ -56,12 +57,12 @@ def _metadata_text(array: np.ndarray) -> str:
 
 
 def write(fh: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` to ``fh``: the floating ones as tensors, the others in ``__metadata__``."""
+    """Write ``arrays`` to ``fh``: the floating matrices as tensors, the others in ``__metadata__``."""
     header: dict[str, Any] = {"__metadata__": {}}
     tensors = []
     offset = 0
     for key, array in arrays.items():
-        if array.dtype.kind != "f":
+        if array.dtype.kind != "f" or array.ndim != 2:
             header["__metadata__"][key] = _metadata_text(array)
             continue
         data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))

@@ -321,3 +321,16 @@ def test_fuzz_damaged_files_load_or_raise_value_error(valid_bytes, tmp_path, dat
         assert str(exc).startswith(f"load_parameters: {str(path)!r} "), str(exc)
     else:
         assert all(np.all(np.isfinite(v)) for v in params.values())
+
+
+@pytest.mark.parametrize("classes", [["non-cat", "cat"], [0.5, 2.0], [False, True]])
+def test_input_shape_and_classes_round_trip(tmp_path, classes):
+    from portable_dnn.trained import as_trained
+
+    net = as_trained(_params("numpy", dims=(12, 3, 1)), input_shape=(2, 2, 3), classes=classes)
+    again = as_trained(net.save(tmp_path / "m.safetensors"))
+    assert again.input_shape == (2, 2, 3)
+    assert again.classes.tolist() == classes and again.classes.dtype == np.asarray(classes).dtype
+    ours, npz = load_metadata(tmp_path / "m.safetensors"), load_metadata(net.save(tmp_path / "m.npz"))
+    assert ours.pop("classes").tolist() == npz.pop("classes").tolist()
+    assert ours == npz
