@@ -199,9 +199,12 @@ def to_sklearn(model: Any) -> Any:
     or ``MLPRegressor`` (identity), whose ``predict``/``predict_proba`` give the network's answers.
 
     ``coefs_`` and ``intercepts_`` hold the weights transposed (scikit-learn multiplies rows);
-    ``classes_`` are the network's labels (``0, 1, ...`` where it has none). A two-unit softmax
-    becomes scikit-learn's single logistic unit (``W[1] - W[0]``, ``b[1] - b[0]``: the same
-    probabilities, to rounding). scikit-learn has no leaky_relu, gelu or silu: those are refused.
+    ``classes_`` are the network's labels (``0, 1, ...`` where it has none), sorted as
+    scikit-learn keeps them, the output units reordered to match (a one-unit output whose
+    labels are in reverse order is negated). A two-unit softmax becomes scikit-learn's single
+    logistic unit (``W[1] - W[0]``, ``b[1] - b[0]``). These give the same probabilities to
+    rounding; otherwise :func:`from_sklearn` reads back the same bits. scikit-learn has no
+    leaky_relu, gelu or silu: those are refused.
 
     >>> import numpy as np
     >>> est = to_sklearn({"W1": np.array([[2.0, -1.0]]), "b1": np.array([[0.5]])})
@@ -219,11 +222,7 @@ def to_sklearn(model: Any) -> Any:
             f"to_sklearn: scikit-learn's MLP has no {net.hidden} activation "
             f"(it has {', '.join(SKLEARN_ACTIVATIONS)})"
         )
-    Ws = [net.parameters[f"W{l}"] for l in range(1, net.num_layers + 1)]
-    bs = [net.parameters[f"b{l}"][:, 0] for l in range(1, net.num_layers + 1)]
-    units = Ws[-1].shape[0]
-    if net.output == "softmax" and units == 2:  # sigmoid(z1 - z0) is softmax's second probability
-        Ws[-1], bs[-1] = Ws[-1][1:] - Ws[-1][:1], bs[-1][1:] - bs[-1][:1]
+    Ws, bs, labels = _sklearn_layers(net)
     est = (MLPRegressor if net.output == "identity" else MLPClassifier)(
         hidden_layer_sizes=tuple(W.shape[0] for W in Ws[:-1]),
         activation=SKLEARN_ACTIVATIONS.get(net.hidden, "relu"),
@@ -233,25 +232,48 @@ def to_sklearn(model: Any) -> Any:
     est.n_features_in_ = Ws[0].shape[1]
     est.n_layers_ = net.num_layers + 1
     est.n_outputs_ = Ws[-1].shape[0]
-    est.out_activation_ = {"identity": "identity", "softmax": "softmax"}.get(net.output, "logistic")
+    est.out_activation_ = (
+        "identity"
+        if net.output == "identity"
+        else "softmax"
+        if est.n_outputs_ > 1 and net.output == "softmax"
+        else "logistic"
+    )
     est.n_iter_ = est.t_ = 0
     est.loss_curve_ = [float(c) for c in net.info.get("costs", [])]
     est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else None
     est.best_loss_, est.validation_scores_, est.best_validation_score_ = est.loss_, None, None
-    if net.output != "identity":
-        binarizer = LabelBinarizer()
-        if net.output == "multilabel":
-            if net.classes is not None and net.classes.tolist() != list(range(units)):
-                raise ValueError(
-                    f"to_sklearn: scikit-learn labels a multilabel output's columns 0..{units - 1}, "
-                    f"not {net.classes.tolist()!r}"
-                )
-            binarizer.fit(np.eye(units, dtype=np.int64))
-        else:
-            binarizer.fit(np.arange(max(units, 2)) if net.classes is None else net.classes)
-        est._label_binarizer = binarizer
-        est.classes_ = binarizer.classes_
+    if labels is not None:
+        est._label_binarizer = LabelBinarizer().fit(labels)
+        est.classes_ = est._label_binarizer.classes_
     return est
+
+
+def _sklearn_layers(net: TrainedNetwork) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
+    """The weights and intercepts of ``net`` as scikit-learn holds them, and the labels its
+    ``LabelBinarizer`` is fitted on (None for a regression)."""
+    Ws = [net.parameters[f"W{l}"] for l in range(1, net.num_layers + 1)]
+    bs = [net.parameters[f"b{l}"][:, 0] for l in range(1, net.num_layers + 1)]
+    units = Ws[-1].shape[0]
+    if net.output == "identity":
+        return Ws, bs, None
+    if net.output == "multilabel":
+        if net.classes is not None and net.classes.tolist() != list(range(units)):
+            raise ValueError(
+                f"to_sklearn: scikit-learn labels a multilabel output's columns 0..{units - 1}, "
+                f"not {net.classes.tolist()!r}"
+            )
+        return Ws, bs, np.eye(units, dtype=np.int64)  # an indicator matrix: the multilabel binarizer
+    labels = np.arange(max(units, 2)) if net.classes is None else net.classes
+    # scikit-learn keeps classes_ sorted: the output units follow them.
+    order = np.argsort(labels, kind="stable")
+    if net.output == "softmax":
+        Ws[-1], bs[-1] = Ws[-1][order], bs[-1][order]
+    elif order[0] == 1:  # one unit for the second label: sigmoid(-z) answers for the first
+        Ws[-1], bs[-1] = -Ws[-1], -bs[-1]
+    if units == 2:  # sigmoid(z1 - z0) is a two-unit softmax's second probability
+        Ws[-1], bs[-1] = Ws[-1][1:] - Ws[-1][:1], bs[-1][1:] - bs[-1][:1]
+    return Ws, bs, labels
 
 
 def from_sklearn(estimator: Any) -> TrainedNetwork:
