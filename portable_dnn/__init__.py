@@ -28,10 +28,12 @@ from .backend import (
     to_numpy,
     use_backend,
 )
+from .convert import from_sklearn, from_torch, to_sklearn, to_torch
 from .cost import compute_cost, compute_cost_backward
 from .datasets import default_dataset, flatten_images, load_dataset, load_npz_dataset
 from .fit import fit, forward_proba, predict_labels
 from .gradcheck import dictionary_to_vector, gradient_check, gradients_to_vector, vector_to_dictionary
+from .images import predict_image
 from .initialization import initialize_parameters, initialize_parameters_deep
 from .layer import linear_activation_backward, linear_activation_forward
 from .linear import linear_backward, linear_forward
@@ -99,6 +101,8 @@ __all__ = [
     "fit",
     "flatten_images",
     "forward_proba",
+    "from_sklearn",
+    "from_torch",
     "get_backend",
     "gradient_check",
     "gradients_to_vector",
@@ -124,6 +128,7 @@ __all__ = [
     "load_parameters",
     "one_hot",
     "predict",
+    "predict_image",
     "predict_labels",
     "prefer_gpu",
     "random_mini_batches",
@@ -138,7 +143,9 @@ __all__ = [
     "softmax_backward",
     "tanh",
     "tanh_backward",
+    "to_sklearn",
     "to_numpy",
+    "to_torch",
     "TrainedNetwork",
     "TrainingDiverged",
     "TrainingInterrupted",

@@ -495,7 +495,22 @@ def _load_h5_split(path: str) -> tuple[Data, str]:
     return data, split
 
 
+def _predict_images(args: argparse.Namespace) -> int:
+    """``predict MODEL --image FILE...``: each picture's label and the network's probability of it."""
+    if args.data or args.out or args.show_mislabeled or args.split:
+        raise CLIError(
+            "--image labels pictures alone: leave out --data, --split, --out and --show-mislabeled"
+        )
+    from .images import predict_image
+
+    for answer in predict_image(args.model, args.image):
+        print(f"{answer.path}: {answer.label} (probability {answer.probability:.4f})")
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
+    if args.image:
+        return _predict_images(args)
     meta = load_metadata(args.model)
     be = get_backend(args.backend)
     parameters = load_parameters(args.model, backend=be)
@@ -695,6 +710,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", choices=("train", "test"), help="which set (default: test when there is one)"
     )
     pred.add_argument("--backend", help=backend_help)
+    pred.add_argument(
+        "--image",
+        nargs="+",
+        metavar="FILE",
+        help="label your own pictures (JPEG, PNG, ...), each resized to the model's input image",
+    )
     pred.add_argument("--out", metavar="FILE", help="write the 0/1 predictions to FILE.npy or FILE.csv")
     pred.add_argument(
         "--show-mislabeled",
