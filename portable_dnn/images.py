@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
@@ -83,6 +83,16 @@ def _image_size(func: str, net: TrainedNetwork) -> tuple[int, int]:
             "image's height * width * 3 (save the model with its input_shape)"
         )
     return side, side
+
+
+@overload
+def predict_image(model: Any, path_or_paths: str | os.PathLike[str]) -> ImagePrediction: ...
+
+
+@overload
+def predict_image(
+    model: Any, path_or_paths: list[str] | list[os.PathLike[str]] | tuple[str, ...]
+) -> list[ImagePrediction]: ...
 
 
 def predict_image(model: Any, path_or_paths: Any) -> ImagePrediction | list[ImagePrediction]:
