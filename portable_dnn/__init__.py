@@ -31,6 +31,7 @@ from .backend import (
 from .convert import from_sklearn, from_torch, to_sklearn, to_torch
 from .cost import compute_cost, compute_cost_backward
 from .datasets import default_dataset, flatten_images, load_dataset, load_npz_dataset
+from .export import export_onnx
 from .fit import fit, forward_proba, predict_labels
 from .gradcheck import dictionary_to_vector, gradient_check, gradients_to_vector, vector_to_dictionary
 from .images import predict_image
@@ -98,6 +99,7 @@ __all__ = [
     "dropout_backward",
     "dropout_forward",
     "dropout_mask",
+    "export_onnx",
     "fit",
     "flatten_images",
     "forward_proba",

@@ -6,6 +6,7 @@
     portable-dnn train --data train_catvnoncat.h5 test_catvnoncat.h5 --out cat.npz --plot cost.png
     portable-dnn predict cat.npz --data train_catvnoncat.h5 test_catvnoncat.h5
     portable-dnn predict cat.npz --data test_catvnoncat.h5 --show-mislabeled mislabeled.png
+    portable-dnn export cat.npz cat.onnx
     portable-dnn info
     portable-dnn --version
 
@@ -587,6 +588,13 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    print(f"ONNX model written to {export_onnx(args.model, args.out)}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import __version__
 
@@ -723,6 +731,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the mislabeled images with their predicted and true classes (image data only)",
     )
 
+    export = sub.add_parser(
+        "export",
+        help="write a saved model as an ONNX model",
+        description="Write MODEL.npz as an ONNX model: input X (batch, features), outputs "
+        "probabilities (or values) and labels (needs pip install 'portable_dnn[onnx]').",
+    )
+    export.add_argument("model", metavar="MODEL.npz")
+    export.add_argument("out", metavar="MODEL.onnx")
+
     sub.add_parser("info", help="show the backends this machine can run and the versions")
     return parser
 
@@ -737,6 +754,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _cmd_train(args, argv)
         if args.command == "predict":
             return _cmd_predict(args)
+        if args.command == "export":
+            return _cmd_export(args)
         return _cmd_info(args)
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -126,7 +126,11 @@ def predict_labels(
            [1, 0]])
     """
     AL, output = _forward_proba("predict_labels", X, parameters, hidden_activation, output)
-    xp = namespace_of(AL)
+    return labels_of(namespace_of(AL), AL, output)
+
+
+def labels_of(xp: Any, AL: Any, output: str) -> Any:
+    """The predictions :func:`predict_labels` reads from the network's output ``AL`` ``(units, m)``."""
     if output == "identity":
         return AL
     if output == "softmax":

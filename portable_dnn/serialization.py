@@ -244,7 +244,10 @@ def save_parameters(
     arrays["dtype"] = np.array(dtypes.pop())
     arrays["metadata"] = np.array(extra)
     arrays.update(_records(func, input_shape, classes, layer_dims, acts[-1]))
-    _atomic_savez(func, path, arrays)
+    if _safetensors.is_safetensors(path):
+        _atomic_write(func, path, lambda fh: _safetensors.write(fh, arrays))
+    else:
+        _atomic_write(func, path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
     return path
 
 
@@ -406,7 +409,9 @@ def _create_temp(func: str, path: str, folder: str) -> tuple[int, str]:
     raise FileExistsError(f"{func}: cannot create a temporary file beside {path!r}")
 
 
-def _atomic_savez(func: str, path: str, arrays: dict[str, np.ndarray]) -> None:
+def _atomic_write(func: str, path: str, write: Callable[[Any], None]) -> None:
+    """``write(fh)`` into a temporary file beside ``path``, flushed to disk, then renamed over ``path``:
+    an interrupted write leaves the old file (or none), never a broken one."""
     old = _replaceable(func, path)
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
@@ -419,10 +424,7 @@ def _atomic_savez(func: str, path: str, arrays: dict[str, np.ndarray]) -> None:
                         with contextlib.suppress(OSError):  # only root may give a file away
                             os.fchown(fd, old.st_uid, old.st_gid)
                     os.chmod(tmp, stat.S_IMODE(old.st_mode))
-                if _safetensors.is_safetensors(path):
-                    _safetensors.write(fh, arrays)
-                else:
-                    np.savez(fh, **arrays)  # type: ignore[arg-type]
+                write(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             try:
