@@ -65,7 +65,7 @@ from .softmax import (
     softmax,
     softmax_backward,
 )
-from .trained import TrainedNetwork, as_trained
+from .trained import TrainedNetwork, as_trained, summary
 from .training import (
     L_layer_model,
     TrainingDiverged,
@@ -141,6 +141,7 @@ __all__ = [
     "tanh",
     "tanh_backward",
     "to_numpy",
+    "summary",
     "TrainedNetwork",
     "TrainingDiverged",
     "TrainingInterrupted",
