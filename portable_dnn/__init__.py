@@ -67,7 +67,7 @@ from .softmax import (
     softmax,
     softmax_backward,
 )
-from .trained import TrainedNetwork, as_trained
+from .trained import TrainedNetwork, as_trained, summary
 from .training import (
     L_layer_model,
     TrainingDiverged,
@@ -148,6 +148,7 @@ __all__ = [
     "to_sklearn",
     "to_numpy",
     "to_torch",
+    "summary",
     "TrainedNetwork",
     "TrainingDiverged",
     "TrainingInterrupted",

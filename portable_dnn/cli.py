@@ -8,6 +8,7 @@
     portable-dnn predict cat.npz --data test_catvnoncat.h5 --show-mislabeled mislabeled.png
     portable-dnn export cat.npz cat.onnx
     portable-dnn info
+    portable-dnn info cat.npz
     portable-dnn --version
 
 ``--layers`` gives the HIDDEN layer sizes only (``20,7,5``); the input size comes
@@ -32,6 +33,7 @@ import logging
 import math
 import os
 import platform
+import re
 import shlex
 import signal
 import sys
@@ -595,9 +597,33 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extras() -> dict[str, list[str]] | None:
+    """Each distribution portable_dnn requires and the extras that install it (``[]``: always),
+    read from the installed distribution's ``Requires-Dist``; None where it is not installed."""
+    try:
+        requires = importlib.metadata.requires("portable_dnn") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found: dict[str, list[str]] = {}
+    for line in requires:
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if name is None or name.group(1).lower().replace("_", "-") == "portable-dnn":
+            continue  # an extra that names other extras: their requirements are listed themselves
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)[\"']", line)
+        extras = found.setdefault(name.group(1), [])
+        if extra and extra.group(1) not in extras:
+            extras.append(extra.group(1))
+    return found
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import __version__
 
+    if args.model is not None:
+        from .trained import summary
+
+        summary(args.model)
+        return 0
     auto = get_backend("auto")
     print(f"portable_dnn {__version__} on Python {platform.python_version()} ({platform.platform()})")
     print(f"Backends that can run here: {', '.join(available_backends())}")
@@ -605,20 +631,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     chosen = os.environ.get(ENV_VAR)
     if chosen:
         print(f"{ENV_VAR}={chosen}")
-    print("Versions:")
-    for dist in (
-        "numpy",
-        "array-api-compat",
-        "array-api-strict",
-        "torch",
-        "cupy-cuda13x",
-        "cupy-cuda12x",
-        "jax",
-        "h5py",
-        "tqdm",
-        "matplotlib",
-    ):
-        print(f"  {dist}: {_version(dist)}")
+    extras = _extras()
+    if extras is None:
+        print("Versions (portable_dnn is not installed, so its optional dependencies are unknown):")
+        extras = {"numpy": [], "array-api-compat": []}
+    else:
+        print("Versions (optional dependencies with the extras that install them):")
+    for dist, names in extras.items():
+        print(f"  {dist}: {_version(dist)}" + (f"  [{', '.join(names)}]" if names else ""))
     return 0
 
 
@@ -740,7 +760,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("model", metavar="MODEL.npz")
     export.add_argument("out", metavar="MODEL.onnx")
 
-    sub.add_parser("info", help="show the backends this machine can run and the versions")
+    info = sub.add_parser(
+        "info",
+        help="show the backends this machine can run and the versions, or describe a saved model",
+    )
+    info.add_argument(
+        "model", nargs="?", metavar="MODEL.npz", help="describe this model: layers, shapes, training"
+    )
     return parser
 
 

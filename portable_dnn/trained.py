@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from .serialization import (
     save_parameters,
 )
 
-__all__ = ["TrainedNetwork", "as_trained"]
+__all__ = ["TrainedNetwork", "as_trained", "summary"]
 
 #: The entries of ``fit``'s settings that name the network rather than its training.
 _NETWORK_KEYS = ("hidden_activation", "output")
@@ -241,3 +241,70 @@ def _check_record(func: str, net: TrainedNetwork) -> None:
     for key, a in net.parameters.items():
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{func}: parameters[{key!r}] holds NaN or infinite values")
+
+
+def summary(model: Any, *, print_fn: Callable[[str], Any] | None = print) -> str:
+    """A table of ``model``'s layers (anything :func:`as_trained` takes), as Keras's ``summary()``:
+    each layer's units, activation, weight shape and parameter count, the totals and dtype, the
+    input's shape and the classes where known, and how the network was trained. Printed with
+    ``print_fn`` (None: not printed) and returned.
+
+    >>> import numpy as np
+    >>> net = as_trained({"W1": np.ones((3, 4)), "b1": np.zeros((3, 1)), "W2": np.ones((1, 3)),
+    ...                   "b2": np.zeros((1, 1))}, input_shape=(2, 2), classes=["dog", "cat"],
+    ...                  info={"optimizer": "adam", "learning_rate": 0.01, "epochs": 3,
+    ...                        "costs": [0.7, 0.5]})
+    >>> text = summary(net)
+    Network 4-3-1, float64
+    Input: 4 features, one example of shape (2, 2)
+    Layer  Units  Activation  Weights  Parameters
+    1          3  relu        (3, 4)           15
+    2          1  sigmoid     (1, 3)            4
+    Total parameters: 19 (152 bytes)
+    Classes: 'dog' (0), 'cat' (1)
+    Trained: adam, learning rate 0.01, 3 epochs, last cost 0.5
+    """
+    net = as_trained(model)
+    dims = net.layer_dims
+    shape = "" if net.input_shape is None else f", one example of shape {net.input_shape}"
+    rows = [("Layer", "Units", "Activation", "Weights", "Parameters")]
+    for l, act in enumerate(net.activations, start=1):
+        W = net.parameters[f"W{l}"]
+        rows.append((str(l), str(dims[l]), act, str(W.shape), f"{W.size + dims[l]:,}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    right = (False, True, False, False, True)
+    lines = [f"Network {'-'.join(map(str, dims))}, {net.dtype}", f"Input: {dims[0]} features{shape}"]
+    for row in rows:
+        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)]
+        lines.append("  ".join(cells).rstrip())
+    total = sum(a.size for a in net.parameters.values())
+    nbytes = sum(a.nbytes for a in net.parameters.values())
+    lines.append(f"Total parameters: {total:,} ({nbytes:,} bytes)")
+    if net.classes is not None:
+        lines.append("Classes: " + ", ".join(f"{c!r} ({i})" for i, c in enumerate(net.classes.tolist())))
+    trained = _training(net.info)
+    if trained:
+        lines.append(f"Trained: {trained}")
+    text = "\n".join(lines)
+    if print_fn is not None:
+        print_fn(text)
+    return text
+
+
+def _training(info: Mapping[str, Any]) -> str:
+    """How the network was trained, in words, from what its record holds."""
+    parts = []
+    if "optimizer" in info:
+        parts.append(str(info["optimizer"]))
+    if "learning_rate" in info:
+        parts.append(f"learning rate {info['learning_rate']}")
+    if info.get("batch_size") is not None:
+        parts.append(f"mini-batches of {info['batch_size']}")
+    for unit in ("epochs", "iterations"):
+        if unit in info:
+            parts.append(f"{info[unit]} {unit}")
+    if info.get("costs"):
+        parts.append(f"last cost {info['costs'][-1]:.6g}")
+    if "data" in info:
+        parts.append(f"on {info['data']}")
+    return ", ".join(parts)
