@@ -38,6 +38,8 @@ _DTYPES: dict[str, np.dtype] = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 _NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
 _READ_CHUNK = 1 << 24
+#: What the model file's checks call with an array's shape and dtype before it is read.
+Check = Callable[[tuple[int, ...], np.dtype], None]
 
 
 def is_safetensors(path: str) -> bool:
@@ -192,18 +194,9 @@ class SafetensorsArchive:
             raise self.fail(f"has a __metadata__ entry {key!r} that is not an array: {text[:80]!r}")
         return array
 
-    def read(
-        self,
-        key: str,
-        check: Callable[[tuple[int, ...], np.dtype], None],
-        limit: int,
-        why: str,
-        data: bool = True,
-    ) -> np.ndarray | None:
-        """Array ``key``, once ``check(shape, dtype)`` passed and its data is within ``limit`` bytes.
-
-        With ``data`` false only the declaration is checked (and None returned).
-        """
+    def read(self, key: str, check: Check, limit: int, why: str, data: bool = True) -> np.ndarray | None:
+        """The array ``key`` (None when ``data`` is false), after ``check(shape, dtype)`` and its size
+        against ``limit`` bytes, as the ``.npz`` reader's ``read``."""
         if key in self.text:
             array = self._metadata(key)
             check(array.shape, array.dtype)

@@ -512,8 +512,6 @@ def _predict_images(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    if args.image:
-        return _predict_images(args)
     meta = load_metadata(args.model)
     be = get_backend(args.backend)
     parameters = load_parameters(args.model, backend=be)
@@ -779,7 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with _scheduler(args):
                 return _cmd_train(args, argv)
         if args.command == "predict":
-            return _cmd_predict(args)
+            return _predict_images(args) if args.image else _cmd_predict(args)
         if args.command == "export":
             return _cmd_export(args)
         return _cmd_info(args)

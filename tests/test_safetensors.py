@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 import portable_dnn as dnn
 from portable_dnn import _safetensors
 from portable_dnn.serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
+from portable_dnn.trained import as_trained
 
 MiB = 1 << 20
 
@@ -295,10 +297,9 @@ def test_malformed_metadata_entries_are_refused(tmp_path, text, message):
 
 @pytest.fixture(scope="module")
 def valid_bytes(tmp_path_factory):
-    path = tmp_path_factory.mktemp("valid") / "model.safetensors"
-    params = dnn.initialize_parameters_deep([6, 4, 3, 1], init="xavier", seed=5, backend="numpy")
-    save_parameters(params, path, metadata={"iterations": 100, "costs": [0.69, 0.5]})
-    return path.read_bytes()
+    folder = tmp_path_factory.mktemp("valid")
+    net = as_trained(_params("numpy", dims=(6, 4, 3)), output="softmax", classes=["a", "b", "c"])
+    return Path(net.save(folder / "model.safetensors")).read_bytes()
 
 
 @settings(
@@ -325,8 +326,6 @@ def test_fuzz_damaged_files_load_or_raise_value_error(valid_bytes, tmp_path, dat
 
 @pytest.mark.parametrize("classes", [["non-cat", "cat"], [0.5, 2.0], [False, True]])
 def test_input_shape_and_classes_round_trip(tmp_path, classes):
-    from portable_dnn.trained import as_trained
-
     net = as_trained(_params("numpy", dims=(12, 3, 1)), input_shape=(2, 2, 3), classes=classes)
     again = as_trained(net.save(tmp_path / "m.safetensors"))
     assert again.input_shape == (2, 2, 3)
