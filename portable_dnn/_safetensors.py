@@ -38,6 +38,7 @@ _DTYPES: dict[str, np.dtype] = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 _NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
 _READ_CHUNK = 1 << 24
+_MAX_NDIM = 32
 #: What the model file's checks call with an array's shape and dtype before it is read.
 Check = Callable[[tuple[int, ...], np.dtype], None]
 
@@ -145,7 +146,8 @@ class SafetensorsArchive:
                     f"{' or '.join(_DTYPES)} tensors"
                 )
             shape, offsets = entry["shape"], entry["data_offsets"]
-            if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+            # A model file's tensors are matrices; the cap keeps math.prod cheap on a crafted header.
+            if not isinstance(shape, list) or len(shape) > _MAX_NDIM or not all(_is_count(d) for d in shape):
                 raise fail(f"has a tensor {name!r} of malformed shape {shape!r}")
             if (
                 not isinstance(offsets, list)

@@ -211,6 +211,7 @@ def _crafted_cases():
         ("reversed", {"W1": {**w, "data_offsets": [48, 0]}, "b1": b}, "malformed data_offsets"),
         ("bad-shape", {"W1": {**w, "shape": [3, -2]}, "b1": b}, "malformed shape"),
         ("bool-shape", {"W1": {**w, "shape": [True, 2]}, "b1": b}, "malformed shape"),
+        ("many-dims", {"W1": {**w, "shape": [10**18] * 1000}, "b1": b}, "malformed shape"),
         ("bad-entry", {"W1": [1, 2], "b1": b}, "whose entry is not"),
         ("metadata-not-strings", {"__metadata__": {"dtype": 1}, "W1": w, "b1": b}, "not a dict of strings"),
         ("both", {"__metadata__": {"W1": "1"}, "W1": w, "b1": b}, "both as a tensor and in __metadata__"),
