@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import numpy as np
 import pytest
 
@@ -159,3 +161,39 @@ def test_the_command_line_records_the_images_shape_and_classes(cat_paths, tmp_pa
     assert net.input_shape == (64, 64, 3) and net.classes.tolist() == ["non-cat", "cat"]
     assert (net.hidden, net.output, net.layer_dims) == ("relu", "sigmoid", [12288, 2, 1])
     assert net.info["iterations"] == 1 and net.info["learning_rate"] == 0.0075
+
+
+def test_summary_lists_layers_parameters_and_training(tmp_path, capsys):
+    params, history = dnn.fit(X_HOST, TARGETS["softmax"], [3, 4, 3], output="softmax", optimizer="momentum",
+                              learning_rate=0.05, num_epochs=2, backend="numpy")  # fmt: skip
+    path = dnn.as_trained((params, history), classes=["a", "b", "c"]).save(tmp_path / "m.npz")
+    assert main(["info", path]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Network 3-4-3, float64" and lines[1] == "Input: 3 features"
+    assert lines[3].split() == ["1", "4", "relu", "(4,", "3)", "16"]
+    assert lines[4].split() == ["2", "3", "softmax", "(3,", "4)", "15"]
+    assert lines[5] == f"Total parameters: 31 ({31 * 8} bytes)"
+    assert lines[6] == "Classes: 'a' (0), 'b' (1), 'c' (2)"
+    last = history["cost"][-1]
+    assert lines[7] == f"Trained: momentum, learning rate 0.05, 2 epochs, last cost {last:.6g}"
+    assert dnn.summary(path, print_fn=None) == "\n".join(lines)
+
+
+def test_info_lists_what_every_extra_installs(monkeypatch, capsys):
+    requires = [
+        "numpy>=1.24",
+        'h5py>=3.8; extra == "cli"',
+        'h5py>=3.8; extra == "test"',
+        'no-such-distribution-here>=1; extra == "onnx"',
+        'portable_dnn[cli,onnx]; extra == "docs"',
+    ]
+    monkeypatch.setattr("importlib.metadata.requires", lambda name: requires)
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    listed = out[out.index("Versions") :].splitlines()[1:]
+    h5py = importlib.metadata.version("h5py")
+    assert listed == [
+        f"  numpy: {np.__version__}",
+        f"  h5py: {h5py}  [cli, test]",
+        "  no-such-distribution-here: not installed  [onnx]",
+    ]
