@@ -28,10 +28,13 @@ from .backend import (
     to_numpy,
     use_backend,
 )
+from .convert import from_sklearn, from_torch, to_sklearn, to_torch
 from .cost import compute_cost, compute_cost_backward
 from .datasets import default_dataset, flatten_images, load_dataset, load_npz_dataset
+from .export import export_onnx
 from .fit import fit, forward_proba, predict_labels
 from .gradcheck import dictionary_to_vector, gradient_check, gradients_to_vector, vector_to_dictionary
+from .images import predict_image
 from .initialization import initialize_parameters, initialize_parameters_deep
 from .layer import linear_activation_backward, linear_activation_forward
 from .linear import linear_backward, linear_forward
@@ -64,6 +67,7 @@ from .softmax import (
     softmax,
     softmax_backward,
 )
+from .trained import TrainedNetwork, as_trained, summary
 from .training import (
     L_layer_model,
     TrainingDiverged,
@@ -81,6 +85,7 @@ __all__ = [
     "accuracy",
     "add_l2_grads",
     "apply_dropout",
+    "as_trained",
     "available_backends",
     "Backend",
     "BACKEND_NAMES",
@@ -94,9 +99,12 @@ __all__ = [
     "dropout_backward",
     "dropout_forward",
     "dropout_mask",
+    "export_onnx",
     "fit",
     "flatten_images",
     "forward_proba",
+    "from_sklearn",
+    "from_torch",
     "get_backend",
     "gradient_check",
     "gradients_to_vector",
@@ -122,6 +130,7 @@ __all__ = [
     "load_parameters",
     "one_hot",
     "predict",
+    "predict_image",
     "predict_labels",
     "prefer_gpu",
     "random_mini_batches",
@@ -136,7 +145,11 @@ __all__ = [
     "softmax_backward",
     "tanh",
     "tanh_backward",
+    "to_sklearn",
     "to_numpy",
+    "to_torch",
+    "summary",
+    "TrainedNetwork",
     "TrainingDiverged",
     "TrainingInterrupted",
     "TrainingState",

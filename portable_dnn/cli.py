@@ -6,7 +6,9 @@
     portable-dnn train --data train_catvnoncat.h5 test_catvnoncat.h5 --out cat.npz --plot cost.png
     portable-dnn predict cat.npz --data train_catvnoncat.h5 test_catvnoncat.h5
     portable-dnn predict cat.npz --data test_catvnoncat.h5 --show-mislabeled mislabeled.png
+    portable-dnn export cat.npz cat.onnx
     portable-dnn info
+    portable-dnn info cat.npz
     portable-dnn --version
 
 ``--layers`` gives the HIDDEN layer sizes only (``20,7,5``); the input size comes
@@ -31,6 +33,7 @@ import logging
 import math
 import os
 import platform
+import re
 import shlex
 import signal
 import sys
@@ -46,6 +49,7 @@ from .backend import ENV_VAR, ClusterError, available_backends, get_backend, to_
 from .datasets import check_same_features, default_dataset, flatten_images, load_dataset, load_npz_dataset
 from .optim import OPTIMIZERS, Optimizer, optimizer, settings
 from .serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
+from .trained import as_trained
 
 PROG = "portable-dnn"
 
@@ -77,6 +81,7 @@ class Data:
     X_test: np.ndarray | None
     Y_test: np.ndarray | None
     classes: np.ndarray | None = None  # the course's list_classes: set for image data only
+    input_shape: tuple[int, ...] | None = None  # one image's (height, width, channels)
 
 
 # -------------------------------------------------------------------- data
@@ -95,7 +100,8 @@ def _load_data(paths: Sequence[str] | None) -> Data:
         train_x, train_y, test_x, test_y, classes = load_dataset(paths[0], paths[1])
         check_same_features(train_x, test_x, train_name=paths[0], test_name=paths[1])
         name = f"{os.path.basename(paths[0])} {os.path.basename(paths[1])}"
-        return Data(name, flatten_images(train_x), train_y, flatten_images(test_x), test_y, classes)
+        X, X_test = flatten_images(train_x), flatten_images(test_x)
+        return Data(name, X, train_y, X_test, test_y, classes, tuple(train_x.shape[1:]))
     raise CLIError(f"--data takes FILE.npz or TRAIN.h5 TEST.h5, got {len(paths)} files")
 
 
@@ -310,7 +316,9 @@ def _cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if bar is not None:
             bar.close()
 
-    save_parameters(parameters, out, metadata=metadata(iterations, costs, 0))
+    as_trained(
+        parameters, input_shape=data.input_shape, classes=data.classes, info=metadata(iterations, costs, 0)
+    ).save(out)
     if os.path.exists(ckpt):
         os.remove(ckpt)  # the finished model supersedes it
     if len(costs):
@@ -550,6 +558,19 @@ def _load_h5_split(path: str) -> tuple[Data, str]:
     return data, split
 
 
+def _predict_images(args: argparse.Namespace) -> int:
+    """``predict MODEL --image FILE...``: each picture's label and the network's probability of it."""
+    if args.data or args.out or args.show_mislabeled or args.split:
+        raise CLIError(
+            "--image labels pictures alone: leave out --data, --split, --out and --show-mislabeled"
+        )
+    from .images import predict_image
+
+    for answer in predict_image(args.model, args.image):
+        print(f"{answer.path}: {answer.label} (probability {answer.probability:.4f})")
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     meta = load_metadata(args.model)
     be = get_backend(args.backend)
@@ -627,9 +648,40 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    print(f"ONNX model written to {export_onnx(args.model, args.out)}")
+    return 0
+
+
+def _extras() -> dict[str, list[str]] | None:
+    """Each distribution portable_dnn requires and the extras that install it (``[]``: always),
+    read from the installed distribution's ``Requires-Dist``; None where it is not installed."""
+    try:
+        requires = importlib.metadata.requires("portable_dnn") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found: dict[str, list[str]] = {}
+    for line in requires:
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if name is None or name.group(1).lower().replace("_", "-") == "portable-dnn":
+            continue  # an extra that names other extras: their requirements are listed themselves
+        extra = re.search(r"extra\s*==\s*[\"']([^\"']+)[\"']", line)
+        extras = found.setdefault(name.group(1), [])
+        if extra and extra.group(1) not in extras:
+            extras.append(extra.group(1))
+    return found
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import __version__
 
+    if args.model is not None:
+        from .trained import summary
+
+        summary(args.model)
+        return 0
     auto = get_backend("auto")
     print(f"portable_dnn {__version__} on Python {platform.python_version()} ({platform.platform()})")
     print(f"Backends that can run here: {', '.join(available_backends())}")
@@ -637,20 +689,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     chosen = os.environ.get(ENV_VAR)
     if chosen:
         print(f"{ENV_VAR}={chosen}")
-    print("Versions:")
-    for dist in (
-        "numpy",
-        "array-api-compat",
-        "array-api-strict",
-        "torch",
-        "cupy-cuda13x",
-        "cupy-cuda12x",
-        "jax",
-        "h5py",
-        "tqdm",
-        "matplotlib",
-    ):
-        print(f"  {dist}: {_version(dist)}")
+    extras = _extras()
+    if extras is None:
+        print("Versions (portable_dnn is not installed, so its optional dependencies are unknown):")
+        extras = {"numpy": [], "array-api-compat": []}
+    else:
+        print("Versions (optional dependencies with the extras that install them):")
+    for dist, names in extras.items():
+        print(f"  {dist}: {_version(dist)}" + (f"  [{', '.join(names)}]" if names else ""))
     return 0
 
 
@@ -754,6 +800,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", choices=("train", "test"), help="which set (default: test when there is one)"
     )
     pred.add_argument("--backend", help=backend_help)
+    pred.add_argument(
+        "--image",
+        nargs="+",
+        metavar="FILE",
+        help="label your own pictures (JPEG, PNG, ...), each resized to the model's input image",
+    )
     pred.add_argument("--out", metavar="FILE", help="write the 0/1 predictions to FILE.npy or FILE.csv")
     pred.add_argument(
         "--show-mislabeled",
@@ -761,7 +813,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the mislabeled images with their predicted and true classes (image data only)",
     )
 
-    sub.add_parser("info", help="show the backends this machine can run and the versions")
+    export = sub.add_parser(
+        "export",
+        help="write a saved model as an ONNX model",
+        description="Write MODEL.npz as an ONNX model: input X (batch, features), outputs "
+        "probabilities (or values) and labels (needs pip install 'portable_dnn[onnx]').",
+    )
+    export.add_argument("model", metavar="MODEL.npz")
+    export.add_argument("out", metavar="MODEL.onnx")
+
+    info = sub.add_parser(
+        "info",
+        help="show the backends this machine can run and the versions, or describe a saved model",
+    )
+    info.add_argument(
+        "model", nargs="?", metavar="MODEL.npz", help="describe this model: layers, shapes, training"
+    )
     return parser
 
 
@@ -774,7 +841,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             with _scheduler(args):
                 return _cmd_train(args, argv)
         if args.command == "predict":
-            return _cmd_predict(args)
+            return _predict_images(args) if args.image else _cmd_predict(args)
+        if args.command == "export":
+            return _cmd_export(args)
         return _cmd_info(args)
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -124,7 +124,11 @@ def predict_labels(
            [1, 0]])
     """
     AL, output = _forward_proba("predict_labels", X, parameters, hidden_activation, output)
-    xp = namespace_of(AL)
+    return labels_of(namespace_of(AL), AL, output)
+
+
+def labels_of(xp: Any, AL: Any, output: str) -> Any:
+    """The predictions :func:`predict_labels` reads from the network's output ``AL`` ``(units, m)``."""
     if output == "identity":
         return AL
     if output == "softmax":
@@ -227,7 +231,10 @@ def fit(
     History: ``history["cost"]`` holds one training cost per epoch: the
     size-weighted mean of the mini-batch costs seen during that epoch (with
     dropout and the L2 term, as the course records it; with ``sample_weight``,
-    weighted by each mini-batch's total weight instead). With
+    weighted by each mini-batch's total weight instead).
+    ``history["settings"]`` records the network (``hidden_activation``, ``output``) and how it
+    was trained (``optimizer`` and its hyper-parameters, ``learning_rate``, ``batch_size``,
+    ...), for :func:`~portable_dnn.as_trained` and the model file. With
     ``validation_data=(X_val, Y_val)`` or ``validation_fraction`` (a seeded
     random share of the columns held out), ``history["val_cost"]`` holds the
     cost on it after every epoch (no dropout, no L2).
@@ -438,7 +445,9 @@ def fit(
         signals=signals,
     )
     trainer.costs = costs
-    history: dict[str, Any] = {"cost": trainer.costs}
+    others = {"batch_size": batch_size, "init": init, "seed": seed, "decay_rate": float(decay_rate)}
+    settings = _settings(opt, network, lr0 if schedule is None else None, others)
+    history: dict[str, Any] = {"cost": trainer.costs, "settings": settings}
     if X_val is not None:
         history["val_cost"] = []
     for key in metric_keys:
@@ -487,6 +496,23 @@ def fit(
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _settings(
+    opt: Optimizer, network: Network, learning_rate: float | None, others: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the network is and how it was trained: the record a model file keeps
+    (:func:`~portable_dnn.as_trained`). A callable learning rate (None here) is not recorded."""
+    return {
+        "hidden_activation": network.hidden,
+        "output": network.output,
+        "optimizer": opt.name,
+        **({} if learning_rate is None else {"learning_rate": learning_rate}),
+        **opt.get_params(),
+        "lambd": network.lambd,
+        "keep_prob": network.keep_prob,
+        **others,
+    }
 
 
 def _check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> str:

@@ -1,14 +1,19 @@
-"""Saving and loading a network's parameters as a plain ``.npz`` file (no pickle).
+"""Saving and loading a network's parameters as a plain ``.npz`` file (no pickle), or ``.safetensors``.
 
 A model file holds ``W1, b1, ..., WL, bL`` as NumPy arrays beside a few small
-metadata arrays: ``format_version`` (1), ``layer_dims``, ``activations`` (one name
-per layer), ``dtype`` and ``metadata`` (JSON text for anything else, such as the
-CLI's iteration count, costs and learning rate). Saving is atomic: the file is
+metadata arrays: ``format_version`` (2; files of version 1 load too), ``layer_dims``,
+``activations`` (the hidden layers' activation, then the output: ``sigmoid``,
+``softmax``, ``multilabel`` or ``identity``), ``dtype``, where known ``input_shape``
+(an image's height, width and channels) and ``classes`` (the label of each output),
+and ``metadata`` (JSON text: how the network was trained, such as its optimizer,
+learning rate, epochs and costs). Saving is atomic: the file is
 written beside the target, flushed to disk and renamed over it, so an interrupted
 save leaves the old file (or none), never a broken one. Loading checks everything
 and raises ``ValueError`` naming the file and what is wrong; it reads no array
 larger than the file's metadata declares, and no compressed member, so a
-crafted file cannot make it inflate gigabytes.
+crafted file cannot make it inflate gigabytes. A path ending in ``.safetensors``
+holds the same content in that format instead (see ``_safetensors``), with the
+same checks.
 
 >>> import os, tempfile
 >>> import numpy as np
@@ -25,8 +30,10 @@ True
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
+import numbers
 import os
 import re
 import secrets
@@ -34,24 +41,29 @@ import signal
 import stat
 import threading
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from . import _safetensors
 from ._checks import num_layers
 from .backend import Backend, get_backend, to_numpy
-from .backend.activations import ACTIVATIONS as _DECLARED
+from .engine import HIDDEN, OUTPUTS
 from .optim import OPTIMIZERS
 
 __all__ = ["FORMAT_VERSION", "save_parameters", "load_parameters", "load_metadata", "load_checkpoint"]
 
-#: The model file format this version writes and reads.
-FORMAT_VERSION = 1
+#: The model file format this version writes; it reads this one and those of ``READS``.
+FORMAT_VERSION = 2
+READS = (1, 2)
 
-ACTIVATIONS = tuple(_DECLARED)
 DTYPES = ("float32", "float64")
 _META_KEYS = ("format_version", "layer_dims", "activations", "dtype")
+#: Members a file has where they are known: the input's shape and the outputs' class labels.
+_OPTIONAL_KEYS = ("input_shape", "classes")
+#: The kinds of array that may hold class labels: strings, integers, floats, booleans (no objects).
+_LABEL_KINDS = "Uiufb"
 _PARAM_KEY = re.compile(r"^[Wb][1-9][0-9]*$")
 
 # The most each metadata array may hold, in bytes of array data: checked against
@@ -62,6 +74,8 @@ _META_LIMITS = {
     "dtype": 256,
     "layer_dims": 1 << 20,
     "activations": 4 << 20,
+    "input_shape": 1 << 10,
+    "classes": 16 << 20,
     "metadata": 16 << 20,
 }
 _MAX_HEADER = 10_000  # numpy's own limit on a .npy header
@@ -87,6 +101,7 @@ _TMP_NAME = re.compile(r"^\..*\.[0-9a-f]{8}\.tmp$", re.DOTALL)
 # range check). Other keys are free-form JSON.
 _FIELDS: dict[str, tuple[str, tuple[type, ...], Callable[[Any], bool]]] = {
     "iterations": ("a non-negative integer", (int,), lambda v: v >= 0),
+    "epochs": ("a non-negative integer", (int,), lambda v: v >= 0),
     "num_iterations": ("a positive integer", (int,), lambda v: v >= 1),
     "batch_size": ("a positive integer or null", (int, type(None)), lambda v: v is None or v >= 1),
     "seed": ("an integer or null", (int, type(None)), lambda v: True),
@@ -137,12 +152,21 @@ def save_parameters(
     activations: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     optimizer_state: Mapping[str, Mapping[str, Any]] | None = None,
+    input_shape: Sequence[int] | None = None,
+    classes: Any = None,
 ) -> str:
-    """Write ``parameters`` (arrays of any backend) to the ``.npz`` file ``path``; return the path.
+    """Write ``parameters`` (arrays of any backend) to the model file ``path``; return the path.
+
+    A ``path`` ending in ``.safetensors`` is written in that format, any other as ``.npz``.
 
     ``activations`` names each layer's activation (default ``relu`` for the hidden
-    layers and ``sigmoid`` for the last); ``metadata`` is a JSON-serialisable dict
-    stored beside them (its fields ``iterations``, ``num_iterations``, ``costs``,
+    layers and ``sigmoid`` for the last): the hidden layers' from the engine's hidden
+    activations, the last one the output (``sigmoid``, ``softmax``, ``multilabel`` or
+    ``identity``). ``input_shape`` (the shape of one example before it was flattened,
+    e.g. ``(64, 64, 3)``; its product is the input size) and ``classes`` (a 1-D array of
+    labels: two for a one-unit sigmoid output, one per unit for softmax and multilabel)
+    are stored where given. ``metadata`` is a JSON-serialisable dict
+    stored beside them (its fields ``iterations``, ``epochs``, ``num_iterations``, ``costs``,
     ``learning_rate``, ``seed``, ``batch_size``, ``init``, ``optimizer``, ``data``
     and ``data_sha256``, where given, must have the types the CLI writes).
     ``optimizer_state`` (a checkpoint's ``{"v": {"dW1": ...}, "s": ...}``,
@@ -233,8 +257,25 @@ def save_parameters(
     arrays["activations"] = np.array(acts, dtype=f"<U{max(len(a) for a in acts)}")
     arrays["dtype"] = np.array(dtypes.pop())
     arrays["metadata"] = np.array(extra)
-    _atomic_savez(func, path, arrays)
+    arrays.update(_records(func, input_shape, classes, layer_dims, acts[-1]))
+    if _safetensors.is_safetensors(path):
+        _atomic_write(func, path, lambda fh: _safetensors.write(fh, arrays))
+    else:
+        _atomic_write(func, path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
     return path
+
+
+def _activations_valid(acts: Sequence[Any]) -> bool:
+    """Every hidden layer's name one of the engine's hidden activations, the last layer's an output
+    (or, as version 1 files may have it, a hidden activation)."""
+    return all(a in HIDDEN for a in acts[:-1]) and (acts[-1] in OUTPUTS or acts[-1] in HIDDEN)
+
+
+def _activations_wanted(L: int) -> str:
+    return (
+        f"{L} names (one per layer): the hidden layers' from {', '.join(map(repr, HIDDEN))}, "
+        f"the last the output, from {', '.join(map(repr, OUTPUTS))}"
+    )
 
 
 def _check_activations(func: str, activations: Sequence[str] | None, L: int) -> list[str]:
@@ -243,12 +284,58 @@ def _check_activations(func: str, activations: Sequence[str] | None, L: int) -> 
     if isinstance(activations, str) or not isinstance(activations, Sequence):
         raise TypeError(f"{func}: activations must be a list of {L} names, got {activations!r}")
     acts = list(activations)
-    if len(acts) != L or any(a not in ACTIVATIONS for a in acts):
-        raise ValueError(
-            f"{func}: activations must be {L} names (one per layer) from "
-            f"{', '.join(map(repr, ACTIVATIONS))}, got {acts!r}"
-        )
+    if len(acts) != L or not all(isinstance(a, str) for a in acts) or not _activations_valid(acts):
+        raise ValueError(f"{func}: activations must be {_activations_wanted(L)}, got {acts!r}")
     return acts
+
+
+def _input_shape_problem(shape: np.ndarray, n_x: int) -> str | None:
+    """What is wrong with ``input_shape`` for ``n_x`` input features (None: nothing)."""
+    if shape.ndim != 1 or shape.dtype.kind not in "iu" or shape.size == 0 or np.any(shape <= 0):
+        return "must be one or more positive integers"
+    if math.prod(int(n) for n in shape) != n_x:
+        return f"holds {math.prod(int(n) for n in shape)} values, but the network takes {n_x} features"
+    return None
+
+
+def _classes_problem(labels: np.ndarray, units: int, output: str) -> str | None:
+    """What is wrong with the class labels ``labels`` of an output of ``units`` units (None: nothing)."""
+    if output == "identity":
+        return "cannot label an identity (regression) output"
+    if labels.dtype.kind not in _LABEL_KINDS:
+        return f"must be strings, numbers or booleans, got dtype {labels.dtype}"
+    expected = 2 if units == 1 else units
+    if labels.shape != (expected,):
+        return f"must be {expected} labels for the network's {units}-unit {output} output"
+    if len(np.unique(labels)) != expected:
+        return "must be distinct"
+    return None
+
+
+def _records(
+    func: str, input_shape: Sequence[int] | None, classes: Any, layer_dims: list[int], output: str
+) -> dict[str, np.ndarray]:
+    """The ``input_shape`` and ``classes`` members of a file (those given), checked against its layers."""
+    out: dict[str, np.ndarray] = {}
+    if input_shape is not None:
+        if (
+            isinstance(input_shape, (str, bytes))
+            or not isinstance(input_shape, Sequence)
+            or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in input_shape)
+        ):
+            raise TypeError(f"{func}: input_shape must be a tuple of sizes, got {input_shape!r}")
+        shape = np.array(input_shape, dtype=np.int64).reshape(-1)
+        problem = _input_shape_problem(shape, layer_dims[0])
+        if problem:
+            raise ValueError(f"{func}: input_shape {tuple(input_shape)!r} {problem}")
+        out["input_shape"] = shape
+    if classes is not None:
+        labels = np.asarray(classes if isinstance(classes, (list, tuple)) else to_numpy(classes))
+        problem = _classes_problem(labels, layer_dims[-1], output)
+        if problem:
+            raise ValueError(f"{func}: classes {labels.tolist()!r} {problem}")
+        out["classes"] = labels
+    return out
 
 
 def _replaceable(func: str, path: str) -> os.stat_result | None:
@@ -336,7 +423,9 @@ def _create_temp(func: str, path: str, folder: str) -> tuple[int, str]:
     raise FileExistsError(f"{func}: cannot create a temporary file beside {path!r}")
 
 
-def _atomic_savez(func: str, path: str, arrays: dict[str, np.ndarray]) -> None:
+def _atomic_write(func: str, path: str, write: Callable[[Any], None]) -> None:
+    """``write(fh)`` into a temporary file beside ``path``, flushed to disk, then renamed over ``path``:
+    an interrupted write leaves the old file (or none), never a broken one."""
     old = _replaceable(func, path)
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
@@ -349,7 +438,7 @@ def _atomic_savez(func: str, path: str, arrays: dict[str, np.ndarray]) -> None:
                         with contextlib.suppress(OSError):  # only root may give a file away
                             os.fchown(fd, old.st_uid, old.st_gid)
                     os.chmod(tmp, stat.S_IMODE(old.st_mode))
-                np.savez(fh, **arrays)  # type: ignore[arg-type]
+                write(fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             try:
@@ -470,13 +559,13 @@ class _Archive:
         return out.reshape(shape, order="F" if fortran else "C")
 
 
-def _metadata_array(archive: _Archive, key: str) -> np.ndarray:
+def _metadata_array(archive: _Members, key: str) -> np.ndarray:
     arr = archive.read(key, lambda shape, dtype: None, _META_LIMITS[key], "a model file allows for it")
     assert arr is not None
     return arr
 
 
-def _read_meta(archive: _Archive) -> dict[str, Any]:
+def _read_meta(archive: _Members) -> dict[str, Any]:
     keys = set(archive.members)
     missing = [k for k in _META_KEYS if k not in keys]
     if missing:
@@ -486,9 +575,10 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
     version = _metadata_array(archive, "format_version")
     if version.shape != () or version.dtype.kind not in "iu":
         raise archive.fail(f"has a malformed format_version ({version.dtype}{list(version.shape)})")
-    if int(version) != FORMAT_VERSION:
+    if int(version) not in READS:
         raise archive.fail(
-            f"has format version {int(version)}; this portable_dnn reads version {FORMAT_VERSION}"
+            f"has format version {int(version)}; this portable_dnn reads versions "
+            f"{', '.join(map(str, READS))}"
         )
     dims = _metadata_array(archive, "layer_dims")
     if dims.ndim != 1 or dims.dtype.kind not in "iu" or dims.shape[0] < 2 or np.any(dims <= 0):
@@ -496,10 +586,8 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
     layer_dims = [int(n) for n in dims]
     L = len(layer_dims) - 1
     acts = _metadata_array(archive, "activations")
-    if acts.dtype.kind != "U" or acts.shape != (L,) or any(str(a) not in ACTIVATIONS for a in acts):
-        raise archive.fail(
-            f"has malformed activations {acts.tolist()!r} (expected {L} of {', '.join(ACTIVATIONS)})"
-        )
+    if acts.dtype.kind != "U" or acts.shape != (L,) or not _activations_valid([str(a) for a in acts]):
+        raise archive.fail(f"has malformed activations {acts.tolist()!r} (expected {_activations_wanted(L)})")
     dtype = _metadata_array(archive, "dtype")
     if dtype.dtype.kind != "U" or dtype.shape != () or str(dtype) not in DTYPES:
         raise archive.fail(f"records dtype {dtype.tolist()!r}; expected one of {', '.join(DTYPES)}")
@@ -518,9 +606,11 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
         if bad is not None:
             field, wanted, _ = bad
             raise archive.fail(f"has metadata field {field!r} = {extra[field]!r}, expected {wanted}")
+    shape, classes = _read_records(archive, layer_dims, str(acts[-1]))
     weights = {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"}
     slots = [slot for slot in SLOTS if any(k.startswith(f"{slot}.") for k in keys)]
-    expected = set(_META_KEYS) | {"metadata"} | weights | {f"{s}.d{k}" for s in slots for k in weights}
+    expected = set(_META_KEYS) | {"metadata", *_OPTIONAL_KEYS} | weights
+    expected |= {f"{s}.d{k}" for s in slots for k in weights}
     unexpected = sorted(keys - expected)
     if unexpected:
         raise archive.fail(
@@ -531,12 +621,32 @@ def _read_meta(archive: _Archive) -> dict[str, Any]:
         "layer_dims": layer_dims,
         "activations": [str(a) for a in acts],
         "dtype": str(dtype),
+        "input_shape": None if shape is None else tuple(int(n) for n in shape),
+        "classes": classes,
         "metadata": extra,
         "slots": slots,
     }
 
 
-def _read_weights(archive: _Archive, meta: dict[str, Any], data: bool) -> dict[str, np.ndarray]:
+def _read_records(
+    archive: _Members, layer_dims: list[int], output: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The file's ``input_shape`` and ``classes`` (None where it has none), checked against its layers."""
+    shape = classes = None
+    if "input_shape" in archive.members:
+        shape = _metadata_array(archive, "input_shape")
+        problem = _input_shape_problem(shape, layer_dims[0])
+        if problem:
+            raise archive.fail(f"has input_shape {shape.tolist()!r} that {problem}")
+    if "classes" in archive.members:
+        classes = _metadata_array(archive, "classes")
+        problem = _classes_problem(classes, layer_dims[-1], output)
+        if problem:
+            raise archive.fail(f"has classes {classes.tolist()!r} that {problem}")
+    return shape, classes
+
+
+def _read_weights(archive: _Members, meta: dict[str, Any], data: bool) -> dict[str, np.ndarray]:
     """The weights (only their headers checked when ``data`` is false: then the result is empty)."""
     dims, dtype = meta["layer_dims"], meta["dtype"]
     out: dict[str, np.ndarray] = {}
@@ -569,28 +679,40 @@ def _read_weights(archive: _Archive, meta: dict[str, Any], data: bool) -> dict[s
     return out
 
 
+_Members = _Archive | _safetensors.SafetensorsArchive
+
+
+@contextlib.contextmanager
+def _members(func: str, path: str, fh: io.BufferedReader) -> Iterator[_Members]:
+    """The arrays of the model file open as ``fh``, in the container its extension names."""
+    if _safetensors.is_safetensors(path):
+        yield _safetensors.SafetensorsArchive(fh, lambda what: _fail(func, path, what))
+        return
+    magic = fh.read(6)
+    if not magic:
+        raise _fail(func, path, "is empty, not a portable_dnn model file")
+    if magic == np.lib.format.MAGIC_PREFIX:
+        raise _fail(func, path, "is a single .npy array, not a portable_dnn model file (.npz)")
+    if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise _fail(func, path, "is not a portable_dnn model file (it is not an .npz archive)")
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as zf:
+        yield _Archive(func, path, zf)
+
+
 def _load(func: str, path: Any, weights: bool) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     path = _open(func, path)
     try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-            if not magic:
-                raise _fail(func, path, "is empty, not a portable_dnn model file")
-            if magic == np.lib.format.MAGIC_PREFIX:
-                raise _fail(func, path, "is a single .npy array, not a portable_dnn model file (.npz)")
-            if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
-                raise _fail(func, path, "is not a portable_dnn model file (it is not an .npz archive)")
-            fh.seek(0)
-            with zipfile.ZipFile(fh) as zf:
-                archive = _Archive(func, path, zf)
-                meta = _read_meta(archive)
-                arrays = _read_weights(archive, meta, data=weights)
+        with open(path, "rb") as fh, _members(func, path, fh) as archive:
+            meta = _read_meta(archive)
+            arrays = _read_weights(archive, meta, data=weights)
     except _Invalid:
         raise
     except Exception as exc:  # zipfile, zlib, EOF and header errors of a damaged file
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        kind = "safetensors" if _safetensors.is_safetensors(path) else "npz"
         raise ValueError(
-            f"{func}: {path!r} is not a readable model file (truncated or damaged .npz?): {reason}"
+            f"{func}: {path!r} is not a readable model file (truncated or damaged .{kind}?): {reason}"
         ) from None
     return meta, arrays
 
@@ -645,9 +767,10 @@ def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The metadata of the model file ``path``, without loading its weights.
 
     A dict with ``format_version``, ``layer_dims``, ``activations`` (one per
-    layer), ``dtype`` and ``metadata`` (the extra dict given to
-    :func:`save_parameters`, ``{}`` when none). The weights' headers are checked
-    against the layer sizes; their values are not read.
+    layer, the last the output), ``dtype``, ``input_shape`` (a tuple, or None where the
+    file does not record it), ``classes`` (a NumPy array of labels, or None) and
+    ``metadata`` (the extra dict given to :func:`save_parameters`, ``{}`` when none). The
+    weights' headers are checked against the layer sizes; their values are not read.
 
     >>> load_metadata("no_model.npz")
     Traceback (most recent call last):

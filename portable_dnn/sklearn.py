@@ -265,6 +265,14 @@ class _DNNEstimator(BaseEstimator):
         self.validation_scores_ = None if scores is None else list(scores)
         self._output = output
 
+    def save(self, path: str) -> str:
+        """Write the fitted network to the model file ``path``, with its activation, output, classes
+        and training record (:meth:`portable_dnn.TrainedNetwork.save`); return the path.
+        ``portable_dnn.as_trained(path)`` reads it back."""
+        from .trained import as_trained
+
+        return as_trained(self).save(path)
+
     # ----------------------------------------------------------- data out
 
     def _forward(self, func: str, X: Any) -> tuple[Any, Backend | None]:

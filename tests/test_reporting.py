@@ -260,7 +260,7 @@ def test_metrics_are_computed_only_when_asked(backend, monkeypatch):
         backend=backend,
         validation_data=(X_VAL, (X_VAL[:1] > 0).astype(int)),
     )
-    assert sorted(history) == ["cost", "val_cost"]
+    assert sorted(history) == ["cost", "settings", "val_cost"]
 
 
 def test_validation_scores_alone(backend, monkeypatch):
@@ -273,7 +273,7 @@ def test_validation_scores_alone(backend, monkeypatch):
     forwards = []
     monkeypatch.setattr(fit_module.Step, "forward", _counting(fit_module.Step.forward, forwards))
     _, alone = fit(X_HOST, Y_BINARY, [3, 1], metrics=("val_accuracy", "val_accuracy"), **options)
-    assert sorted(alone) == ["cost", "val_accuracy", "val_cost"]
+    assert sorted(alone) == ["cost", "settings", "val_accuracy", "val_cost"]
     assert alone["val_accuracy"] == both["val_accuracy"] and alone["cost"] == both["cost"]
     assert len(forwards) == 4  # one per epoch: the validation data's, shared with val_cost
     assert all(shape[1] == X_VAL.shape[1] for shape in forwards)
@@ -291,7 +291,7 @@ def test_metrics_without_validation_data(backend):
     _, history = fit(
         X_HOST, Y_BINARY, [3, 1], num_epochs=3, backend=backend, metrics=["accuracy", "accuracy"]
     )
-    assert sorted(history) == ["accuracy", "cost"] and len(history["accuracy"]) == 3
+    assert sorted(history) == ["accuracy", "cost", "settings"] and len(history["accuracy"]) == 3
 
 
 @pytest.mark.parametrize(
@@ -359,10 +359,10 @@ def test_classifier_curves(backend):
     held = _held_out(len(y), 0.2, 4)
     assert clf.validation_scores_[-1] == pytest.approx(accuracy_score(y[held], clf.predict(X[held])))
     # Only the held-out share is scored: no forward pass over the training share for it.
-    assert sorted(clf.history_) == ["cost", "val_accuracy", "val_cost"]
+    assert sorted(clf.history_) == ["cost", "settings", "val_accuracy", "val_cost"]
 
     plain = DNNClassifier(hidden_layer_sizes=(8,), epochs=3, backend=backend.name).fit(X, y)
-    assert plain.validation_scores_ is None and sorted(plain.history_) == ["cost"]
+    assert plain.validation_scores_ is None and sorted(plain.history_) == ["cost", "settings"]
     assert plain.loss_curve_ == plain.history_["cost"]
 
 

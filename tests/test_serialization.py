@@ -83,6 +83,8 @@ def test_round_trip_is_exact_on_the_backend(backend, tmp_path, dtype):
         "layer_dims": [4, 5, 3, 1],
         "activations": ["relu", "relu", "sigmoid"],
         "dtype": dtype,
+        "input_shape": None,
+        "classes": None,
         "metadata": {"costs": [0.7, 0.5], "iterations": 7},
         "slots": [],
     }
@@ -94,7 +96,7 @@ def test_file_layout_is_plain_arrays_without_pickle(backend, tmp_path):
     arrays = _contents(path)
     assert sorted(arrays) == ["W1", "activations", "b1", "dtype", "format_version", "layer_dims", "metadata"]
     assert all(a.dtype != object for a in arrays.values())
-    assert int(arrays["format_version"]) == 1
+    assert int(arrays["format_version"]) == FORMAT_VERSION == 2
     assert arrays["layer_dims"].tolist() == [2, 1]
     assert arrays["activations"].dtype.kind == "U" and arrays["activations"].tolist() == ["tanh"]
     assert str(arrays["dtype"]) == "float64"
@@ -216,7 +218,7 @@ def model_file(backend, tmp_path):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"format_version": np.array(2)}, "has format version 2; this portable_dnn reads version 1"),
+        ({"format_version": np.array(3)}, "has format version 3; this portable_dnn reads versions 1, 2"),
         ({"format_version": np.array([1, 1])}, "has a malformed format_version"),
         ({"format_version": None}, "is not a portable_dnn model file: it has no 'format_version' array"),
         (
