@@ -90,7 +90,7 @@ def test_the_extension_chooses_the_format(tmp_path):
 def test_checkpoint_slots_round_trip(tmp_path):
     params = _params("numpy", dims=(3, 2, 1))
     v = {f"d{k}": a * 2 for k, a in params.items()}
-    s = {f"d{k}": a * 3 for k, a in params.items()}
+    s = {f"d{k}": a * a * 3 for k, a in params.items()}  # an average of squares: >= 0
     path = save_parameters(
         params, tmp_path / "c.safetensors", metadata={"t": 4}, optimizer_state={"v": v, "s": s}
     )
@@ -100,6 +100,19 @@ def test_checkpoint_slots_round_trip(tmp_path):
         np.testing.assert_array_equal(got[k], params[k])
         np.testing.assert_array_equal(slots["v"][f"d{k}"], v[f"d{k}"])
         np.testing.assert_array_equal(slots["s"][f"d{k}"], s[f"d{k}"])
+
+
+def test_nadam_scalar_slot_round_trips(tmp_path):
+    params = _params("numpy", dims=(3, 2, 1))
+    mu = {f"d{k}": np.asarray(0.5, dtype=a.dtype) for k, a in params.items()}
+    zeros = {f"d{k}": np.zeros_like(a) for k, a in params.items()}
+    for suffix in ("npz", "safetensors"):
+        path = save_parameters(
+            params, tmp_path / f"n.{suffix}", optimizer_state={"v": zeros, "s": zeros, "mu": mu}
+        )
+        _, slots, _ = load_checkpoint(path, backend="numpy")
+        assert sorted(slots) == ["mu", "s", "v"]
+        assert all(slots["mu"][k].shape == () and slots["mu"][k] == 0.5 for k in mu)
 
 
 def test_an_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
