@@ -210,3 +210,25 @@ def test_the_blocks_of_a_page_run_in_order(page, backend, tmp_path, monkeypatch,
             exec(compile(block.code, str(block), "exec"), namespace)
         else:
             _run_shell(block, capsys)
+
+
+@pytest.mark.skipif(not API.exists(), reason="the docs/ folder is not in this copy of the project")
+def test_the_documentation_wraps_long_code_lines():
+    """Long code lines wrap at the content column instead of hiding behind a scroll bar."""
+    conf = ast.parse((ROOT / "docs" / "conf.py").read_text())
+    settings = {
+        t.id: ast.literal_eval(node.value)
+        for node in conf.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name) and t.id in ("html_static_path", "html_css_files")
+    }
+    rules = {}
+    for static in settings["html_static_path"]:
+        for name in settings["html_css_files"]:
+            css = re.sub(r"/\*.*?\*/", "", (ROOT / "docs" / static / name).read_text(), flags=re.S)
+            for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
+                for selector in selectors.split(","):
+                    rules[" ".join(selector.split())] = body
+    for selector in ("div.highlight pre", "div.cell div.cell_input pre", "div.cell div.cell_output pre"):
+        assert re.search(r"white-space:\s*pre-wrap", rules.get(selector, "")), selector
