@@ -583,7 +583,8 @@ def test_in_process_main_covers_the_same_paths(tmp_path, capsys, one_thread, bac
     for dest in ("p.npy", "p.csv"):
         assert cli.main(["predict", out, "--backend", backend.name, "--out", str(tmp_path / dest)]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("Predicted 80 test examples of the embedded flower data") == 2 and "Predictions written to" in printed
+    assert printed.count("Predicted 80 test examples of the embedded flower data") == 2
+    assert "Predictions written to" in printed
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy").reshape(-1), np.loadtxt(tmp_path / "p.csv"))
     assert cli.main(["info"]) == 0 and "Backends that can run here:" in capsys.readouterr().out
     X, Y, _, _ = default_dataset()
