@@ -78,7 +78,9 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
+# No left column on the user guide's pages and the tutorials (the header and the previous / next
+# links navigate them): code, notebook cells and tables get its width.
+html_sidebars = {"*": [], "tutorials/*": [], "api/**": ["sidebar-nav-bs"]}
 
 # -- the command line's help, written at build time ----------------------------
 
