@@ -1,10 +1,12 @@
 """Test matrix: one ``tests-<backend>`` session per file in backends/, then lint, typecheck,
 the documentation and one coverage figure for the whole package.
 
-``nox`` runs every session this machine can run, in the order below; ``nox -l`` lists
-them. A backend that needs a CUDA device is skipped (not failed) on a machine without
-one. Each ``tests-*`` session writes its coverage data to ``.coverage.<session>``; the
-``coverage`` session, last, combines them and fails under 90%.
+``nox`` runs every session this machine can run, in the order below, each even after
+an earlier one failed, and exits non-zero if any failed; ``nox -l`` lists them. Within a
+session too every stage runs, and the session fails at the end naming the failed ones. A
+backend that needs a CUDA device is skipped (not failed) on a machine without one. Each
+``tests-*`` session writes its coverage data to ``.coverage.<session>``; the ``coverage``
+session, last, combines them and fails under 90%.
 
 ``PORTABLE_DNN_TORCH_SPEC`` replaces the torch requirement (default ``torch==2.13.0``),
 e.g. ``PORTABLE_DNN_TORCH_SPEC='torch==2.13.0+cpu'`` together with
@@ -68,6 +70,19 @@ def _python(session: nox.Session) -> str:
     return "python" if session.virtualenv.venv_backend != "none" else sys.executable
 
 
+def _run_stages(session: nox.Session, *stages: tuple[list[str], dict[str, str] | None]) -> None:
+    """Run every stage (a command and its environment), each even after an earlier one failed, and then
+    fail the session naming those that failed: one failure hides no other test or coverage data."""
+    failed = []
+    for args, env in stages:
+        try:
+            session.run(*args, env=env)
+        except nox.command.CommandFailed as exc:
+            failed.append(f"{' '.join(args[:3])} ... ({exc.reason})")
+    if failed:
+        session.error("failed: " + "; ".join(failed))
+
+
 def _make_test_session(spec: dict) -> None:
     name = spec["name"]
     session_name = f"tests-{name}"
@@ -106,8 +121,11 @@ def _make_test_session(spec: dict) -> None:
         if measured and not session.posargs:
             # Tracing costs a slow backend half its time again. Its own tests are measured;
             # the rest of the suite, which the numpy session measures, runs untraced here.
-            session.run(python, *common, "tests", *(f"--ignore={path}" for path in measured), env=env)
-            session.run(python, *common, *cov, *doctest, *measured, env=env)
+            _run_stages(
+                session,
+                ([python, *common, "tests", *(f"--ignore={path}" for path in measured)], env),
+                ([python, *common, *cov, *doctest, *measured], env),
+            )
         else:
             paths = ["tests"] if doctest else []  # beside doctest paths; otherwise pytest's testpaths
             session.run(python, *common, *cov, *doctest, *paths, *session.posargs, env=env)
@@ -141,7 +159,7 @@ SMOKE_TESTS = [
 
 @nox.session(default=False)
 def smoke(session: nox.Session) -> None:
-    """A quick part of the suite on NumPy, on the interpreter running nox (CI runs it on Python 3.10)."""
+    """A quick part of the suite on NumPy, on the Python running nox: checks an install (CI: Python 3.10)."""
     session.install("-e", ".[test]")
     session.run(
         _python(session),
@@ -160,8 +178,7 @@ def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff>=0.6")
     paths = ["portable_dnn", "tests", "benchmarks", "docs", "noxfile.py"]
-    session.run("ruff", "check", *paths)
-    session.run("ruff", "format", "--check", *paths)
+    _run_stages(session, (["ruff", "check", *paths], None), (["ruff", "format", "--check", *paths], None))
 
 
 @nox.session

@@ -68,7 +68,8 @@ nb_render_markdown_format = "myst"  # tables in the notebooks' Markdown output
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"portable_dnn {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # code lines wrap instead of scrolling
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,
@@ -77,7 +78,9 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
+# No left column on the user guide's pages and the tutorials (the header and the previous / next
+# links navigate them): code, notebook cells and tables get its width.
+html_sidebars = {"*": [], "tutorials/*": [], "api/**": ["sidebar-nav-bs"]}
 
 # -- the command line's help, written at build time ----------------------------
 

@@ -613,9 +613,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             f"({float(X[feature, example])!r} in feature {feature} of example {example})"
         )
     p = _predict(be, X, parameters, meta["dtype"], (hidden or {"relu"}).pop())
+    name = "the embedded flower data" if data.source == "default" else data.source
     print(
-        f"Predicted {p.shape[1]} {split} examples of {data.source}: "
-        f"{int(p.sum())} as 1, {int((1 - p).sum())} as 0"
+        f"Predicted {p.shape[1]} {split} examples of {name}: {int(p.sum())} as 1, {int((1 - p).sum())} as 0"
     )
     if Y is not None:
         print(f"Accuracy: {_accuracy(p, Y):.4f}")

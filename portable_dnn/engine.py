@@ -458,6 +458,6 @@ class Trainer:
         return cost
 
 
-def host_costs(costs: Iterable[Any]) -> list[np.ndarray]:
-    """Recorded costs as host NumPy 0-d arrays (what the course's ``compute_cost`` returns)."""
-    return [np.asarray(float(c)) for c in costs]
+def host_costs(costs: Iterable[Any]) -> list[float]:
+    """Recorded costs as Python floats (what the course's ``compute_cost`` returns)."""
+    return [float(c) for c in costs]

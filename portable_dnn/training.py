@@ -73,17 +73,18 @@ def two_layer_model(
     matmul_precision: str = "strict",
     gram: bool | str = "auto",
     signals: Sequence[int] = (),
-) -> tuple[dict[str, Any], list[Any]]:
+) -> tuple[dict[str, Any], list[float]]:
     """The course's LINEAR -> RELU -> LINEAR -> SIGMOID model, trained by gradient descent.
 
     ``layers_dims`` is ``(n_x, n_h, n_y)``; weights start as
     :func:`~portable_dnn.initialize_parameters` draws them (seed 1, ``randn * 0.01``).
-    Returns ``(parameters, costs)`` with the cost at iterations 0, 100, 200, ...
+    Returns ``(parameters, costs)`` with the cost at iterations 0, 100, 200, ... as
+    Python floats.
 
     >>> from portable_dnn.datasets import default_dataset
     >>> X, Y, _, _ = default_dataset()
     >>> params, costs = two_layer_model(X, Y, (2, 4, 1), num_iterations=1, backend="numpy")
-    >>> round(float(costs[0]), 6)
+    >>> round(costs[0], 6)
     0.693132
     """
     func = "two_layer_model"
@@ -131,7 +132,7 @@ def L_layer_model(
     matmul_precision: str = "strict",
     gram: bool | str = "auto",
     signals: Sequence[int] = (),
-) -> tuple[dict[str, Any], list[Any]]:
+) -> tuple[dict[str, Any], list[float]]:
     """The course's [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID model, trained by gradient descent.
 
     Weights start as the course's application draws them: ``RandomState(seed)``
@@ -139,7 +140,7 @@ def L_layer_model(
     to ``backend`` once and training runs there, in X's floating dtype (or
     ``dtype``); integer or boolean X (e.g. uint8 images) is cast to float64.
     Returns ``(parameters, costs)``: arrays of the backend (``to_numpy`` brings them
-    home) and the cost at iterations 0, 100, 200, ...
+    home) and the cost at iterations 0, 100, 200, ... as Python floats.
 
     To resume, pass ``initial_parameters``, ``start_iteration`` and the ``costs``
     recorded so far: iterations ``start_iteration .. num_iterations - 1`` then run
@@ -339,7 +340,7 @@ def _train(
     precision: str,
     gram: bool | str,
     signals: Sequence[int],
-) -> tuple[dict[str, Any], list[Any]]:
+) -> tuple[dict[str, Any], list[float]]:
     lr = check_positive_float(func, "learning_rate", learning_rate)
     num_iterations = check_count(func, "num_iterations", num_iterations)
     start = check_count(func, "start_iteration", start_iteration)

@@ -108,7 +108,7 @@ def test_train_then_predict_on_the_embedded_data(backend, tmp_path):
     pred = run("predict", "flower.npz", "--backend", backend.name, "--out", "p.npy", cwd=tmp_path)
     assert pred.returncode == 0, pred.stderr
     assert _number(r"Accuracy: ([0-9.]+)", pred.stdout) == test_acc
-    assert "Predicted 80 test examples of default" in pred.stdout
+    assert "Predicted 80 test examples of the embedded flower data" in pred.stdout
     saved = np.load(tmp_path / "p.npy")
     _, _, X_test, Y_test = default_dataset()
     params = load_parameters(tmp_path / "flower.npz", backend="numpy")
@@ -585,7 +585,8 @@ def test_in_process_main_covers_the_same_paths(tmp_path, capsys, one_thread, bac
     for dest in ("p.npy", "p.csv"):
         assert cli.main(["predict", out, "--backend", backend.name, "--out", str(tmp_path / dest)]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("Predicted 80 test examples of default") == 2 and "Predictions written to" in printed
+    assert printed.count("Predicted 80 test examples of the embedded flower data") == 2
+    assert "Predictions written to" in printed
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy").reshape(-1), np.loadtxt(tmp_path / "p.csv"))
     assert cli.main(["info"]) == 0 and "Backends that can run here:" in capsys.readouterr().out
     X, Y, _, _ = default_dataset()

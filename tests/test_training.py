@@ -301,3 +301,21 @@ def test_gram_snapshots_and_choice(backend):
     assert not GramStep.pays_off(np.zeros((200, 30)), 1, 100)  # no hidden layer to carry
     with pytest.raises(ValueError, match="L_layer_model: gram must be True, False or 'auto', got 'yes'"):
         dnn.L_layer_model(X, Y, dims, num_iterations=1, backend=backend, gram="yes")
+
+
+@pytest.mark.parametrize("model", ["two_layer_model", "L_layer_model", "fit"])
+def test_costs_are_python_floats_of_the_first_forward_pass(backend, model):
+    X, Y, _, _ = dnn.default_dataset()
+    if model == "fit":
+        params, history = dnn.fit(X, Y, [2, 4, 1], learning_rate=0.3, num_epochs=3, seed=1, backend=backend)
+        costs, start = history["cost"], dnn.initialize_parameters_deep([2, 4, 1], init="he", seed=1)
+    else:
+        dims = (2, 4, 1)
+        params, costs = getattr(dnn, model)(X, Y, dims, num_iterations=101, backend=backend)
+        start = dnn.initialize_parameters(*dims) if model == "two_layer_model" else None
+        start = start or dnn.initialize_parameters_deep(list(dims), init="xavier", seed=1)
+    assert all(type(c) is float for c in costs), [type(c) for c in costs]
+    # The first cost is the course's cross-entropy at the starting weights; the backend may sum
+    # the m terms in another order, a rounding of at most m ulps.
+    expected = dnn.compute_cost(dnn.L_model_forward(X, start)[0], Y)
+    assert abs(costs[0] - expected) <= X.shape[1] * np.finfo(np.float64).eps * expected
