@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{m['cpu']} ({m['cores']} cores), commit {m['commit']}, load average "
               f"{result['load_before']} before, {result['load_after']} after")  # fmt: skip
         print("\n".join(skipped), end="\n\n" if skipped else "")
-    print("\n\n".join(blocks.values()))
+    print("\n\n".join(f"### {name}\n\n{block}" for name, block in blocks.items()))
     if args.update:
         for name in report.update(args.update, blocks):
             print(f"{args.update} has no table for {name}: paste it in by hand", file=sys.stderr)

@@ -64,7 +64,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     from .contenders import load
     from .workloads import WORKLOADS, training_loss
 
-    workload = WORKLOADS[spec["workload"]].sized(spec["quick"])
+    workload = WORKLOADS[spec["workload"]].sized(spec["quick"], spec["device"])
     contender = load()[spec["contender"]]
     run = contender.prepare(workload, spec["dtype"], spec["device"])
     seconds, out = timed(run, device_sync(contender.sync, spec["device"]), workload.warmup)

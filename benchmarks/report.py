@@ -83,23 +83,28 @@ def header(result: dict[str, Any], w: Workload) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     ref = result.get("ref")
     where = f"{m['cpu']}, {m['cores']} cores" + (f", {m['gpu']}" if m.get("gpu") else "")
-    return (
-        f"{w.description}. Measured {result['date']} at commit {m['commit']}"
-        + (f" beside {ref['rev']} ({ref['commit']})" if ref else "")
-        + f" on {where}; load average {result['load_before']} before, {result['load_after']} after;"
-        + f" python {m['python']}, {versions}. Median of {result['repeats']} runs, each in a fresh process"
-        + (" (quick sizes)" if result["quick"] else "")
-        + f"; {NOISY_MARK}: the slowest run took more than 1.3x the fastest."
+    n = result["repeats"]
+    return "\n".join(
+        [
+            f"{w.description}.",
+            f"Measured {result['date']} at commit {m['commit']}"
+            + (f" beside {ref['rev']} ({ref['commit']})" if ref else "")
+            + f" on {where}; load average {result['load_before']} before, {result['load_after']} after.",
+            f"python {m['python']}, {versions}.",
+            f"Median of {n} run{'s' if n > 1 else ''}, each in a fresh process"
+            + (" (quick sizes)" if result["quick"] else "")
+            + f"; {NOISY_MARK}: the slowest run took more than 1.3x the fastest.",
+        ]
     )
 
 
 def markdown(result: dict[str, Any]) -> dict[str, str]:
-    """Each measured workload's block: heading, provenance and table, between its markers."""
+    """Each measured workload's block: provenance and table, between its markers."""
     blocks = {}
     for name in dict.fromkeys(r["workload"] for r in result["rows"]):
         w = WORKLOADS[name]
         rows = [r for r in result["rows"] if r["workload"] == name]
-        lines = [f"<!-- benchmarks:{name} -->", f"### {name}", "", header(result, w), ""]
+        lines = [f"<!-- benchmarks:{name} -->", header(result, w), ""]
         lines += table(w, rows, result["tolerance"], bool(result.get("ref")))
         blocks[name] = "\n".join([*lines, f"<!-- /benchmarks:{name} -->"])
     return blocks

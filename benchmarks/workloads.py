@@ -41,9 +41,13 @@ class Workload:
     baseline: str | None = "torch_eager"  # the contender the ratio column divides by
     params: dict[str, Any] = field(default_factory=dict)  # kind-specific settings
     quick: dict[str, Any] = field(default_factory=dict)  # replacements for --quick
+    gpu: dict[str, Any] = field(default_factory=dict)  # replacements for --device gpu
 
-    def sized(self, quick: bool) -> Workload:
-        return dataclasses.replace(self, **self.quick, quick={}) if quick else self
+    def sized(self, quick: bool, device: str = "cpu") -> Workload:
+        """The workload at the size it runs: ``quick``'s, else the device's."""
+        if quick:
+            return dataclasses.replace(self, **self.quick, quick={}, gpu={})
+        return dataclasses.replace(self, **self.gpu, quick={}, gpu={}) if device == "gpu" else self
 
     @property
     def per_step(self) -> float:
@@ -68,10 +72,11 @@ WORKLOADS: dict[str, Workload] = {
             data="catvnoncat",
             steps=50,
             quick=_QUICK_COURSE,
+            gpu={"steps": 300},
         ),
         Workload(
             "wide",
-            "784-1024-1024-1 on 4096 random examples, full batch, gradient descent",
+            "784-1024-1024-1 on 4096 random examples (GPU: 1024-4096-4096-4096-1 on 16,384), full batch, GD",
             "full_batch",
             (784, 1024, 1024, 1),
             4096,
@@ -79,6 +84,7 @@ WORKLOADS: dict[str, Workload] = {
             dtypes=("float64", "float32"),
             steps=4,
             quick={"dims": (48, 64, 64, 1), "m": 48, "steps": 3},
+            gpu={"dims": (1024, 4096, 4096, 4096, 1), "m": 16384, "steps": 30},
         ),
         Workload(
             "mnist",
