@@ -56,6 +56,7 @@ class Workload:
 
 
 _FULL = ("portable_dnn", "portable_dnn[torch]", "course_loop", "gemm_floor", "torch_eager")
+_ADAM_EPOCH: dict[str, Any] = {"optimizer": "adam", "init": "he", "unit": "ms / epoch"}  # one timed epoch
 _QUICK_COURSE = {"dims": (192, 20, 7, 5, 1), "m": 48, "steps": 3, "data": "random"}
 
 WORKLOADS: dict[str, Workload] = {
@@ -103,11 +104,9 @@ WORKLOADS: dict[str, Workload] = {
             ),  # fmt: skip
             dtypes=("float32",),
             output="softmax",
-            optimizer="adam",
             learning_rate=0.001,
             batch=128,
-            init="he",
-            unit="ms / epoch",
+            **_ADAM_EPOCH,
             quick={"dims": (64, 16, 8, 10), "m": 512},
         ),
         Workload(
@@ -117,11 +116,9 @@ WORKLOADS: dict[str, Workload] = {
             (2, 5, 2, 1),
             6_400,
             ("portable_dnn", "portable_dnn[torch]", "torch_eager", "sklearn_mlp", "gemm_floor"),
-            optimizer="adam",
             learning_rate=0.01,
             batch=64,
-            init="he",
-            unit="ms / epoch",
+            **_ADAM_EPOCH,
             quick={"m": 256},
         ),
         Workload(
@@ -133,11 +130,9 @@ WORKLOADS: dict[str, Workload] = {
             ("portable_dnn", "portable_dnn[torch]", "sklearn_mlp", "torch_eager"),
             data="friedman",
             output="identity",
-            optimizer="adam",
             learning_rate=0.001,
             batch=200,
-            init="he",
-            unit="ms / epoch",
+            **_ADAM_EPOCH,
             quick={"m": 1000},
         ),
         Workload(

@@ -180,47 +180,39 @@ def _expect_cluster_error(train: Any, fault_at: list[float]) -> tuple[str, float
     return "no error", float("nan")
 
 
-def scheduler_row() -> dict[str, Any]:
+def _until_error(
+    target: Any, fault: Callable[[], Any], at: int, workers: int, **options: Any
+) -> dict[str, Any]:
+    """Train on the cluster at ``target`` until it fails, ``fault()`` called at iteration ``at``:
+    the error training ends in, and the seconds from the fault to it."""
     import portable_dnn as dnn
     from portable_dnn.streaming import use_scheduler
 
     _, _, Xd, Yd = _data()
-    with tempfile.TemporaryDirectory() as tmp, process_cluster(tmp) as (address, scheduler):
-        killed: list[float] = []
+    when: list[float] = []
 
-        def callback(state: Any) -> None:
-            if state.iteration == 20:
-                scheduler.kill()
-                killed.append(time.monotonic())
+    def callback(state: Any) -> None:
+        if state.iteration == at:
+            fault()
+            when.append(time.monotonic())
 
-        def train() -> None:
-            with use_scheduler(address) as client:
-                client.wait_for_workers(2, timeout=60)
-                dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
+    def train() -> None:
+        with use_scheduler(target, **options) as client:
+            client.wait_for_workers(workers, timeout=60)
+            dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
 
-        message, seconds = _expect_cluster_error(train, killed)
+    message, seconds = _expect_cluster_error(train, when)
     return {"seconds_to_error": round(seconds, 2), "error": message}
+
+
+def scheduler_row() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, process_cluster(tmp) as (address, scheduler):
+        return _until_error(address, scheduler.kill, 20, 2)
 
 
 def no_workers_row() -> dict[str, Any]:
-    import portable_dnn as dnn
-    from portable_dnn.streaming import use_scheduler
-
-    _, _, Xd, Yd = _data()
     with local_cluster(1) as (cluster, client):
-        gone: list[float] = []
-
-        def callback(state: Any) -> None:
-            if state.iteration == 3:
-                cluster.scale(0)
-                gone.append(time.monotonic())
-
-        def train() -> None:
-            with use_scheduler(client, worker_timeout=2):
-                dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
-
-        message, seconds = _expect_cluster_error(train, gone)
-    return {"seconds_to_error": round(seconds, 2), "error": message}
+        return _until_error(client, lambda: cluster.scale(0), 3, 1, worker_timeout=2)
 
 
 def stalled_row() -> dict[str, Any]:
