@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .workloads import WORKLOADS, Workload
+from .workloads import WORKLOADS, Workload, data_note
 
 NOISY_MARK = "~"
 
@@ -86,7 +86,7 @@ def header(result: dict[str, Any], w: Workload) -> str:
     n = result["repeats"]
     return "\n".join(
         [
-            f"{w.description}.",
+            f"{w.description}." + ("" if result["quick"] else data_note(w)),
             f"Measured {result['date']} at commit {m['commit']}"
             + (f" beside {ref['rev']} ({ref['commit']})" if ref else "")
             + f" on {where}; load average {result['load_before']} before, {result['load_after']} after.",

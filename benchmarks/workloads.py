@@ -214,6 +214,13 @@ def examples(w: Workload) -> tuple[np.ndarray, np.ndarray]:
     return X, (rng.random(w.m) < 0.5).astype(np.float64)
 
 
+def data_note(w: Workload) -> str:
+    """Where the data comes from, when it is not what the workload names."""
+    if w.data == "catvnoncat" and _catvnoncat() is None:
+        return f" No {DATA_DIR / 'train_catvnoncat.h5'} (or no h5py): random data of its shape."
+    return ""
+
+
 def _catvnoncat() -> tuple[np.ndarray, np.ndarray] | None:
     path = DATA_DIR / "train_catvnoncat.h5"
     try:

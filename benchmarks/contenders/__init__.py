@@ -44,12 +44,14 @@ class Contender:
     library: bool = False  # trains with portable_dnn: timed against --ref too
     sync: str = "numpy"  # the backend whose queue is waited on (the GPU's, on --device gpu)
     devices: tuple[str, ...] = ("cpu", "gpu")
+    gpu_needs: tuple[str, ...] = ()  # modules it imports on the GPU only
 
     def missing(self, device: str) -> str | None:
         """Why this contender cannot run here, or None."""
         if device not in self.devices:
             return f"no {device} version"
-        absent = [m for m in self.needs if importlib.util.find_spec(m) is None]
+        needs = self.needs + (self.gpu_needs if device == "gpu" else ())
+        absent = [m for m in needs if importlib.util.find_spec(m) is None]
         return f"{', '.join(absent)} not installed" if absent else None
 
 

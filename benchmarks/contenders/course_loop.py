@@ -143,7 +143,7 @@ def L_layer_model(
     return parameters, costs
 
 
-@register("course_loop", ("full_batch",))
+@register("course_loop", ("full_batch",), gpu_needs=("cupy",))
 def prepare(w: Workload, dtype: str, device: str) -> Callable[[], Outcome]:
     xp = array_module(device)
     X, y = examples(w)

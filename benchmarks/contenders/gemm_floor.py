@@ -13,7 +13,7 @@ from ..workloads import Workload, examples, initial_weights
 from . import Outcome, array_module, register
 
 
-@register("gemm_floor", ("full_batch", "minibatch"))
+@register("gemm_floor", ("full_batch", "minibatch"), gpu_needs=("cupy",))
 def prepare(w: Workload, dtype: str, device: str) -> Callable[[], Outcome]:
     xp = array_module(device)
     X, _ = examples(w)

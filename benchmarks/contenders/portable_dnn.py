@@ -90,7 +90,7 @@ def prepare(backend: str, w: Workload, dtype: str, device: str) -> Callable[[], 
 
 
 _KINDS = ("full_batch", "minibatch", "regression")
-register("portable_dnn", _KINDS, library=True)(functools.partial(prepare, "numpy"))
+register("portable_dnn", _KINDS, library=True, gpu_needs=("cupy",))(functools.partial(prepare, "numpy"))
 register("portable_dnn[torch]", _KINDS, needs=("torch",), library=True, sync="torch")(
     functools.partial(prepare, "torch")
 )
