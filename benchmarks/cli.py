@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
     """The runs of one round, and why the contenders left out were left out."""
     registry = load()
+    unknown = sorted(set(args.contender or ()) - set(registry))
+    if unknown:
+        raise SystemExit(f"unknown contender(s) {unknown}; choose from {', '.join(registry)}")
     jobs, skipped = [], []
     for w in select(args.workload):
         for name in w.contenders:
