@@ -61,7 +61,7 @@ def plan(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
         for name in w.contenders:
             if args.contender and name not in args.contender:
                 continue
-            why = registry[name].missing(args.device)
+            why = w.missing() or registry[name].missing(args.device)
             if why:
                 skipped.append(f"{w.name}: {name} skipped ({why})")
                 continue

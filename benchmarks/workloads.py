@@ -10,6 +10,7 @@ and ``dask_faults`` (training on a loopback Dask cluster). ``--quick`` swaps in 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ class Workload:
     warmup: int = 1  # untimed runs before the timed one
     unit: str = "ms / iteration"
     baseline: str | None = "torch_eager"  # the contender the ratio column divides by
+    needs: tuple[str, ...] = ()  # modules its data needs
     params: dict[str, Any] = field(default_factory=dict)  # kind-specific settings
     quick: dict[str, Any] = field(default_factory=dict)  # replacements for --quick
     gpu: dict[str, Any] = field(default_factory=dict)  # replacements for --device gpu
@@ -48,6 +50,11 @@ class Workload:
         if quick:
             return dataclasses.replace(self, **self.quick, quick={}, gpu={})
         return dataclasses.replace(self, **self.gpu, quick={}, gpu={}) if device == "gpu" else self
+
+    def missing(self) -> str | None:
+        """Why this workload cannot run here, or None."""
+        absent = [m for m in self.needs if importlib.util.find_spec(m) is None]
+        return f"{', '.join(absent)} not installed" if absent else None
 
     @property
     def per_step(self) -> float:
@@ -129,6 +136,7 @@ WORKLOADS: dict[str, Workload] = {
             50_000,
             ("portable_dnn", "portable_dnn[torch]", "sklearn_mlp", "torch_eager"),
             data="friedman",
+            needs=("sklearn",),
             output="identity",
             learning_rate=0.001,
             batch=200,
