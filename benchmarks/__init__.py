@@ -1,6 +1,8 @@
-"""Benchmarks of portable_dnn's training against its baselines: ``python -m benchmarks``.
+"""Benchmarks of portable_dnn's training against its baselines: ``python -m benchmarks --help``.
 
-Contenders, each timed in ms per training iteration: portable_dnn's ``L_layer_model``,
-the course's own NumPy (CuPy on a GPU) loop, PyTorch eager autograd and the GEMM floor
-(only the step's matrix products). See benchmarks/README.md.
+``workloads.py`` declares every workload once; ``contenders/`` holds the contenders
+(portable_dnn through its public API, the course's NumPy loop, the GEMM floor, one
+PyTorch eager loop, scikit-learn, a hand-written ``jax.jit`` step, Dask); ``harness.py``
+times each in a fresh process; ``cli.py`` runs them interleaved, beside another
+commit with ``--ref``, and ``report.py`` prints one Markdown table per workload.
 """

@@ -1,5 +1,5 @@
 """``python -m benchmarks --help``."""
 
-from .runner import main
+from .cli import main
 
 raise SystemExit(main())

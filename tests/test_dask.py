@@ -28,7 +28,7 @@ from portable_dnn.streaming import fit_out_of_core, use_scheduler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.dask_out_of_core import make_store  # noqa: E402
+from benchmarks.contenders.dask_out_of_core import make_store  # noqa: E402
 
 from .compare import largest_difference  # noqa: E402
 
@@ -335,20 +335,12 @@ def test_store_four_times_a_workers_memory_trains_on_two_workers(tmp_path):
     import subprocess
 
     out = tmp_path / "ooc.json"
-    args = ["--gib", "0.8", "--memory-limit", "200MiB", "--workers", "2", "--batch-chunks", "2"]
-    cmd = [
-        sys.executable,
-        "-m",
-        "benchmarks.dask_out_of_core",
-        *args,
-        "--dir",
-        str(tmp_path),
-        "--out",
-        str(out),
-    ]
+    cmd = [sys.executable, "-m", "benchmarks", "--workload", "dask_out_of_core",
+           "--contender", "dask[2 workers]", "--repeats", "1", "--json", str(out)]  # fmt: skip
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    (r,) = json.loads(out.read_text())
+    (row,) = json.loads(out.read_text())["rows"]
+    r = row["extra"]
     assert r["store_bytes"] >= 4 * r["memory_limit_bytes"]
     assert not r["workers_lost"] and len(r["peak_rss_bytes"]) == 2
     assert max(r["peak_rss_bytes"]) < r["memory_limit_bytes"]  # measured: 149 and 170 MiB

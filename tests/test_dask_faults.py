@@ -31,7 +31,7 @@ from portable_dnn.streaming import ClusterError, fit_out_of_core, use_scheduler 
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.dask_faults import local_cluster, process_cluster  # noqa: E402
+from benchmarks.contenders.dask_faults import local_cluster, process_cluster  # noqa: E402
 
 from .compare import largest_difference  # noqa: E402
 

@@ -9,7 +9,11 @@ layer, ``dA0`` included), a new-array update and the cost every iteration.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from ..workloads import Workload, as_parameters, examples, initial_weights
+from . import Outcome, array_module, register
 
 
 def sigmoid(xp: Any, Z: Any) -> tuple[Any, Any]:
@@ -137,3 +141,17 @@ def L_layer_model(
         if i % 100 == 0:
             costs.append(cost)
     return parameters, costs
+
+
+@register("course_loop", ("full_batch",), gpu_needs=("cupy",))
+def prepare(w: Workload, dtype: str, device: str) -> Callable[[], Outcome]:
+    xp = array_module(device)
+    X, y = examples(w)
+    Xd, Yd = xp.asarray(X.T.astype(dtype)), xp.asarray(y[None, :].astype(dtype))
+    start = {k: xp.asarray(v) for k, v in as_parameters(initial_weights(w, dtype)).items()}
+
+    def run() -> Outcome:
+        params, _ = L_layer_model(xp, Xd, Yd, start, w.learning_rate, w.steps)
+        return Outcome([(params[f"W{l}"], params[f"b{l}"]) for l in range(1, len(w.dims))])
+
+    return run

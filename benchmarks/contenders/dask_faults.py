@@ -1,25 +1,23 @@
 """Training through cluster faults on a loopback Dask cluster: what each fault costs and how it ends.
 
-Trains the course's network on the embedded data (4 chunks of 100 examples,
+Trains a small network on the embedded data (4 chunks of 100 examples,
 mini-batches of one chunk: 4 steps an epoch) on a ``LocalCluster`` of 2
-single-threaded worker processes on 127.0.0.1, and reports, as JSON rows:
+single-threaded worker processes on 127.0.0.1. Contenders:
 
-* ``lineage``: for each ``lineage`` setting (the default 32, and no cut at
-  all), the seconds per step of an undisturbed run, the scheduler's task count
-  at its end, and, with both workers killed at once at step 72, how many
-  steps were computed again and whether the result still equals NumPy's;
-* ``fault``: each fault that training cannot outlive, the error it ends in
-  and the seconds from the fault to the error: the scheduler killed (a
-  ``dask scheduler`` process), every worker gone (``worker_timeout=2``), the
-  only worker thread taken (``step_timeout=3``)::
-
-    python -m benchmarks.dask_faults --out faults.json
+* ``lineage[32]`` / ``lineage[none]``: the default ``lineage`` cut and no cut at
+  all, undisturbed: seconds per step and the scheduler's task count at the end;
+  ``[.., killed]``: both workers killed at once after an epoch: how many steps
+  were computed again and whether the result still equals NumPy's;
+* faults that training cannot outlive, the error each ends in and the seconds
+  from the fault to the error: ``scheduler_killed`` (a ``dask scheduler``
+  process), ``no_workers`` (``worker_timeout=2``), ``thread_taken`` (the only
+  worker thread busy, ``step_timeout=3``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -27,16 +25,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-# Worker processes import this checkout's package.
-ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-RUN = dict(optimizer="momentum", learning_rate=0.05, batch_size=100, num_epochs=30, seed=3)
+from ..workloads import WORKLOADS, Workload
+from . import Outcome, register
+
+
+def worker_env() -> dict[str, str]:
+    """Worker processes import the package this process imports (under ``--ref``, the other
+    commit's): the parent of its folder, not resolved, is the tree the harness put first."""
+    import portable_dnn
+
+    tree = str(Path(portable_dnn.__file__).parent.parent)
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [tree, os.environ.get("PYTHONPATH")]))}
+
+
+_W = WORKLOADS["dask_faults"]
+RUN: dict[str, Any] = dict(
+    optimizer=_W.optimizer, learning_rate=_W.learning_rate, batch_size=_W.batch, seed=3
+)
 
 
 @contextlib.contextmanager
@@ -51,7 +62,7 @@ def local_cluster(n_workers: int = 2, **kwargs: Any) -> Any:
             threads_per_worker=1,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
-            env=ENV,
+            env=worker_env(),
             **kwargs,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
@@ -67,7 +78,7 @@ def process_cluster(directory: str | Path, n_workers: int = 2) -> Iterator[tuple
     file = Path(directory) / "scheduler.json"
     py = sys.executable
     quiet: dict[str, Any] = dict(
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ENV}
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **worker_env()}
     )
     scheduler = subprocess.Popen(
         [py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0"]
@@ -110,8 +121,9 @@ def _data() -> tuple[Any, ...]:
     return X, Y, da.from_array(X, chunks=(2, 100)), da.from_array(Y, chunks=(1, 100))
 
 
-def lineage_row(lineage: int, kill_at_epoch: int | None) -> dict[str, Any]:
-    """One run of 120 steps; with ``kill_at_epoch``, both workers killed after that epoch."""
+def lineage_row(lineage: int, kill_at_epoch: int | None, epochs: int) -> tuple[dict[str, Any], Any]:
+    """One run of ``epochs`` epochs (4 steps each); with ``kill_at_epoch``, both workers killed after
+    that epoch. The figures, and the parameters trained."""
     from distributed.diagnostics.plugin import SchedulerPlugin
     from distributed.utils import key_split
 
@@ -139,16 +151,14 @@ def lineage_row(lineage: int, kill_at_epoch: int | None) -> dict[str, Any]:
 
         start = time.perf_counter()
         with use_scheduler(client, lineage=lineage):
-            params, _ = dnn.fit(Xd, Yd, [2, 6, 1], callback=callback, **RUN)
+            params, _ = dnn.fit(Xd, Yd, list(_W.dims), callback=callback, num_epochs=epochs, **RUN)
             host = {k: to_numpy(v) for k, v in params.items()}
         seconds = time.perf_counter() - start
         time.sleep(0.5)
         tasks = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
-    reference, _ = dnn.fit(X, Y, [2, 6, 1], backend="numpy", **RUN)
-    steps = 4 * int(RUN["num_epochs"])  # type: ignore[call-overload]
-    return {
-        "kind": "lineage",
-        "lineage": lineage,
+    reference, _ = dnn.fit(X, Y, list(_W.dims), backend="numpy", num_epochs=epochs, **RUN)
+    steps = 4 * epochs
+    row = {
         "killed_after_step": None if kill_at_epoch is None else 4 * (kill_at_epoch + 1),
         "steps": steps,
         "seconds": round(seconds, 2),
@@ -157,6 +167,7 @@ def lineage_row(lineage: int, kill_at_epoch: int | None) -> dict[str, Any]:
         "steps_computed_again": sum(n - 1 for n in updates.runs.values()),
         "max_abs_diff_from_numpy": max(float(np.max(np.abs(reference[k] - host[k]))) for k in host),
     }
+    return row, host
 
 
 def _expect_cluster_error(train: Any, fault_at: list[float]) -> tuple[str, float]:
@@ -169,47 +180,39 @@ def _expect_cluster_error(train: Any, fault_at: list[float]) -> tuple[str, float
     return "no error", float("nan")
 
 
-def scheduler_row() -> dict[str, Any]:
+def _until_error(
+    target: Any, fault: Callable[[], Any], at: int, workers: int, **options: Any
+) -> dict[str, Any]:
+    """Train on the cluster at ``target`` until it fails, ``fault()`` called at iteration ``at``:
+    the error training ends in, and the seconds from the fault to it."""
     import portable_dnn as dnn
     from portable_dnn.streaming import use_scheduler
 
     _, _, Xd, Yd = _data()
+    when: list[float] = []
+
+    def callback(state: Any) -> None:
+        if state.iteration == at:
+            fault()
+            when.append(time.monotonic())
+
+    def train() -> None:
+        with use_scheduler(target, **options) as client:
+            client.wait_for_workers(workers, timeout=60)
+            dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
+
+    message, seconds = _expect_cluster_error(train, when)
+    return {"seconds_to_error": round(seconds, 2), "error": message}
+
+
+def scheduler_row() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, process_cluster(tmp) as (address, scheduler):
-        killed: list[float] = []
-
-        def callback(state: Any) -> None:
-            if state.iteration == 20:
-                scheduler.kill()
-                killed.append(time.monotonic())
-
-        def train() -> None:
-            with use_scheduler(address) as client:
-                client.wait_for_workers(2, timeout=60)
-                dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
-
-        message, seconds = _expect_cluster_error(train, killed)
-    return {"kind": "fault", "fault": "scheduler killed", "seconds": round(seconds, 2), "error": message}
+        return _until_error(address, scheduler.kill, 20, 2)
 
 
 def no_workers_row() -> dict[str, Any]:
-    import portable_dnn as dnn
-    from portable_dnn.streaming import use_scheduler
-
-    _, _, Xd, Yd = _data()
     with local_cluster(1) as (cluster, client):
-        gone: list[float] = []
-
-        def callback(state: Any) -> None:
-            if state.iteration == 3:
-                cluster.scale(0)
-                gone.append(time.monotonic())
-
-        def train() -> None:
-            with use_scheduler(client, worker_timeout=2):
-                dnn.L_layer_model(Xd, Yd, [2, 5, 1], num_iterations=10**6, callback=callback)
-
-        message, seconds = _expect_cluster_error(train, gone)
-    return {"kind": "fault", "fault": "no workers left", "seconds": round(seconds, 2), "error": message}
+        return _until_error(client, lambda: cluster.scale(0), 3, 1, worker_timeout=2)
 
 
 def stalled_row() -> dict[str, Any]:
@@ -227,26 +230,31 @@ def stalled_row() -> dict[str, Any]:
 
         message, seconds = _expect_cluster_error(train, start)
         del busy
-    return {"kind": "fault", "fault": "worker thread taken", "seconds": round(seconds, 2), "error": message}
+    return {"seconds_to_error": round(seconds, 2), "error": message}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.dask_faults", description=__doc__)
-    parser.add_argument("--out", help="also write the rows as JSON here")
-    args = parser.parse_args(argv)
-    rows = []
-    for lineage in (32, 10**9):
-        for kill in (None, 17):
-            rows.append(lineage_row(lineage, kill))
-            print(json.dumps(rows[-1]), flush=True)
-    for row in (scheduler_row, no_workers_row, stalled_row):
-        rows.append(row())
-        print(json.dumps(rows[-1]), flush=True)
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(rows, fh, indent=1)
-    return 0
+def _lineage(lineage: int, killed: bool, w: Workload, dtype: str, device: str) -> Callable[[], Outcome]:
+    def run() -> Outcome:
+        kill = w.params["kill_after_epoch"] if killed else None
+        row, params = lineage_row(lineage, kill, w.params["epochs"])
+        layers = [(params[f"W{l}"], params[f"b{l}"]) for l in range(1, len(w.dims))]
+        return Outcome(layers, row, trained=False)
+
+    return run
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def _fault(row: Callable[[], dict[str, Any]], w: Workload, dtype: str, device: str) -> Callable[[], Outcome]:
+    return lambda: Outcome(None, row())
+
+
+_OPTIONS: dict[str, Any] = dict(needs=("distributed",), library=True, devices=("cpu",))
+for _name, _lineage_value in (("32", 32), ("none", 10**9)):
+    register(f"lineage[{_name}]", ("dask_faults",), **_OPTIONS)(
+        functools.partial(_lineage, _lineage_value, False)
+    )
+    register(f"lineage[{_name}, killed]", ("dask_faults",), **_OPTIONS)(
+        functools.partial(_lineage, _lineage_value, True)
+    )
+for _name, _row in (("scheduler_killed", scheduler_row), ("no_workers", no_workers_row),
+                    ("thread_taken", stalled_row)):  # fmt: skip
+    register(_name, ("dask_faults",), **_OPTIONS)(functools.partial(_fault, _row))
