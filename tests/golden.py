@@ -66,7 +66,11 @@ def _blas() -> list[dict[str, str]]:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         return [{"name": str(blas.get("name")), "version": str(blas.get("version"))}]
     found = [
-        {"name": str(lib["internal_api"]), "version": str(lib["version"]), "core": str(lib.get("architecture"))}
+        {
+            "name": str(lib["internal_api"]),
+            "version": str(lib["version"]),
+            "core": str(lib.get("architecture")),
+        }
         for lib in threadpoolctl.threadpool_info()
         if lib["user_api"] == "blas" and "numpy" in lib["filepath"]
     ]
@@ -188,7 +192,9 @@ def _record_backend(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
         second = run(case, be)
         differ = compare(second, first, 0.0)
         if differ:
-            raise SystemExit(f"{name}: {case.name} is not deterministic, not recorded:\n  " + "\n  ".join(differ))
+            raise SystemExit(
+                f"{name}: {case.name} is not deterministic, not recorded:\n  " + "\n  ".join(differ)
+            )
         assert all(first), f"{case.name}: every array needs a name"
         cases[case.name] = f"{case.group} {case.dtype}"
         results[case.name] = first
@@ -212,7 +218,8 @@ def record(backends: list[str]) -> None:
         np.savez_compressed(DIR / f"{name}.npz", **arrays)
         saved["backends"][name] = entry
         size = (DIR / f"{name}.npz").stat().st_size
-        print(f"{name}: {len(entry['cases'])} cases recorded, {len(entry['skipped'])} skipped, {size / 1024:.1f} KB")
+        counts = f"{len(entry['cases'])} cases recorded, {len(entry['skipped'])} skipped"
+        print(f"{name}: {counts}, {size / 1024:.1f} KB")
         for case, why in entry["skipped"].items():
             print(f"  skipped {case}: {why}")
     saved["backends"] = dict(sorted(saved["backends"].items()))
@@ -223,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.golden", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     rec = sub.add_parser("record", help="run every case twice and write tests/golden/")
-    rec.add_argument("--backend", action="append", choices=BACKENDS, help="default: all of " + ", ".join(BACKENDS))
+    rec.add_argument(
+        "--backend", action="append", choices=BACKENDS, help="default: all of " + ", ".join(BACKENDS)
+    )
     sub.add_parser("list", help="print the cases")
     args = parser.parse_args(argv)
     if args.command == "list":

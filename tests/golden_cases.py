@@ -108,7 +108,9 @@ def course_linear(be: dnn.Backend) -> Result:
 
 def _layer(activation: str) -> Callable[[dnn.Backend], Result]:
     def run(be: dnn.Backend) -> Result:
-        A, W, b, dA = (be.asarray(draw(s, *shape)) for s, shape in enumerate([(3, 5), (2, 3), (2, 1), (2, 5)]))
+        A, W, b, dA = (
+            be.asarray(draw(s, *shape)) for s, shape in enumerate([(3, 5), (2, 3), (2, 1), (2, 5)])
+        )
         out, cache = dnn.linear_activation_forward(A, W, b, activation)
         return {**host(out, "A"), **host(cache[1], "Z"),
                 **host(dnn.linear_activation_backward(dA, cache, activation), "back_")}  # fmt: skip
@@ -185,11 +187,15 @@ def course_dropout_l2(be: dnn.Backend) -> Result:
     D = dnn.dropout_mask(A, 0.7, 3)
     dropped, D2 = dnn.dropout_forward(A, 0.7, 4)
     out = {**host(D, "mask"), **host(dropped, "forward"), **host(D2, "forward_mask")}
-    out.update({**host(dnn.apply_dropout(A, D, 0.7), "apply"), **host(dnn.dropout_backward(dA, D, 0.7), "back")})
+    out.update(
+        {**host(dnn.apply_dropout(A, D, 0.7), "apply"), **host(dnn.dropout_backward(dA, D, 0.7), "back")}
+    )
     p = params(be, [4, 3, 1])
     grads = _grads(be, p, 52)
     AL, Y = be.asarray(np.linspace(0.1, 0.9, 6)[None, :]), be.asarray(labels(53, 6), dtype="float64")
-    out.update({**host(dnn.l2_grads(p, 0.7, 6), "l2_grad_"), **host(dnn.add_l2_grads(grads, p, 0.7, 6), "l2_add_")})
+    out.update(
+        {**host(dnn.l2_grads(p, 0.7, 6), "l2_grad_"), **host(dnn.add_l2_grads(grads, p, 0.7, 6), "l2_add_")}
+    )
     out["l2_costs"] = np.array([dnn.l2_cost(p, 0.7, 6), dnn.compute_cost_with_regularization(AL, Y, p, 0.7)])
     return out
 
@@ -243,4 +249,5 @@ def course2_gradient_checking(be: dnn.Backend) -> Result:
     layout = dnn.dictionary_to_vector(p)[1]
     return {"cost": np.asarray(cost), **host(cache, "cache"), **host(grads, "grad_"), **host(theta, "theta"),
             **host(gc2.vector_to_dictionary(theta, layout), "back_"),
-            **host(gc2.gradients_to_vector(grads), "grad_vector"), **host(gc2.predict(p, X), "predict")}  # fmt: skip
+            **host(gc2.gradients_to_vector(grads), "grad_vector"),
+            **host(gc2.predict(p, X), "predict")}  # fmt: skip

@@ -73,19 +73,25 @@ FIT = {
     "clip_norm": dict(clip_norm=0.05, learning_rate=0.2),
     "minibatch": dict(batch_size=8),
     "minibatch_remainder": dict(batch_size=10, optimizer="momentum"),
-    "minibatch_adam_dropout_l2": dict(batch_size=10, optimizer="adam", learning_rate=0.01, keep_prob=0.9, lambd=0.3),
+    "minibatch_adam_dropout_l2": dict(
+        batch_size=10, optimizer="adam", learning_rate=0.01, keep_prob=0.9, lambd=0.3
+    ),
     "minibatch_weighted": dict(batch_size=8, sample_weight=True, optimizer="rmsprop", learning_rate=0.01),
     "minibatch_no_replay": dict(batch_size=8, optimizer="adam", learning_rate=0.01, replay=False),
     "init_xavier": dict(init="xavier", init_seed=7),
     "validation": dict(validation_fraction=0.25, metrics=("accuracy", "val_accuracy")),
-    "early_stopping": dict(validation_fraction=0.25, early_stopping_patience=2, learning_rate=0.5, num_epochs=30),
+    "early_stopping": dict(
+        validation_fraction=0.25, early_stopping_patience=2, learning_rate=0.5, num_epochs=30
+    ),
     "identity_r2": dict(output="identity", learning_rate=0.01, batch_size=8, metrics=("r2",)),
     "float32": dict(dtype="float32"),
     "float32_adam_minibatch": dict(dtype="float32", optimizer="adam", learning_rate=0.01, batch_size=8),
     "float32_softmax_dropout": dict(dtype="float32", output="softmax", keep_prob=0.8),
 }
 for _name, _options in FIT.items():
-    register(f"fit_{_name}", functools.partial(fit_case, **_options), "training", _options.get("dtype", "float64"))
+    register(
+        f"fit_{_name}", functools.partial(fit_case, **_options), "training", _options.get("dtype", "float64")
+    )
 
 
 def fit_resumed(be: dnn.Backend) -> Result:
@@ -95,7 +101,12 @@ def fit_resumed(be: dnn.Backend) -> Result:
     states: list[Any] = []
     dnn.fit(X, Y, [4, 5, 3, 1], num_epochs=6, checkpoint=states.append, **kw)
     state = states[-1]
-    resume = {"parameters": state.snapshot(), **state.optimizer_state(), "epoch": state.iteration, "costs": state.costs}
+    resume = {
+        "parameters": state.snapshot(),
+        **state.optimizer_state(),
+        "epoch": state.iteration,
+        "costs": state.costs,
+    }
     parameters, history = dnn.fit(X, Y, [4, 5, 3, 1], num_epochs=12, resume=resume, **kw)
     return {**host(parameters), "cost": np.asarray(history["cost"])}
 
@@ -175,13 +186,18 @@ def cli_case(be: dnn.Backend, *, options: tuple[str, ...]) -> Result:
         if status != 0:
             raise AssertionError(f"portable-dnn {' '.join(args)} exited with {status}")
         meta = dnn.load_metadata(out)
-        return {**host(dnn.load_parameters(out, backend="numpy")), "costs": np.asarray(meta["metadata"]["costs"])}
+        return {
+            **host(dnn.load_parameters(out, backend="numpy")),
+            "costs": np.asarray(meta["metadata"]["costs"]),
+        }
 
 
 register("cli_train", functools.partial(cli_case, options=("--iterations", "201")), "training")
 register(
     "cli_train_adam",
-    functools.partial(cli_case, options=("--iterations", "4", "--optimizer", "adam", "--batch-size", "64",
-                                          "--learning-rate", "0.01")),  # fmt: skip
+    functools.partial(
+        cli_case,
+        options=("--iterations", "4", "--optimizer", "adam", "--batch-size", "64", "--learning-rate", "0.01"),
+    ),  # fmt: skip
     "training",
 )
