@@ -83,7 +83,8 @@ def machine() -> dict[str, Any]:
 
 
 def libraries(backend: str) -> dict[str, str]:
-    """The versions of the libraries that compute on ``backend``."""
+    """The versions of the libraries that compute on ``backend`` (and, for JAX, its 64-bit mode, which
+    changes how float32 steps round their Python-number constants)."""
     names = ("array_api_compat", *_LIBRARIES.get(backend, (backend,)))
     versions = {}
     for name in names:
@@ -91,6 +92,12 @@ def libraries(backend: str) -> dict[str, str]:
             versions[name] = metadata.version(name.replace("_", "-"))
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
+    if backend == "jax":
+        try:
+            dnn.get_backend("jax").check_dtype("float64")
+            versions["jax_enable_x64"] = "on"
+        except ValueError:
+            versions["jax_enable_x64"] = "off"
     return versions
 
 
@@ -134,15 +141,26 @@ def compare(got: Result, want: Result, tol: float) -> list[str]:
         a, b = got[k], want[k]
         if a.shape != b.shape or a.dtype != b.dtype:
             problems.append(f"{k}: {a.dtype}{list(a.shape)}, golden {b.dtype}{list(b.shape)}")
-        elif not np.issubdtype(b.dtype, np.floating) or tol == 0:
-            if not np.array_equal(a, b, equal_nan=np.issubdtype(b.dtype, np.floating)):
-                diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-                problems.append(f"{k}: not the same values (largest difference {np.nanmax(diff):.3e})")
+            continue
+        if not np.issubdtype(b.dtype, np.floating):
+            if not np.array_equal(a, b):
+                problems.append(f"{k}: not the same values")
+            continue
+        finite = np.isfinite(a) & np.isfinite(b)
+        with np.errstate(over="ignore"):
+            diff = np.abs(a[finite].astype(np.float64) - b[finite].astype(np.float64))
+        largest = float(np.max(diff, initial=0.0))
+        if not np.array_equal(a[~finite], b[~finite], equal_nan=True):
+            problems.append(f"{k}: NaN or infinite values where the golden result has others")
+        elif tol == 0:  # the same bits: the same values, signs of zeros too
+            if largest > 0 or not np.array_equal(np.signbit(a), np.signbit(b)):
+                problems.append(f"{k}: not the same values (largest difference {largest:.3e})")
         else:
-            scale = float(np.max(np.abs(b))) if b.size else 0.0
-            diff = float(np.max(np.abs(a - b))) if b.size else 0.0
-            if not diff <= tol * scale:  # NaN differs too
-                problems.append(f"{k}: largest difference {diff:.3e} > {tol:.1e} x max |golden| {scale:.3e}")
+            scale = float(np.max(np.abs(b[finite]), initial=0.0))
+            if largest > tol * scale:
+                problems.append(
+                    f"{k}: largest difference {largest:.3e} > {tol:.1e} x max |golden| {scale:.3e}"
+                )
     return problems
 
 
