@@ -107,3 +107,29 @@ def _write_cli_help() -> None:
 
 
 _write_cli_help()
+
+
+# -- the tables of declared activations and optimizers ----------------------------------
+
+
+def _declared_tables() -> str:
+    """Markdown tables of every declared activation and optimizer, read from the declarations."""
+    from portable_dnn.backend.activations import ACTIVATIONS
+    from portable_dnn.optim import OPTIMIZERS
+
+    rows = ["| activation | computes | backward reads |", "| --- | --- | --- |"]
+    for act in ACTIVATIONS.values():
+        rows.append(f"| `{act.name}` | {act.summary} | {'Z and A' if act.needs_input else 'A'} |")
+    rows += ["", "| optimizer | what | hyperparameters (default, valid values) | slots |", "| --- | --- | --- | --- |"]
+    for name, cls in OPTIMIZERS.items():
+        settings = "; ".join(
+            f"`{k}` = {f.default!r} ({f.metadata['range']}): {f.metadata['doc']}"
+            for k, f in cls.hyperparameters().items()
+        )
+        slots = ", ".join(f"`{s}`" for s in cls.slots) or "none"
+        rows.append(f"| `{name}` ({cls.__name__}) | {cls.summary} | {settings} | {slots} |")
+    return "\n".join(rows) + "\n"
+
+
+(DOCS / "generated").mkdir(exist_ok=True)
+(DOCS / "generated" / "declared.md").write_text(_declared_tables())
