@@ -34,12 +34,16 @@ def _full_batch(w: Workload, dtype: str, be: Any, gram: bool | str) -> Callable[
     return run
 
 
-def _minibatch(w: Workload, dtype: str, be: Any) -> Callable[[], Outcome]:
+def _minibatch(w: Workload, dtype: str, be: Any, c_order: bool = False) -> Callable[[], Outcome]:
+    import numpy as np
+
     import portable_dnn as dnn
 
     X, y = examples(w)
-    # fit's fastest layout: (features, m) in Fortran order, the bytes of examples-major data
-    Xd = be.asarray(X.astype(dtype).T, dtype=dtype)
+    # fit's fastest layout: (features, m) in Fortran order, the bytes of examples-major data;
+    # with c_order, the C-ordered (features, m) that np.random.randn(features, m) gives.
+    host = np.ascontiguousarray(X.astype(dtype).T) if c_order else X.astype(dtype).T
+    Xd = be.asarray(host, dtype=dtype)
     yd = be.asarray(y)
     options = dict(output=w.output, optimizer=w.optimizer, learning_rate=w.learning_rate, batch_size=w.batch,
                    num_epochs=w.steps, init=w.init, backend=be, dtype=dtype)  # fmt: skip
@@ -68,8 +72,12 @@ def _regression(w: Workload, dtype: str, be: Any) -> Callable[[], Outcome]:
     return run
 
 
-def prepare(backend: str, w: Workload, dtype: str, device: str) -> Callable[[], Outcome]:
+def prepare(
+    backend: str, w: Workload, dtype: str, device: str, c_order: bool = False
+) -> Callable[[], Outcome]:
     be = library_backend(backend, device)
+    if c_order:
+        return _minibatch(w, dtype, be, c_order=True)
     if w.kind == "full_batch":
         # On JAX the hand-written jax.jit step is the direct algorithm: compare like with like.
         run = _full_batch(w, dtype, be, False if backend == "jax" else "auto")
@@ -93,6 +101,9 @@ _KINDS = ("full_batch", "minibatch", "regression")
 register("portable_dnn", _KINDS, library=True, gpu_needs=("cupy",))(functools.partial(prepare, "numpy"))
 register("portable_dnn[torch]", _KINDS, needs=("torch",), library=True, sync="torch")(
     functools.partial(prepare, "torch")
+)
+register("portable_dnn[C-order]", ("minibatch",), library=True, devices=("cpu",))(
+    functools.partial(prepare, "numpy", c_order=True)
 )
 register("portable_dnn[jax]", _KINDS, needs=("jax",), library=True, devices=("cpu",))(
     functools.partial(prepare, "jax")
