@@ -44,7 +44,9 @@ def fit_case(
         kw["sample_weight"] = np.random.default_rng(101).uniform(0, 2, M)
     hidden = kw.get("hidden_activation", "relu")
     parameters, history = dnn.fit(X, Y, [4, 5, 3, units], backend=be, dtype=dtype, **kw)
-    out = {**host(parameters), **{k: np.asarray(v) for k, v in history.items()}}
+    # The history's numbers (costs, scores, ...); its record of the settings is not a result.
+    numbers = {k: np.asarray(v) for k, v in history.items() if k != "settings"}
+    out = {**host(parameters), **numbers}
     if proba:
         Xb = be.asarray(X, dtype=dtype)
         out["AL"] = host(dnn.forward_proba(Xb, parameters, hidden_activation=hidden, output=output))[""]
