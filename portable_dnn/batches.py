@@ -10,7 +10,7 @@ the attributes of :class:`~portable_dnn.backend.base.EpochPlan`.
 >>> from portable_dnn.backend import get_backend
 >>> X = np.arange(10.0).reshape(2, 5)
 >>> plan = Epoch(get_backend("numpy"), X, X[:1], np.array([4, 0, 3, 1, 2]), 2, np.float64)
->>> plan.widths(), [batch[0][1].tolist() for batch, m_b in plan]
+>>> plan.widths(), [batch[0][0].tolist() for batch, m_b in plan]
 ([2, 2, 1], [[4.0, 0.0], [3.0, 1.0], [2.0]])
 """
 
