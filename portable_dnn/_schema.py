@@ -216,6 +216,10 @@ def _records(
     return out
 
 
+#: A member's check, given its shape and dtype before its data is read.
+_Check = Callable[[tuple[int, ...], np.dtype], None]
+
+
 class Archive(Protocol):
     """A model file's members as a container reads them: ``members`` names them, ``read(key, check,
     limit, why, data)`` gives one after ``check(shape, dtype)`` passed and its data is within
@@ -227,14 +231,7 @@ class Archive(Protocol):
 
     def fail(self, what: str) -> Exception: ...
 
-    def read(
-        self,
-        key: str,
-        check: Callable[[tuple[int, ...], np.dtype], None],
-        limit: int,
-        why: str,
-        data: bool = True,
-    ) -> np.ndarray | None: ...
+    def read(self, key: str, check: _Check, limit: int, why: str, data: bool = True) -> np.ndarray | None: ...
 
 
 def _metadata_array(archive: Archive, key: str) -> np.ndarray:

@@ -121,18 +121,8 @@ class DaskBackend(Backend):
     def cut_graph(self, *arrays: Any) -> tuple[Any, ...]:
         return persist(*arrays)
 
-    def scheduler(
-        self,
-        scheduler: Any,
-        func: str = "--scheduler",
-        *,
-        step_timeout: float | None = None,
-        worker_timeout: float | None = None,
-        lineage: int | None = None,
-    ) -> Any:
-        return use_scheduler(
-            scheduler, func, step_timeout=step_timeout, worker_timeout=worker_timeout, lineage=lineage
-        )
+    def scheduler(self, scheduler: Any, func: str = "--scheduler", **watch: Any) -> Any:
+        return use_scheduler(scheduler, func, **watch)
 
     def open_store(self, path: str, x: str, y: str, func: str) -> tuple[Any, Any]:
         return open_store(path, x, y, func)
