@@ -111,7 +111,8 @@ def _make_test_session(spec: dict) -> None:
             doctest = [
                 "--doctest-modules",
                 "portable_dnn",
-                "--ignore-glob=*/backend/_[!_]*.py",  # _cupy.py, _torch.py, _dask.py; not __init__.py
+                "--ignore-glob=*/backend/_[!_]*.py",  # _cupy.py, _torch.py, ...; not __init__.py
+                "--ignore=portable_dnn/backend/_dask",
                 "--ignore=portable_dnn/streaming.py",
             ]
         elif spec.get("doctest_modules"):

@@ -7,12 +7,15 @@ call that made it instead of as a broadcasting error deep inside a library.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import array_api_compat
+
+from .backend import backend_of
 
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu")
 
@@ -157,20 +160,16 @@ def check_store(func: str, xp: Any, X: Any, Y: Any, path: str, x: str, y: str) -
     (about 2% of a step).
     """
     check_binary(func, f"dataset {y!r} of {path!r}", xp, Y)
-    return X.map_blocks(
-        _finite_chunk, func, f"dataset {x!r} of {path!r}", dtype=X.dtype, meta=getattr(X, "_meta", None)
+    return backend_of(X).checked_when_read(
+        X, functools.partial(_finite_part, func, f"dataset {x!r} of {path!r}")
     )
 
 
-def _finite_chunk(chunk: Any, func: str, name: str, block_info: Any = None) -> Any:
-    xp = array_api_compat.array_namespace(chunk)
-    if not bool(xp.all(xp.isfinite(chunk))):
-        where = ""
-        if block_info and None in block_info:
-            start, stop = block_info[None]["array-location"][-1]
-            where = f" in examples {start} to {stop - 1}"
+def _finite_part(func: str, name: str, part: Any, columns: tuple[int, int] | None) -> None:
+    xp = array_api_compat.array_namespace(part)
+    if not bool(xp.all(xp.isfinite(part))):
+        where = "" if columns is None else f" in examples {columns[0]} to {columns[1] - 1}"
         raise ValueError(f"{func}: {name} contains NaN or infinity{where}")
-    return chunk
 
 
 def check_examples(func: str, name: str, x: Any) -> int:

@@ -31,7 +31,7 @@ import numpy as np
 
 SUFFIX = ".safetensors"
 #: The largest header read: well above a model file's metadata allowance (about 21 MiB,
-#: see serialization._META_LIMITS) and below the safetensors library's own 100 MB.
+#: see _schema._META_LIMITS) and below the safetensors library's own 100 MB.
 MAX_HEADER = 32 << 20
 # The tensor dtypes a model file may hold, as the format names them.
 _DTYPES: dict[str, np.dtype] = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}

@@ -33,7 +33,7 @@ import numpy as np
 from . import optim
 from .backend import Backend
 from .backend.activations import ACTIVATIONS
-from .backend.base import Epoch
+from .batches import Epoch
 from .optim import Optimizer
 
 #: The hidden activations' names (declared in :mod:`portable_dnn.backend.activations`).
@@ -339,7 +339,7 @@ class Trainer:
     """Runs a :class:`Step` over epochs of batches on a backend, and keeps what a caller needs.
 
     ``batches(epoch)`` gives the epoch's ``[((X_b, Y_b, *masks), m_b), ...]``, or
-    an :class:`~portable_dnn.backend.base.Epoch` describing them whole, which
+    an :class:`~portable_dnn.batches.Epoch` describing them whole, which
     the runner's :meth:`~portable_dnn.backend.base.Runner.run_epoch` may run as
     one program (JAX); ``learning_rate(epoch)`` its rate. The cost of an epoch (the mean of its
     batches' costs weighted by their sizes, or, with per-example weights, by their total weights)
@@ -372,7 +372,7 @@ class Trainer:
         self.t = t
         self.dtype = state[0][0].dtype
         self.ops = backend.ops(self.dtype)
-        self.runner = backend.runner(step, state, replay=replay, cuda_graph=cuda_graph)
+        self.runner = backend.runner(step, state, same_batch=replay, cuda_graph=cuda_graph)
         # Past this, a float32 or float64 network has diverged whatever its cost says.
         self.bound = float(backend.xp.finfo(self.dtype).max) ** 0.25
         self.costs: list[float] = []

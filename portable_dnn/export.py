@@ -12,9 +12,9 @@ import json
 import os
 from typing import Any
 
+from ._atomic import _atomic_write
 from .engine import Network, Optimizer, Step, flatten
 from .fit import labels_of
-from .serialization import _atomic_write
 from .trained import TrainedNetwork, as_trained
 
 __all__ = ["export_onnx"]

@@ -45,7 +45,8 @@ from .backend import (
     resolve_dtype,
     to_numpy,
 )
-from .backend.base import Epoch, dtype_name
+from .backend.base import dtype_name
+from .batches import Epoch
 from .engine import (
     HIDDEN,
     OUTPUTS,

@@ -104,8 +104,6 @@ def use_scheduler(
     >>> round(float(costs[0]), 6)
     0.778117
     """
-    from .backend._dask import use_scheduler as _use
-
     func = "use_scheduler"
     if step_timeout is not None:
         step_timeout = check_positive_float(func, "step_timeout", step_timeout)
@@ -113,7 +111,7 @@ def use_scheduler(
         worker_timeout = check_positive_float(func, "worker_timeout", worker_timeout)
     if lineage is not None:
         lineage = check_count(func, "lineage", lineage, 1)
-    with _use(
+    with get_backend("dask").scheduler(
         scheduler, func=func, step_timeout=step_timeout, worker_timeout=worker_timeout, lineage=lineage
     ) as client:
         yield client
@@ -165,8 +163,6 @@ def fit_out_of_core(
     >>> history["examples"][0], history["cost"][-1] < history["cost"][0]
     (400, True)
     """
-    from .backend import _dask
-
     func = "fit_out_of_core"
     dims = check_layer_dims(func, layers_dims, name="layers_dims")
     if dims[-1] != 1:
@@ -180,8 +176,8 @@ def fit_out_of_core(
     be = get_backend("dask")
     xp = be.xp
 
-    with _dask.use_scheduler(scheduler, func=func):
-        X, Y = _dask.open_store(path, x, y, func=func)
+    with be.scheduler(scheduler, func=func):
+        X, Y = be.open_store(path, x, y, func=func)
         if X.shape[0] != dims[0]:
             raise ValueError(
                 f"{func}: {x!r} has {X.shape[0]} features but layers_dims[0] is {dims[0]} ({path!r})"
@@ -203,7 +199,7 @@ def fit_out_of_core(
                 index = order[k : k + batch_chunks]
                 m_b = sum(sizes[i] for i in index)
                 examples[-1] += m_b
-                yield (_dask.column_blocks(X, index), _dask.column_blocks(Y, index)), m_b
+                yield (be.column_blocks(X, index), be.column_blocks(Y, index)), m_b
 
         def report(epoch: int, cost: float | None) -> None:
             if print_cost:

@@ -22,16 +22,10 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_activation, num_layers, shape_of
+from ._schema import DTYPES, _bad_field, _classes_problem, _input_shape_problem
 from .backend import to_numpy
 from .engine import HIDDEN, OUTPUTS
-from .serialization import (
-    DTYPES,
-    _bad_field,
-    _classes_problem,
-    _input_shape_problem,
-    load_checkpoint,
-    save_parameters,
-)
+from .serialization import load_checkpoint, save_parameters
 
 __all__ = ["TrainedNetwork", "as_trained", "summary"]
 

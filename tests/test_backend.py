@@ -130,3 +130,41 @@ def test_backends_are_classes_registered_by_name(backend):
     assert type(backend).name == backend.name
     assert backend_mod.backend_of(backend.asarray(np.ones(2))) == backend
     assert backend_mod.get_backend(backend.name) is backend  # one object per name and device
+
+
+def _record_checks(seen):
+    def check(part, columns):
+        seen.append((columns, dnn.to_numpy(part).tolist()))
+
+    return check
+
+
+def test_checked_when_read_checks_each_part_where_it_is_computed(backend):
+    X = np.arange(10.0).reshape(2, 5)
+    seen = []
+    data = backend.asarray(X)
+    if backend.name == "dask":
+        data = data.rechunk((2, 3))
+    checked = backend.checked_when_read(data, _record_checks(seen))
+    if backend.name == "dask":
+        # Lazy: nothing is checked before the parts are computed, then each with its own columns.
+        assert seen == []
+        assert dnn.to_numpy(checked).tolist() == X.tolist()
+        assert sorted(seen) == [((0, 3), X[:, :3].tolist()), ((3, 5), X[:, 3:].tolist())]
+    else:
+        assert seen == [((0, 5), X.tolist())]
+        assert dnn.to_numpy(checked).tolist() == X.tolist()
+
+
+def test_stores_and_schedulers_are_refused_where_the_library_has_none(backend):
+    if backend.name == "dask":
+        pytest.skip("the dask backend has stores and schedulers (tests/test_dask.py)")
+    with pytest.raises(
+        ValueError, match=rf"^a scheduler address needs the dask backend, not {backend.name}$"
+    ):
+        backend.scheduler("tcp://127.0.0.1:8786")
+    store = rf"^f: reading a store a chunk at a time needs the dask backend, not {backend.name}$"
+    with pytest.raises(ValueError, match=store):
+        backend.open_store("data.zarr", "X", "Y", "f")
+    with pytest.raises(ValueError, match=rf"^column chunks need the dask backend, not {backend.name}$"):
+        backend.column_blocks(backend.asarray(np.ones((1, 2))), [0])

@@ -19,7 +19,7 @@ zarr = pytest.importorskip("zarr")
 
 import portable_dnn as dnn  # noqa: E402
 from portable_dnn.backend import get_backend, to_numpy  # noqa: E402
-from portable_dnn.backend._dask import current_client  # noqa: E402
+from portable_dnn.backend._dask.scheduler import current_client  # noqa: E402
 from portable_dnn.cli import main  # noqa: E402
 from portable_dnn.datasets import default_dataset, flatten_images, load_dataset  # noqa: E402
 from portable_dnn.engine import Network, Step, new_state  # noqa: E402
@@ -142,7 +142,7 @@ def _chunked_moons():
 @pytest.fixture
 def step_spy(monkeypatch):
     """Records, per training step on Dask, the batch's chunk count and the size of the kept state's graph."""
-    from portable_dnn.backend._dask import DaskRunner
+    from portable_dnn.backend._dask.runner import DaskRunner
 
     seen = []
     call = DaskRunner.__call__
@@ -190,7 +190,7 @@ def test_fit_on_a_cluster_equals_numpy(cluster):
 def test_state_moves_to_the_data_chunks_library():
     """GPU workers hold CuPy chunks: the state follows the chunk's library (array-api-strict stands in)."""
     xs = pytest.importorskip("array_api_strict")
-    from portable_dnn.backend._dask import _chunk_grads, place_like
+    from portable_dnn.backend._dask.runner import _chunk_grads, place_like
 
     state = [[np.ones((2, 2)), np.zeros((2, 1))], [np.full((2, 2), 0.5), np.zeros((2, 1))]]
     moved = place_like(state, xs.zeros(3, dtype=xs.float64))

@@ -24,7 +24,8 @@ zarr = pytest.importorskip("zarr")
 
 import portable_dnn as dnn  # noqa: E402
 from portable_dnn.backend import to_numpy  # noqa: E402
-from portable_dnn.backend._dask import Watch, Watchdog, check_memory, current_client  # noqa: E402
+from portable_dnn.backend._dask.scheduler import current_client  # noqa: E402
+from portable_dnn.backend._dask.watchdog import Watch, Watchdog, check_memory  # noqa: E402
 from portable_dnn.cli import main  # noqa: E402
 from portable_dnn.datasets import default_dataset  # noqa: E402
 from portable_dnn.streaming import ClusterError, fit_out_of_core, use_scheduler  # noqa: E402
@@ -303,7 +304,7 @@ def _empty_store(path, n_x, m, chunk):
 
 
 def test_mini_batch_too_large_for_the_workers_is_refused_before_training(cluster, tmp_path, monkeypatch):
-    from portable_dnn.backend._dask import DaskRunner
+    from portable_dnn.backend._dask.runner import DaskRunner
 
     steps = []
     call = DaskRunner.__call__
@@ -393,7 +394,7 @@ def test_mini_batch_fit_on_a_cluster_is_reproducible(cluster):
 
 
 def test_misaligned_arrays_are_realigned_before_a_task_computes():
-    from portable_dnn.backend._dask import _aligned
+    from portable_dnn.backend._dask.runner import _aligned
 
     buffer = bytearray(8 * 12 + 3)
     a = np.frombuffer(memoryview(buffer)[3 : 3 + 8 * 12], dtype=np.float64).reshape(3, 4)

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import jax.scipy.special
 import numpy as np
 
-from .base import Backend, Epoch, Runner, dtype_name
+from .base import Backend, EpochPlan, Runner, dtype_name
 from .ops import Ops
 
 #: Compiled steps kept for later runs (least recently used dropped first).
@@ -119,9 +119,9 @@ class JaxBackend(Backend):
         return (tuple(_cut(A, k, min(size, m - k)) for A in gathered) for k in range(0, m, size))
 
     def runner(
-        self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
+        self, step: Any, state: list[list[Any]], same_batch: bool = False, cuda_graph: Any = "auto"
     ) -> Any:
-        super().runner(step, state, replay, cuda_graph)  # refuses cuda_graph=True
+        super().runner(step, state, same_batch, cuda_graph)  # refuses cuda_graph=True
         return JitRunner(step, state)
 
 
@@ -225,7 +225,7 @@ def compiled_epoch(step: Any) -> Any:
 class JitRunner(Runner):
     """Runs ``step`` compiled; the state's buffers are handed to each next step.
 
-    A mini-batch :class:`~portable_dnn.backend.base.Epoch` runs as one XLA
+    A mini-batch :class:`~portable_dnn.backend.base.EpochPlan` runs as one XLA
     program (:func:`_epoch`), compiled once per data shape, batch size and
     option set: the host sends the epoch's permutation (int32) and dropout
     masks (bool), the device gathers each batch (its weights too, where the
@@ -243,7 +243,7 @@ class JitRunner(Runner):
         return cost
 
     def run_epoch(self, batches: Any, lr: float, t: int) -> tuple[list[tuple[Any, int]], int]:
-        if not isinstance(batches, Epoch) or not batches.replay or batches.order is None:
+        if not isinstance(batches, EpochPlan) or not batches.replay or batches.order is None:
             return super().run_epoch(batches, lr, t)  # one batch: one step is the whole program
         plan, size, order = batches, batches.size, batches.order
         m = len(order)

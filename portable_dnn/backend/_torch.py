@@ -102,11 +102,11 @@ class TorchBackend(Backend):
         return A.index_select(A.ndim - 1, idx)
 
     def runner(
-        self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
+        self, step: Any, state: list[list[Any]], same_batch: bool = False, cuda_graph: Any = "auto"
     ) -> Any:
         if not self.is_gpu or cuda_graph is False:
-            return super().runner(step, state, replay, cuda_graph)
-        if not replay:
+            return super().runner(step, state, same_batch, cuda_graph)
+        if not same_batch:
             if cuda_graph is True:
                 raise ValueError(
                     "cuda_graph=True needs full-batch gradient descent with a fixed learning rate"

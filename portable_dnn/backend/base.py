@@ -17,9 +17,9 @@ what its library does differently.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 import re
+import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -172,13 +172,14 @@ class Backend:
             yield tuple(self.take_columns(A, index) for A in arrays)
 
     def runner(
-        self, step: Any, state: list[list[Any]], replay: bool = False, cuda_graph: Any = "auto"
+        self, step: Any, state: list[list[Any]], same_batch: bool = False, cuda_graph: Any = "auto"
     ) -> Any:
         """What runs ``step(state, batch, hyper) -> (state, cost)`` again and again.
 
-        ``replay=True`` says every call will get the same batch and
+        ``same_batch=True`` says every call will get the same batch and
         hyper-parameters (full-batch gradient descent), so a backend may
-        capture the step once and replay it.
+        capture the step once as a CUDA graph and launch the graph each call
+        (``cuda_graph``: ``"auto"``, True to insist, False to refuse).
         """
         if cuda_graph is True:
             raise ValueError(
@@ -200,9 +201,35 @@ class Backend:
     def synchronize(self) -> None:
         """Wait until the device has finished its queued work (for timing)."""
 
-    def scheduler(self, address: str) -> Any:
-        """A context computing on the cluster scheduler at ``address`` (only where the library has one)."""
+    def scheduler(
+        self,
+        scheduler: Any,
+        func: str = "--scheduler",
+        *,
+        step_timeout: float | None = None,
+        worker_timeout: float | None = None,
+        lineage: int | None = None,
+    ) -> Any:
+        """A context computing on ``scheduler`` (a cluster's address, a client, a local scheduler's
+        name), watched as the other arguments say, where the library has schedulers; it yields
+        the cluster's client or None."""
         raise ValueError(f"a scheduler address needs the dask backend, not {self.name}")
+
+    def open_store(self, path: str, x: str, y: str, func: str) -> tuple[Any, Any]:
+        """Arrays over the datasets ``x`` (features, m) and ``y`` of the store at ``path``, read a
+        chunk at a time (only where the library reads lazily)."""
+        raise ValueError(f"{func}: reading a store a chunk at a time needs the dask backend, not {self.name}")
+
+    def column_blocks(self, A: Any, index: Sequence[int]) -> Any:
+        """The column chunks ``index`` of ``A`` (an array of this backend), side by side."""
+        raise ValueError(f"column chunks need the dask backend, not {self.name}")
+
+    def checked_when_read(self, X: Any, check: Callable[[Any, tuple[int, int] | None], None]) -> Any:
+        """``X`` with ``check(part, columns)`` run on each part of it in the task that computes the
+        part (``columns``: its first and past-the-last example, None where unknown); an array
+        computed already is one part, checked now."""
+        check(X, (0, int(X.shape[-1])))
+        return X
 
     def cut_graph(self, *arrays: Any) -> tuple[Any, ...]:
         """``arrays`` with their lazy history cut (persisted on Dask); elsewhere unchanged."""
@@ -229,60 +256,31 @@ class ClusterError(RuntimeError):
 Backend.__module__ = ClusterError.__module__ = "portable_dnn.backend"
 
 
-@dataclasses.dataclass
-class Epoch:
-    """One epoch's mini-batches described whole, for :meth:`Runner.run_epoch`.
+@typing.runtime_checkable
+class EpochPlan(typing.Protocol):
+    """What a runner reads of an epoch's mini-batches described whole
+    (:class:`portable_dnn.batches.Epoch`, which the training loop builds).
 
-    ``X``, ``Y`` are the examples ``(k, m)`` on ``backend`` (as
-    :meth:`Backend.prepare_examples` laid them out); ``order`` the host
-    permutation of the columns (``None``: one batch, the data as it is),
-    cut into batches of ``size`` columns, the last one narrower when ``size``
-    does not divide m. ``masks(m_b)``, where dropout is on, draws the next
-    batch's host masks (one 0/1 array per hidden layer) from the epoch's own
-    stream: called batch after batch, in order, it gives the values every
-    backend uses. ``replay`` says whether the runner may run the epoch as one
-    program. ``weights``, where examples are weighted, is ``(1, m)`` on
-    ``backend`` in X's dtype, gathered with Y into each batch (the step is
-    ``weighted``), and ``host_weights`` the same values on the host ``(m,)``,
-    for :meth:`totals`. Iterating gives the per-step path's
-    ``((X_b, Y_b, *masks), m_b)``, or ``((X_b, Y_b, w_b, *masks), m_b)`` (an
-    epoch is iterated, or run whole, once).
+    ``X``, ``Y`` (and ``weights``, or None) are the examples ``(k, m)`` on the
+    backend; ``order`` the host permutation of their columns (None: one batch),
+    cut into batches of ``size``; ``masks(m_b)`` (or None) draws the next
+    batch's host dropout masks; ``replay`` whether the epoch may run as one
+    program; ``widths()`` each batch's number of examples. Iterating gives the
+    batches one by one, ``((X_b, Y_b, ...), m_b)``.
     """
 
-    backend: Backend
     X: Any
     Y: Any
     order: np.ndarray | None
     size: int
     dtype: Any
-    masks: Callable[[int], list[np.ndarray]] | None = None
-    replay: bool = True
-    weights: Any = None
-    host_weights: np.ndarray | None = None
+    masks: Callable[[int], list[np.ndarray]] | None
+    replay: bool
+    weights: Any
 
-    def widths(self) -> list[int]:
-        """Each batch's number of examples, in order."""
-        m = len(self.order) if self.order is not None else int(self.X.shape[1])
-        return [min(self.size, m - k) for k in range(0, m, self.size)]
+    def widths(self) -> list[int]: ...
 
-    def totals(self) -> np.ndarray | None:
-        """Each batch's total weight, in order, on the host (None where examples are not weighted)."""
-        if self.host_weights is None:
-            return None
-        w = self.host_weights if self.order is None else self.host_weights[self.order]
-        return np.add.reduceat(w, np.arange(0, len(w), self.size))
-
-    def __iter__(self) -> Iterator[tuple[tuple[Any, ...], int]]:
-        be = self.backend
-        arrays = (self.X, self.Y) if self.weights is None else (self.X, self.Y, self.weights)
-        parts: Iterable[tuple[Any, ...]]
-        if self.order is None:
-            parts = [arrays]
-        else:
-            parts = be.mini_batches(arrays, self.order, self.size)
-        for batch, m_b in zip(parts, self.widths()):
-            masks = [be.asarray(D, dtype=self.dtype) for D in self.masks(m_b)] if self.masks else []
-            yield (*batch, *masks), m_b
+    def __iter__(self) -> Iterator[tuple[tuple[Any, ...], int]]: ...
 
 
 class Runner:
@@ -307,16 +305,16 @@ class Runner:
         batch). ``cost`` is a batch's cost, or a 1-d array of the costs of
         consecutive batches of ``m_b`` examples each, not yet on the host.
         Here, and wherever ``batches`` is a plain iterable or an
-        :class:`Epoch` with ``replay=False``, each batch is one call of the
+        :class:`EpochPlan` with ``replay=False``, each batch is one call of the
         step from Python. A backend that can run more at once overrides this
-        for an :class:`Epoch`: JAX compiles the epoch into one XLA program
+        for an :class:`EpochPlan`: JAX compiles the epoch into one XLA program
         (a ``lax.scan`` of the step over the full batches, gathered on the
         device from ``order``, and one step for the narrower last batch). A
         CUDA-graph runner (CuPy, PyTorch on CUDA) would do the same here:
         copy the batch's columns (gathered on the device by ``order``), its
         masks and the step's scalars (``lr``, ``t``, ``m_b``, held as device
-        0-d arrays) into fixed-address buffers, then replay one captured
-        step per batch (one graph per batch width), leaving the loop, its
+        0-d arrays) into fixed-address buffers, then launch one captured
+        step's graph per batch (one graph per batch width), leaving the loop, its
         records and its hooks to the :class:`~portable_dnn.engine.Trainer`.
         """
         pending: list[tuple[Any, int]] = []
