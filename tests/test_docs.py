@@ -83,9 +83,13 @@ EXTRAS = {
     "strict": (r"array_api_strict", ("array_api_strict",)),
     "dask": (r"\bdask\b|\bdistributed\b|portable_dnn\.streaming", ("dask", "distributed")),
     "sklearn": (r"\bsklearn\b|load_dataset\(\)", ("sklearn",)),
+    # onnxruntime is not in the extra (the runtime is the user's choice): a page that runs the
+    # models names it beside the extra, and its blocks skip without it
+    "onnx": (r"\bonnxruntime\b|export_onnx|portable-dnn export", ("ndonnx", "onnx", "onnxruntime")),
+    "image": (r"predict_image|--image\b|\bPIL\b", ("PIL",)),
 }
 #: The extras an extra brings with it (``pip install '.[docs]'``).
-INCLUDES = {"docs": {"cli", "plot", "strict", "dask", "sklearn"}}
+INCLUDES = {"docs": {"cli", "plot", "strict", "dask", "sklearn", "image"}}
 
 
 @dataclass
