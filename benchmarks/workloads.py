@@ -204,7 +204,9 @@ WORKLOADS: dict[str, Workload] = {
             params={"epochs": 30, "kill_after_epoch": 17},
             quick={"params": {"epochs": 3, "kill_after_epoch": 1}},
         ),
-        _inference("infer_course", (12288, 20, 7, 5, 1), "sigmoid", quick={"dims": (192, 20, 7, 5, 1), "m": 256}),
+        _inference(
+            "infer_course", (12288, 20, 7, 5, 1), "sigmoid", quick={"dims": (192, 20, 7, 5, 1), "m": 256}
+        ),
         _inference("infer_mnist", (784, 128, 64, 10), "softmax", quick={"dims": (64, 16, 8, 10), "m": 256}),
         _inference(
             "infer_tiny",
