@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import machine
+
 NOISY_SPREAD = 1.3  # slowest / fastest repeat above this: the figure is flagged
 CHILD_TIMEOUT_S = 1800
 
@@ -62,7 +64,7 @@ def device_sync(name: str, device: str) -> Callable[[], None]:
 def child(spec: dict[str, Any]) -> dict[str, Any]:
     """One timed run of one contender on one workload: the JSON the parent reads."""
     from .contenders import load
-    from .workloads import WORKLOADS, training_loss
+    from .workloads import WORKLOADS, predictions, training_loss
 
     workload = WORKLOADS[spec["workload"]].sized(spec["quick"], spec["device"])
     contender = load()[spec["contender"]]
@@ -76,6 +78,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         result["shape"] = [list(W.shape) for W, _ in params]
         if out.trained and out.loss is None:
             result["loss"] = training_loss(workload, params)
+        if out.predictions is not None:  # the shared result: the largest difference from float64's
+            expected = predictions(workload, params, spec["dtype"])
+            result["loss"] = float(abs(_host(out.predictions) - expected).max())
     return result
 
 
@@ -100,13 +105,25 @@ def main() -> None:
     print(json.dumps(result), flush=True)
 
 
-def spawn(spec: dict[str, Any], cwd: Path) -> dict[str, Any]:
-    """Run :func:`child` in a fresh interpreter in ``cwd`` (whose ``portable_dnn`` it imports)."""
+def child_env(spec: dict[str, Any], cwd: Path) -> dict[str, str]:
+    """The environment :func:`child` runs in: this one, ``cwd`` first on the path, and the workload's
+    thread count, set before the child loads NumPy (its BLAS reads it once, at load)."""
+    from .workloads import WORKLOADS
+
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), env.get("PYTHONPATH")]))
     env.setdefault("JAX_ENABLE_X64", "1")  # the float64 rows on JAX
     if spec["device"] == "cpu":
         env.setdefault("JAX_PLATFORMS", "cpu")
+    threads = WORKLOADS[spec["workload"]].threads
+    if threads is not None:
+        env.update(dict.fromkeys(machine.BLAS_THREADS, str(threads)))
+    return env
+
+
+def spawn(spec: dict[str, Any], cwd: Path) -> dict[str, Any]:
+    """Run :func:`child` in a fresh interpreter in ``cwd`` (whose ``portable_dnn`` it imports)."""
+    env = child_env(spec, cwd)
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks.harness", json.dumps(spec)],

@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Environment variables that change how fast the BLAS libraries run; recorded, never changed.
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
-              "OMP_WAIT_POLICY", "CUPY_TF32", "NVIDIA_TF32_OVERRIDE", "CUDA_VISIBLE_DEVICES")  # fmt: skip
+# How many threads the BLAS and OpenMP runtimes start: a workload with ``threads`` sets them in its
+# timed processes.
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Environment variables that change how fast the BLAS libraries run; recorded, never changed here.
+THREAD_ENV = (*BLAS_THREADS, "OPENBLAS_CORETYPE", "OMP_WAIT_POLICY", "CUPY_TF32", "NVIDIA_TF32_OVERRIDE",
+              "CUDA_VISIBLE_DEVICES")  # fmt: skip
 LIBRARIES = ("numpy", "array-api-compat", "torch", "scikit-learn", "jax", "dask", "distributed", "cupy")
 
 

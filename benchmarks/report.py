@@ -1,4 +1,5 @@
-"""One table per workload, as Markdown: the figures, their spread, the ratios, ``--ref``'s verdicts.
+"""One table per workload, as Markdown: the figures, their spread, the ratios, ``--ref``'s verdicts,
+and the workload's targets (a ratio of two contenders and the most it may be) met or missed.
 
 Each workload's table sits between ``<!-- benchmarks:NAME -->`` and
 ``<!-- /benchmarks:NAME -->``, so that ``--update FILE`` can replace the tables it
@@ -52,7 +53,7 @@ def table(w: Workload, rows: list[dict[str, Any]], tolerance: float, ref: bool) 
     head = ["contender", "dtype", w.unit, "spread"]
     if w.baseline:
         head.append(f"/ {w.baseline}")
-    head += ["loss", "notes"]
+    head += [w.shared, "notes"]
     if ref:
         head += [f"ref {w.unit}", "new / ref", "verdict"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -75,6 +76,19 @@ def table(w: Workload, rows: list[dict[str, Any]], tolerance: float, ref: bool) 
                 verdict(ratio, tolerance) + noisy,
             ]
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def targets(w: Workload, rows: list[dict[str, Any]]) -> list[str]:
+    """One line per declared target and dtype measured: the ratio, the most it may be, met or not."""
+    index = {(r["dtype"], r["contender"]): r for r in rows if r["tree"] == "new"}
+    lines = []
+    for contender, baseline, most in w.targets:
+        for dtype in w.dtypes:
+            ratio = _ratio(index.get((dtype, contender)), index.get((dtype, baseline)))
+            if ratio is not None:
+                met = "met" if ratio <= most else "MISSED"
+                lines.append(f"- {contender} / {baseline}, {dtype}: {ratio:.3f} (target <= {most}): {met}")
     return lines
 
 
@@ -106,6 +120,8 @@ def markdown(result: dict[str, Any]) -> dict[str, str]:
         rows = [r for r in result["rows"] if r["workload"] == name]
         lines = [f"<!-- benchmarks:{name} -->", header(result, w), ""]
         lines += table(w, rows, result["tolerance"], bool(result.get("ref")))
+        met = targets(w, rows)
+        lines += ["", "Targets:", "", *met] if met else []
         blocks[name] = "\n".join([*lines, f"<!-- /benchmarks:{name} -->"])
     return blocks
 

@@ -3,7 +3,8 @@
 A workload's ``kind`` says which code path the contenders take: ``full_batch``
 (gradient descent on all examples: ``L_layer_model``), ``minibatch`` (one epoch of
 ``fit``), ``regression`` (one epoch of ``DNNRegressor.partial_fit``), ``dask_ooc``
-and ``dask_faults`` (training on a loopback Dask cluster). ``--quick`` swaps in the
+and ``dask_faults`` (training on a loopback Dask cluster), ``inference`` (predicting every
+example once with the shared initial weights, on one thread). ``--quick`` swaps in the
 ``quick`` sizes, so that every contender runs in seconds.
 """
 
@@ -40,6 +41,9 @@ class Workload:
     warmup: int = 1  # untimed runs before the timed one
     unit: str = "ms / iteration"
     baseline: str | None = "torch_eager"  # the contender the ratio column divides by
+    targets: tuple[tuple[str, str, float], ...] = ()  # (contender, baseline, most): ratio <= most
+    shared: str = "loss"  # the result every contender must agree on: its column's name
+    threads: int | None = None  # BLAS and OpenMP threads of the timed process (None: the machine's)
     needs: tuple[str, ...] = ()  # modules its data needs
     params: dict[str, Any] = field(default_factory=dict)  # kind-specific settings
     quick: dict[str, Any] = field(default_factory=dict)  # replacements for --quick
@@ -65,6 +69,19 @@ class Workload:
 _FULL = ("portable_dnn", "portable_dnn[torch]", "course_loop", "gemm_floor", "torch_eager")
 _ADAM_EPOCH: dict[str, Any] = {"optimizer": "adam", "init": "he", "unit": "ms / epoch"}  # one timed epoch
 _QUICK_COURSE = {"dims": (192, 20, 7, 5, 1), "m": 48, "steps": 3, "data": "random"}
+_ONNX_VS_FORWARD = ("onnxruntime", "portable_dnn[forward]", 1.5)
+
+
+def _inference(name: str, dims: tuple[int, ...], output: str, **options: Any) -> Workload:
+    """Predicting 10,000 random examples once (one timed run), one thread, the shared initial weights."""
+    options.setdefault("contenders", ("portable_dnn[forward]", "onnxruntime"))
+    options.setdefault("targets", (_ONNX_VS_FORWARD,))
+    # Warm-up runs: onnxruntime plans its memory on the first calls.
+    return Workload(name, f"{'-'.join(map(str, dims))} {output}: predicting 10,000 random examples once, "
+                    "one thread", "inference", dims, 10_000, output=output, dtypes=("float64", "float32"),
+                    baseline="portable_dnn[forward]", shared="largest difference", threads=1, warmup=3,
+                    unit="ms / prediction", **options)  # fmt: skip
+
 
 WORKLOADS: dict[str, Workload] = {
     w.name: w
@@ -187,6 +204,18 @@ WORKLOADS: dict[str, Workload] = {
             params={"epochs": 30, "kill_after_epoch": 17},
             quick={"params": {"epochs": 3, "kill_after_epoch": 1}},
         ),
+        _inference(
+            "infer_course", (12288, 20, 7, 5, 1), "sigmoid", quick={"dims": (192, 20, 7, 5, 1), "m": 256}
+        ),
+        _inference("infer_mnist", (784, 128, 64, 10), "softmax", quick={"dims": (64, 16, 8, 10), "m": 256}),
+        _inference(
+            "infer_tiny",
+            (2, 10, 5, 1),
+            "sigmoid",
+            contenders=("portable_dnn[forward]", "onnxruntime", "onnx_hand"),
+            targets=(_ONNX_VS_FORWARD, ("onnxruntime", "onnx_hand", 2.0)),
+            quick={"m": 256},
+        ),
     )
 }
 
@@ -262,15 +291,20 @@ def as_parameters(weights: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, np.
     return {f"{k}{l}": a for l, pair in enumerate(weights, start=1) for k, a in zip("Wb", pair, strict=True)}
 
 
-def training_loss(w: Workload, params: list[tuple[np.ndarray, np.ndarray]]) -> float:
-    """The workload's loss on its training data (float64, on the host) for trained ``params``:
-    contenders that start from the same weights and take the same steps must agree on it."""
-    X, y = examples(w)
+def _logits(params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray) -> np.ndarray:
+    """The last layer's ``Z`` (units, m) of examples-major ``X``, in float64 on the host."""
     A = X.T
     for W, b in params[:-1]:
         A = np.maximum(W @ A + b.reshape(-1, 1), 0)
     W, b = params[-1]
-    Z = W @ A + b.reshape(-1, 1)
+    return np.asarray(W @ A + b.reshape(-1, 1))
+
+
+def training_loss(w: Workload, params: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """The workload's loss on its training data (float64, on the host) for trained ``params``:
+    contenders that start from the same weights and take the same steps must agree on it."""
+    X, y = examples(w)
+    Z = _logits(params, X)
     if w.output == "identity":
         return float(np.mean((Z[0] - y) ** 2))
     if w.output == "softmax":
@@ -279,3 +313,16 @@ def training_loss(w: Workload, params: list[tuple[np.ndarray, np.ndarray]]) -> f
         return float(-np.mean(log_p[y.astype(int), np.arange(y.size)]))
     p = np.clip(1 / (1 + np.exp(-Z[0])), 1e-15, 1 - 1e-15)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def predictions(w: Workload, params: list[tuple[np.ndarray, np.ndarray]], dtype: str) -> np.ndarray:
+    """The network's outputs (m, units) for the workload's examples as a contender of ``dtype`` reads
+    them, computed in float64 on the host: what the inference contenders' outputs are held to."""
+    X, _ = examples(w)
+    Z = _logits(params, X.astype(dtype).astype(np.float64))
+    if w.output == "softmax":
+        E = np.exp(Z - Z.max(axis=0))
+        Z = E / E.sum(axis=0)
+    elif w.output == "sigmoid":
+        Z = 1 / (1 + np.exp(-Z))
+    return Z.T

@@ -4,11 +4,13 @@ Not a timed test: it asserts nothing about speed, only that each run gave a posi
 time and parameters of the network's shapes, and that contenders which start from the same
 weights and take the same steps end at the same loss. Contenders whose library is missing
 are skipped; the Dask fault scenarios, which wait out seconds-long timeouts by design, run
-one of them (``lineage[32]``) here and all with ``python -m benchmarks --quick``.
+one of them (``lineage[32]``) here and all with ``python -m benchmarks --quick``. The inference
+contenders run together on ``infer_tiny``, where their outputs are held to a float64 reference.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -16,15 +18,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks import harness as timing  # noqa: E402
+from benchmarks import machine, report  # noqa: E402
 from benchmarks.contenders import load  # noqa: E402
-from benchmarks.workloads import WORKLOADS  # noqa: E402
+from benchmarks.workloads import WORKLOADS, examples, initial_weights  # noqa: E402
 
 SLOW = {"lineage[32, killed]", "lineage[none]", "lineage[none, killed]", "scheduler_killed", "no_workers",
         "thread_taken", "dask[2 workers]"}  # fmt: skip
+INFERENCE = WORKLOADS["infer_tiny"]  # every inference contender, run by the ``inference`` fixture
 
 
 def harness(tmp_path: Path, *args: str) -> dict:
@@ -43,9 +49,10 @@ def runs() -> dict[str, tuple[str, str]]:
     """Each available contender's first workload and its first dtype."""
     registry = load()
     first: dict[str, tuple[str, str]] = {}
+    left_out = {*SLOW, *INFERENCE.contenders}
     for w in WORKLOADS.values():
         for name in w.contenders:
-            if name not in SLOW and w.missing() is None and registry[name].missing("cpu") is None:
+            if name not in left_out and w.missing() is None and registry[name].missing("cpu") is None:
                 first.setdefault(name, (w.name, w.dtypes[0]))
     return first
 
@@ -100,3 +107,64 @@ def tempfile_root() -> str:
     import tempfile
 
     return str(Path(tempfile.gettempdir()))
+
+
+@pytest.fixture(scope="module")
+def inference(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    absent = [m for m in ("onnx", "ndonnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if absent:
+        pytest.skip(f"{', '.join(absent)} not installed")
+    tmp = tmp_path_factory.mktemp(INFERENCE.name)
+    result = harness(tmp, "--workload", INFERENCE.name, "--dtype", "float64")
+    return list(result["rows"])
+
+
+def forward_error_bound(w: object) -> float:
+    """The most two float64 computations of the quick ``w``'s sigmoid outputs may differ by. A computed
+    ``W @ A + b`` (n products, then the bias) is within gamma(n + 1) (|W| |A| + |b|) of the exact one,
+    gamma(k) = k u / (1 - k u), u = eps / 2 (Higham, Accuracy and Stability, 3.5); ReLU passes an error
+    on undiminished and the next layer multiplies it by |W|; the sigmoid's slope is at most 1/4, and
+    its own evaluation (exp, add, divide) adds at most 4 u. Each of the two is that far from exact."""
+    u = sys.float_info.epsilon / 2
+    X, _ = examples(w)  # type: ignore[arg-type]
+    A, E = X.T, np.zeros_like(X.T)
+    for W, b in initial_weights(w, "float64"):  # type: ignore[arg-type]
+        k = W.shape[1] + 1
+        E = k * u / (1 - k * u) * (abs(W) @ abs(A) + abs(b)) + abs(W) @ E
+        A = np.maximum(W @ A + b, 0)
+    return 2 * (float(E.max()) / 4 + 4 * u)
+
+
+def test_inference_contenders_predict_what_the_network_computes(inference: list[dict]) -> None:
+    w = INFERENCE.sized(True)
+    assert w.output == "sigmoid"
+    registry = load()
+    have = {n for n in INFERENCE.contenders if registry[n].missing("cpu") is None}
+    assert {r["contender"] for r in inference} == have
+    bound = forward_error_bound(w)
+    for r in inference:
+        assert "error" not in r, r
+        assert all(math.isfinite(s) and s > 0 for s in r["seconds"]), r
+        assert r["shape"] == [[n_out, n_in] for n_in, n_out in zip(w.dims[:-1], w.dims[1:])], r
+        assert 0 <= r["loss"] <= bound, (r, bound)  # the largest difference from the float64 reference
+
+
+def test_inference_runs_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    spec = {"workload": INFERENCE.name, "device": "cpu"}
+    env = timing.child_env(spec, ROOT)
+    assert {v: env[v] for v in machine.BLAS_THREADS} == dict.fromkeys(machine.BLAS_THREADS, "1")
+    assert timing.child_env({**spec, "workload": "course"}, ROOT)["OMP_NUM_THREADS"] == "2"
+    assert "MKL_NUM_THREADS" not in timing.child_env({**spec, "workload": "course"}, ROOT)
+
+
+def test_targets_are_reported_met_or_missed() -> None:
+    def row(contender: str, seconds: float) -> dict:
+        return {"dtype": "float64", "contender": contender, "tree": "new", "median_s": seconds}
+
+    rows = [row("portable_dnn[forward]", 1.0), row("onnxruntime", 1.6), row("onnx_hand", 1.0)]
+    assert report.targets(INFERENCE, rows) == [
+        "- onnxruntime / portable_dnn[forward], float64: 1.600 (target <= 1.5): MISSED",
+        "- onnxruntime / onnx_hand, float64: 1.600 (target <= 2.0): met",
+    ]

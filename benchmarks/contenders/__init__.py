@@ -18,18 +18,20 @@ from typing import Any
 from ..workloads import Workload
 
 MODULES = ("portable_dnn", "course_loop", "gemm_floor", "torch_eager", "sklearn_mlp", "jax_jit",
-           "dask_out_of_core", "dask_faults")  # fmt: skip
+           "dask_out_of_core", "dask_faults", "inference")  # fmt: skip
 
 
 @dataclass
 class Outcome:
-    """What one run trained: ``(W, b)`` per layer, W of shape (n[l], n[l-1]), in any array library
-    (None where the run ends in an error by design), and any figures of its own."""
+    """What one run trained (or, for inference, predicted with): ``(W, b)`` per layer, W of shape
+    (n[l], n[l-1]), in any array library (None where the run ends in an error by design), and any
+    figures of its own."""
 
     params: list[tuple[Any, Any]] | None
     extra: dict[str, Any] = field(default_factory=dict)
     trained: bool = True  # False: params are only shaped like the network's (the GEMM floor)
     loss: float | None = None  # the contender's own figure, where the harness cannot compute it
+    predictions: Any = None  # inference: the network's outputs, one row per example
 
 
 Prepare = Callable[[Workload, str, str], Callable[[], Outcome]]
