@@ -214,3 +214,37 @@ def some_weight(func: str, xp: Any, w: Any, which: str) -> None:
         raise ValueError(
             f"{func}: sample_weight is zero for every {which}example; at least one needs a weight > 0"
         )
+
+
+def move_array(func: str, name: str, be: Backend, x: Any, dtype: Any) -> Any:
+    """``x`` on ``be`` as floating ``dtype``: host data is copied there once; an array of another
+    library is refused (the course's functions compute where their arrays are). x must hold real
+    numbers: complex, string or object arrays are refused before any cast."""
+    host = is_host(x)
+    if not host and type(backend_of(x)) is not type(be):
+        raise TypeError(
+            f"{func}: {name} is a {backend_of(x).name} array but training runs on {be.name}; "
+            f"pass host (NumPy) data or arrays of {be.name}"
+        )
+    check_array(func, name, x)
+    check_real(func, name, x)
+    if host:
+        return be.asarray(x, dtype=dtype)
+    xp = be.xp
+    namespace_of(x, xp.asarray(0.0, device=be.device), func=func)
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def move_row(func: str, be: Backend, y: Any, shape: tuple[int, ...], dtype: Any, name: str = "Y") -> Any:
+    """Labels ``y`` (``(1, m)``, or ``(m,)`` made a row) moved as :func:`move_array` moves them, of
+    ``shape``."""
+    if getattr(y, "ndim", 0) != 2:
+        if not hasattr(y, "shape") or len(y.shape) != 1:
+            raise ValueError(
+                f"{func}: {name} must be a 1 x m array of labels, got {getattr(y, 'shape', type(y).__name__)}"
+            )
+        y = backend_of(y).xp.reshape(y, (1, shape_of(y)[0]))
+    y = move_array(func, name, be, y, dtype)
+    if shape_of(y) != shape:
+        raise ValueError(f"{func}: {name} has shape {shape_of(y)}, expected {shape} (one label per example)")
+    return y

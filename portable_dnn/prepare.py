@@ -19,24 +19,48 @@ import numpy as np
 
 from ._checks import (
     check_activation,
+    check_array,
     check_count,
+    check_examples,
+    check_finite,
     check_layer_dims,
     check_positive_float,
     check_seed,
+    check_shape,
+    num_layers,
     shape_of,
 )
 from .backend import Backend
-from .data import move_features, move_labels, move_weights, pick_backend, some_weight, split_columns
+from .cost import warn_non_binary
+from .data import (
+    move_array,
+    move_features,
+    move_labels,
+    move_row,
+    move_weights,
+    pick_backend,
+    some_weight,
+    split_columns,
+    working_dtype,
+)
 from .engine import HIDDEN, OUTPUTS, Network, new_state
 from .initialization import INITS, initialize_parameters_deep
-from .optim import Optimizer
+from .optim import GD, Optimizer
 from .optim import optimizer as _optimizer
 from .optimizers import _check_decay
 from .regularization import _check_keep_prob, _check_lambd
 from .resume import resume_state
 from .schedules import Constant, InverseTimeDecay
 
-__all__ = ["PreparedRun", "check_choice", "prepare"]
+__all__ = [
+    "PRECISIONS",
+    "PreparedRun",
+    "check_choice",
+    "check_initial",
+    "prepare",
+    "prepare_course",
+    "scheduled",
+]
 
 
 @dataclasses.dataclass
@@ -174,6 +198,81 @@ def prepare(
         batch_size=batch_size, seed=seed, start=start, t=t, costs=costs,
         settings=_settings(opt, network, lr0, others), same_step=same_step, replay=replay, signals=signals,
     )  # fmt: skip
+
+
+#: Matrix-product precisions: exact float32, or TF32 tensor cores on GPUs.
+PRECISIONS = ("strict", "tf32")
+
+
+def prepare_course(
+    func: str,
+    X: Any,
+    Y: Any,
+    dims: list[int],
+    start_parameters: Callable[[Backend, Any], Mapping[str, Any]],
+    *,
+    learning_rate: float,
+    num_iterations: int,
+    backend: str | Backend | None = None,
+    dtype: Any = None,
+    start_iteration: int = 0,
+    costs: Sequence[float] | None = None,
+    signals: Sequence[int] = (),
+) -> PreparedRun:
+    """The course's models' run: full-batch gradient descent on the sigmoid output, one iteration an
+    epoch; labels other than 0/1 are trained on with a warning (the course's own tests draw them
+    from a normal distribution). ``start_parameters(backend, dtype)`` gives the first weights.
+
+    >>> import numpy as np
+    >>> from portable_dnn.initialization import initialize_parameters_deep as deep
+    >>> run = prepare_course("L_layer_model", np.ones((2, 3)), np.array([[0, 1, 1]]), [2, 1],
+    ...                      lambda be, dtype: deep([2, 1], backend=be, dtype=dtype),
+    ...                      learning_rate=0.1, num_iterations=5)
+    >>> run.X.dtype, run.num_epochs, run.rate(4)
+    (dtype('float64'), 5, 0.1)
+    """
+    check_array(func, "X", X)
+    be = pick_backend(func, X, backend)
+    be.check_dtype(dtype, func, like=X)
+    xp = be.xp
+    X = move_array(func, "X", be, X, working_dtype(xp, X, dtype))
+    m = check_examples(func, "X", X)
+    check_shape(func, "X", X, (dims[0], None), f"(layers_dims[0] = {dims[0]} features)")
+    Y = move_row(func, be, Y, (1, m), X.dtype)
+    check_finite(func, "X", xp, X)
+    check_finite(func, "Y", xp, Y)
+    warn_non_binary(func, xp, Y, stacklevel=4)
+    if dims[-1] != 1:
+        raise ValueError(f"{func}: the sigmoid output needs layers_dims[-1] = 1, got {dims[-1]}")
+    lr = check_positive_float(func, "learning_rate", learning_rate)
+    num_iterations = check_count(func, "num_iterations", num_iterations)
+    start = check_count(func, "start_iteration", start_iteration)
+    if start > num_iterations:
+        raise ValueError(f"{func}: start_iteration {start} is past num_iterations {num_iterations}")
+    parameters = start_parameters(be, X.dtype)
+    opt = GD()
+    return PreparedRun(
+        func, be, X.dtype, dims, Network("relu", "sigmoid"), opt, be.prepare_features(X), Y, None, None,
+        None, None, None, state=new_state(be.ops(X.dtype), parameters, opt), rate=Constant(learning_rate=lr),
+        num_epochs=num_iterations, start=start, costs=[float(c) for c in costs] if costs is not None else [],
+        same_step=True, signals=signals,
+    )  # fmt: skip
+
+
+def check_initial(
+    func: str, be: Backend, parameters: Mapping[str, Any], dims: list[int], dtype: Any
+) -> dict[str, Any]:
+    """``initial_parameters`` of the network ``dims`` on ``be`` as ``dtype``, checked: finite."""
+    L = num_layers(func, parameters, name="initial_parameters")
+    got = [shape_of(parameters["W1"])[1]] + [shape_of(parameters[f"W{l}"])[0] for l in range(1, L + 1)]
+    if got != dims:
+        raise ValueError(f"{func}: initial_parameters have layer sizes {got}, expected layers_dims {dims}")
+    moved = {k: move_array(func, f"initial_parameters[{k!r}]", be, v, dtype) for k, v in parameters.items()}
+    xp = be.xp
+    for key, value in moved.items():
+        if not bool(xp.all(xp.isfinite(value))):
+            raise ValueError(f"{func}: initial_parameters[{key!r}] contains NaN or infinity")
+    return moved
 
 
 def _rate(
