@@ -36,6 +36,13 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 __all__ = ["DNNEstimator"]
 
+#: The estimators' parameters that :func:`~portable_dnn.fit` takes under the same names.
+PASSED = (
+    "init", "optimizer", "learning_rate", "beta", "beta1", "beta2", "epsilon", "rho", "weight_decay",
+    "clip_norm", "lambd", "keep_prob", "decay_rate", "validation_fraction", "early_stopping_patience",
+    "dtype", "progress",
+)  # fmt: skip
+
 
 class DNNEstimator(BaseEstimator):
     """What both estimators share: the parameters, the data's way in and out, and training."""
@@ -191,15 +198,7 @@ class DNNEstimator(BaseEstimator):
         dims = [int(X.shape[1]), *hidden, n_out]
         if epochs is None:
             epochs = check_count(func, "epochs", self.epochs, 1)
-        resume = None
-        if warm:
-            fitted = [int(self.parameters_[f"W{l}"].shape[0]) for l in range(1, len(self.parameters_) // 2)]
-            if list(hidden) != fitted:
-                raise ValueError(
-                    f"{func}: hidden_layer_sizes {hidden} differ from the fitted network's {tuple(fitted)}, "
-                    f"which {continues(func)}"
-                )
-            resume = {"parameters": self.parameters_, **self._resume}
+        resume = self._resume_from(func, hidden) if warm else None
         done = 0 if resume is None else resume["epoch"]
         seed = 0 if self.random_state is None else self.random_state
         batch_size = None if self.batch_size is None else min(int(self.batch_size), m)
@@ -210,39 +209,13 @@ class DNNEstimator(BaseEstimator):
 
         # X stays where it is; host data goes to ``backend`` (fit moves it once).
         self.parameters_, self.history_ = fit(
-            X.T,
-            Y,
-            dims,
-            sample_weight=sample_weight,
-            hidden_activation=self.activation,
-            output=output,
-            init=self.init,
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
-            batch_size=batch_size,
-            num_epochs=done + epochs,
-            beta=self.beta,
-            beta1=self.beta1,
-            beta2=self.beta2,
-            epsilon=self.epsilon,
-            rho=self.rho,
-            weight_decay=self.weight_decay,
-            clip_norm=self.clip_norm,
-            lambd=self.lambd,
-            keep_prob=self.keep_prob,
-            decay_rate=self.decay_rate,
-            validation_fraction=self.validation_fraction,
-            early_stopping_patience=self.early_stopping_patience,
-            seed=seed,
-            backend=self.backend if be is None else be,
-            dtype=self.dtype,
-            print_cost=100 if self.verbose else False,
-            progress=self.progress,
+            X.T, Y, dims, sample_weight=sample_weight, hidden_activation=self.activation, output=output,
+            batch_size=batch_size, num_epochs=done + epochs, seed=seed,
+            backend=self.backend if be is None else be, print_cost=100 if self.verbose else False,
             # Scored each epoch only when a share is held out: validation_scores_.
             metrics=(f"val_{self._validation_score}",) if self.validation_fraction else (),
-            resume=resume,
-            checkpoint=keep,
-        )
+            resume=resume, checkpoint=keep, **{name: getattr(self, name) for name in PASSED},
+        )  # fmt: skip
         state = last[-1]
         self._resume = {**state.optimizer_state(), "epoch": state.iteration, "costs": list(state.costs)}
         self.n_iter_ = len(self.history_["cost"])
@@ -250,6 +223,16 @@ class DNNEstimator(BaseEstimator):
         scores = self.history_.get(f"val_{self._validation_score}")
         self.validation_scores_ = None if scores is None else list(scores)
         self._output = output
+
+    def _resume_from(self, func: str, hidden: tuple[int, ...]) -> dict[str, Any]:
+        """The fitted network's state, for a call that continues it with the same hidden layers."""
+        fitted = [int(self.parameters_[f"W{l}"].shape[0]) for l in range(1, len(self.parameters_) // 2)]
+        if list(hidden) != fitted:
+            raise ValueError(
+                f"{func}: hidden_layer_sizes {hidden} differ from the fitted network's {tuple(fitted)}, "
+                f"which {continues(func)}"
+            )
+        return {"parameters": self.parameters_, **self._resume}
 
     def save(self, path: str) -> str:
         """Write the fitted network to the model file ``path``, with its activation, output, classes
