@@ -96,7 +96,7 @@ class InverseTimeDecay(Schedule):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CosineWarmup(Schedule):
     """A linear warm-up then a cosine decay: epoch ``e < warmup_epochs`` trains at
-    ``learning_rate (e + 1) / warmup_epochs``; later epochs at
+    ``learning_rate ((e + 1) / warmup_epochs)``; later epochs at
     ``min_lr + (learning_rate - min_lr) (1 + cos(pi p)) / 2`` with
     ``p = (e - warmup_epochs) / (total_epochs - warmup_epochs)``, so the rate falls from
     ``learning_rate`` toward ``min_lr`` over the run's ``total_epochs`` (train at most that many:
@@ -124,7 +124,7 @@ class CosineWarmup(Schedule):
 
     def __call__(self, epoch: int) -> float:
         if epoch < self.warmup_epochs:
-            return self.learning_rate * (epoch + 1) / self.warmup_epochs
+            return self.learning_rate * ((epoch + 1) / self.warmup_epochs)
         p = min(1.0, (epoch - self.warmup_epochs) / (self.total_epochs - self.warmup_epochs))
         return self.min_lr + (self.learning_rate - self.min_lr) * (1 + math.cos(math.pi * p)) / 2
 
