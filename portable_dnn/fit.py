@@ -1,10 +1,11 @@
-"""Training loop: the course's ``model(...)`` with every option of the second course in one place.
+"""The course's ``model(...)`` with every option of the second course in one place, and predictions.
 
 :func:`fit` runs [LINEAR -> hidden activation (-> dropout)] x (L-1) -> LINEAR ->
 SIGMOID or SOFTMAX, with (mini-batch) gradient descent, momentum or Adam (and
 Nesterov momentum, RMSprop, AdamW, gradient clipping by global norm), learning-rate
 decay or a schedule, L2 regularization, inverted dropout, a validation set and
-early stopping. It is built from the library's layers, costs and optimizers.
+early stopping. It is :func:`portable_dnn.prepare.prepare` (the data and settings checked
+and moved once) then :func:`portable_dnn.run.train` (the one assembly of a run).
 """
 
 from __future__ import annotations
@@ -185,7 +186,8 @@ def fit(
     ``update_lr(learning_rate, e - 1, decay_rate)``, or with
     ``schedule_lr_decay(learning_rate, e - 1, decay_rate, time_interval)`` when
     ``time_interval`` is given; ``learning_rate`` may instead be a callable: epoch ``e``
-    (from 0) trains at ``learning_rate(e)``, which must be a positive finite number.
+    (from 0) trains at ``learning_rate(e)``, which must be a positive finite number, such as a
+    schedule object of :mod:`portable_dnn.schedules` (``CosineWarmup(...)``).
     ``lambd`` adds the L2 term (with m the mini-batch's size) to cost and
     gradients; ``keep_prob < 1`` applies inverted dropout after every hidden layer.
     ``scale_dz_first`` divides the output's ``dZ`` by m before the products
@@ -207,8 +209,10 @@ def fit(
     ``val_cost`` and returns the best epoch's parameters (``history["best_epoch"]``).
     ``print_cost`` prints every 1000 epochs (or every ``print_cost`` epochs if an
     int); ``callback(epoch, parameters, history)`` runs after every epoch and
-    stops training by returning True. ``progress=True`` shows a progress bar over the
-    epochs (tqdm's ``tqdm.auto``, which needs ``pip install tqdm``) with the last cost
+    stops training by returning True; ``callbacks=[...]`` are objects with
+    ``on_epoch_end(epoch, logs)`` (:mod:`portable_dnn.callbacks`; True stops the run), run after
+    those the keywords make (``ReduceLROnPlateau`` among them). ``progress=True`` shows a
+    progress bar over the epochs (tqdm's ``tqdm.auto``, which needs ``pip install tqdm``) with the last cost
     (and validation cost) beside it. ``metrics`` names scores recorded after every
     epoch from the network's output without dropout: ``"accuracy"`` (sigmoid, softmax
     and multilabel outputs; multilabel counts an example right when all its labels are,
