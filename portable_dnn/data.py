@@ -217,9 +217,9 @@ def some_weight(func: str, xp: Any, w: Any, which: str) -> None:
 
 
 def move_array(func: str, name: str, be: Backend, x: Any, dtype: Any) -> Any:
-    """``x`` on ``be`` as floating ``dtype``: host data is copied there once; an array of another
-    library is refused (the course's functions compute where their arrays are). x must hold real
-    numbers: complex, string or object arrays are refused before any cast."""
+    """``x`` on ``be`` as floating ``dtype`` (None: its own dtype): host data is copied there once;
+    an array of another library is refused (the course's functions compute where their arrays
+    are). x must hold real numbers: complex, string or object arrays are refused before any cast."""
     host = is_host(x)
     if not host and type(backend_of(x)) is not type(be):
         raise TypeError(
@@ -232,7 +232,7 @@ def move_array(func: str, name: str, be: Backend, x: Any, dtype: Any) -> Any:
         return be.asarray(x, dtype=dtype)
     xp = be.xp
     namespace_of(x, xp.asarray(0.0, device=be.device), func=func)
-    return x if x.dtype == dtype else xp.astype(x, dtype)
+    return x if dtype is None or x.dtype == dtype else xp.astype(x, dtype)
 
 
 def move_row(func: str, be: Backend, y: Any, shape: tuple[int, ...], dtype: Any, name: str = "Y") -> Any:

@@ -235,7 +235,10 @@ def prepare_course(
     be = pick_backend(func, X, backend)
     be.check_dtype(dtype, func, like=X)
     xp = be.xp
-    X = move_array(func, "X", be, X, working_dtype(xp, X, dtype))
+    X = move_array(func, "X", be, X, None)
+    target = working_dtype(xp, X, dtype)
+    # One copy of C-ordered data: cast straight into the loop's layout, or laid out as it is.
+    X = be.prepare_features(be.cast_features(X, target) if X.dtype != target else X)
     m = check_examples(func, "X", X)
     check_shape(func, "X", X, (dims[0], None), f"(layers_dims[0] = {dims[0]} features)")
     Y = move_row(func, be, Y, (1, m), X.dtype)
@@ -252,7 +255,7 @@ def prepare_course(
     parameters = start_parameters(be, X.dtype)
     opt = GD()
     return PreparedRun(
-        func, be, X.dtype, dims, Network("relu", "sigmoid"), opt, be.prepare_features(X), Y, None, None,
+        func, be, X.dtype, dims, Network("relu", "sigmoid"), opt, X, Y, None, None,
         None, None, None, state=new_state(be.ops(X.dtype), parameters, opt), rate=Constant(learning_rate=lr),
         num_epochs=num_iterations, start=start, costs=[float(c) for c in costs] if costs is not None else [],
         same_step=True, signals=signals,
