@@ -34,7 +34,7 @@ class Run:
     def __init__(self, prepared: PreparedRun, step: Step, callbacks: Sequence[Any]) -> None:
         self.prepared, self.step, self.callbacks = prepared, step, list(callbacks)
         self.adjusters = [cb for cb in self.callbacks if hasattr(cb, "adjust_rate")]
-        self.history: dict[str, Any] = {"cost": prepared.costs, "settings": prepared.settings}
+        self.history: dict[str, Any] = {"cost": list(prepared.costs), "settings": prepared.settings}
         self.trainer: Trainer
         #: The parameters to return, where a callback chose other than the last (early stopping).
         self.result: dict[str, Any] | None = None
@@ -93,7 +93,8 @@ def train(
     the cost every that many epochs, ``unit`` names an epoch in messages (``"iteration"`` for the
     course's loops), ``gram`` carries the first layer through the Gram matrix
     (:class:`~portable_dnn.engine.GramStep`), ``cuda_graph`` and ``matmul_precision`` as in
-    :func:`~portable_dnn.L_layer_model`.
+    :func:`~portable_dnn.L_layer_model`. A prepared run is trained once: its state is the
+    training's own (updated in place where the backend can).
 
     >>> import numpy as np
     >>> from portable_dnn.prepare import prepare
@@ -120,7 +121,7 @@ def train(
         batches=batches or _plan(p), learning_rate=run.rate, record_every=record_every,
         replay=p.same_step and not run.adjusters, cuda_graph=cuda_graph, t=p.t, unit=unit, signals=p.signals,
     )  # fmt: skip
-    trainer.costs = p.costs
+    trainer.costs = run.history["cost"]  # one list: the costs recorded are the history's
     precision = (
         contextlib.nullcontext()
         if matmul_precision is None
