@@ -26,7 +26,6 @@ from portable_dnn.backend import _jax  # noqa: E402  (imports jax)
 
 from .compare import largest_difference  # noqa: E402
 
-
 ROOT = Path(__file__).resolve().parents[1]
 
 RNG = np.random.RandomState(5)
