@@ -61,10 +61,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._checks import check_count, check_layer_dims, check_positive_float, check_store
-from .backend import ClusterError, get_backend, host_random_state, resolve_dtype
-from .engine import Network, Step, Trainer, new_state
+from .backend import ClusterError, get_backend, host_random_state
+from .callbacks import PrintCost
+from .data import working_dtype
+from .engine import Network, new_state
 from .initialization import INITS, initialize_parameters_deep
 from .optim import GD
+from .prepare import PreparedRun
+from .run import train
+from .schedules import Constant
 
 __all__ = ["ClusterError", "fit_out_of_core", "use_scheduler"]
 
@@ -182,8 +187,7 @@ def fit_out_of_core(
             raise ValueError(
                 f"{func}: {x!r} has {X.shape[0]} features but layers_dims[0] is {dims[0]} ({path!r})"
             )
-        name = str(X.dtype) if dtype is None else dtype
-        float_dtype = resolve_dtype(xp, name if name in ("float32", "float64") else "float64")
+        float_dtype = working_dtype(xp, X, dtype)
         X, Y = xp.astype(X, float_dtype), xp.astype(Y, float_dtype)
         X = check_store(func, xp, X, Y, path, x, y)  # labels 0/1 now; X's values in each chunk's task
         parameters = initialize_parameters_deep(
@@ -201,22 +205,13 @@ def fit_out_of_core(
                 examples[-1] += m_b
                 yield (be.column_blocks(X, index), be.column_blocks(Y, index)), m_b
 
-        def report(epoch: int, cost: float | None) -> None:
-            if print_cost:
-                print(f"Cost after epoch {epoch}: {cost:f}")
-
-        network, gd = Network("relu", "sigmoid"), GD()
-        state = new_state(be.ops(float_dtype), parameters, gd)
-        trainer = Trainer(
-            func,
-            be,
-            Step(be.ops(float_dtype), network, gd),
-            state,
-            batches=batches,
-            learning_rate=lambda e: lr,
-        )
-        trainer.run(0, num_epochs, report)
-        history: dict[str, Any] = {"cost": trainer.costs, "examples": examples}
-        host = {key: be.to_host(value) for key, value in trainer.parameters().items()}
+        gd = GD()
+        prepared = PreparedRun(
+            func, be, float_dtype, dims, Network("relu", "sigmoid"), gd, X, Y, None, None, None, None, None,
+            state=new_state(be.ops(float_dtype), parameters, gd), rate=Constant(learning_rate=lr),
+            num_epochs=num_epochs, seed=seed,
+        )  # fmt: skip
+        trained, history = train(prepared, [PrintCost(every=1)] if print_cost else [], batches=batches)
+        host = {key: be.to_host(value) for key, value in trained.items()}
     result = {key: be.asarray(value) for key, value in host.items()}
-    return result, history
+    return result, {"cost": history["cost"], "examples": examples}

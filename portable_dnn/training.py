@@ -14,32 +14,21 @@ from typing import Any
 from ._checks import (
     check_array,
     check_binary,
-    check_count,
     check_examples,
     check_finite,
     check_layer_dims,
-    check_positive_float,
     check_real,
-    check_shape,
     num_layers,
     shape_of,
 )
-from .backend import Backend, backend_of, get_backend, namespace_of, resolve_dtype
-from .cost import warn_non_binary
-from .engine import (
-    GramStep,
-    Network,
-    Step,
-    Trainer,
-    TrainingDiverged,
-    TrainingInterrupted,
-    TrainingState,
-    host_costs,
-    new_state,
-)
+from .backend import Backend, backend_of
+from .callbacks import Checkpoint, PrintCost
+from .data import move_array, move_row
+from .engine import GramStep, TrainingDiverged, TrainingInterrupted, TrainingState, host_costs
 from .initialization import initialize_parameters, initialize_parameters_deep
 from .model import L_model_forward
-from .optim import GD
+from .prepare import PRECISIONS, PreparedRun, check_initial, prepare_course
+from .run import train
 
 __all__ = [
     "L_layer_model",
@@ -50,9 +39,6 @@ __all__ = [
     "predict",
     "two_layer_model",
 ]
-
-#: Matrix-product precisions: exact float32, or TF32 tensor cores on GPUs.
-PRECISIONS = ("strict", "tf32")
 
 #: The cost is recorded (and printed) every this many iterations, as in the course.
 COST_EVERY = 100
@@ -91,25 +77,12 @@ def two_layer_model(
     dims = check_layer_dims(func, layers_dims, name="layers_dims")
     if len(dims) != 3:
         raise ValueError(f"{func}: layers_dims must be (n_x, n_h, n_y), got {list(layers_dims)!r}")
-    be, X, Y = _prepare_data(func, X, Y, dims, backend, dtype)
-    parameters = initialize_parameters(*dims, backend=be, dtype=X.dtype)
-    return _train(
-        func,
-        be,
-        X,
-        Y,
-        parameters,
-        learning_rate,
-        num_iterations,
-        print_cost,
-        start_iteration=0,
-        costs=None,
-        callback=callback,
-        cuda_graph=cuda_graph,
-        precision=matmul_precision,
-        gram=gram,
+    prepared = prepare_course(
+        func, X, Y, dims, lambda be, dtype: initialize_parameters(*dims, backend=be, dtype=dtype),
+        learning_rate=learning_rate, num_iterations=num_iterations, backend=backend, dtype=dtype,
         signals=signals,
-    )
+    )  # fmt: skip
+    return _course_loop(prepared, print_cost, callback, cuda_graph, matmul_precision, gram)
 
 
 def L_layer_model(
@@ -159,28 +132,17 @@ def L_layer_model(
     """
     func = "L_layer_model"
     dims = check_layer_dims(func, layers_dims, name="layers_dims")
-    be, X, Y = _prepare_data(func, X, Y, dims, backend, dtype)
-    if initial_parameters is None:
-        parameters = initialize_parameters_deep(dims, init=init, seed=seed, backend=be, dtype=X.dtype)
-    else:
-        parameters = _check_initial(func, be, initial_parameters, dims, X.dtype)
-    return _train(
-        func,
-        be,
-        X,
-        Y,
-        parameters,
-        learning_rate,
-        num_iterations,
-        print_cost,
-        start_iteration=start_iteration,
-        costs=costs,
-        callback=callback,
-        cuda_graph=cuda_graph,
-        precision=matmul_precision,
-        gram=gram,
-        signals=signals,
-    )
+
+    def start(be: Backend, dtype: Any) -> dict[str, Any]:
+        if initial_parameters is None:
+            return initialize_parameters_deep(dims, init=init, seed=seed, backend=be, dtype=dtype)
+        return check_initial(func, be, initial_parameters, dims, dtype)
+
+    prepared = prepare_course(
+        func, X, Y, dims, start, learning_rate=learning_rate, num_iterations=num_iterations,
+        backend=backend, dtype=dtype, start_iteration=start_iteration, costs=costs, signals=signals,
+    )  # fmt: skip
+    return _course_loop(prepared, print_cost, callback, cuda_graph, matmul_precision, gram)
 
 
 def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool = True) -> Any:
@@ -200,12 +162,12 @@ def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool 
     W1 = parameters["W1"]
     be = backend_of(W1)
     xp = be.xp
-    X = _move(func, "X", be, X, W1.dtype)
+    X = move_array(func, "X", be, X, W1.dtype)
     check_finite(func, "X", xp, X)
     probas, _ = L_model_forward(X, parameters)
     p = xp.astype(probas > 0.5, probas.dtype)
     if y is not None:
-        y = _labels(func, be, y, shape_of(p), p.dtype, "y")  # checked even when not printed
+        y = move_row(func, be, y, shape_of(p), p.dtype, "y")  # checked even when not printed
         check_binary(func, "y", xp, y)
         m = check_examples(func, "X", X)
         if print_accuracy:
@@ -230,7 +192,7 @@ def accuracy(predictions: Any, y: Any) -> float:
         predictions = xp.astype(predictions, xp.float64)
     check_binary(func, "predictions", xp, predictions)
     check_examples(func, "predictions", predictions)
-    y = _labels(func, be, y, shape_of(predictions), predictions.dtype, "y")
+    y = move_row(func, be, y, shape_of(predictions), predictions.dtype, "y")
     check_binary(func, "y", xp, y)
     hits = float(xp.sum(xp.astype(predictions == y, predictions.dtype)))
     return hits / math.prod(shape_of(predictions))
@@ -239,113 +201,17 @@ def accuracy(predictions: Any, y: Any) -> float:
 # ---------------------------------------------------------------- internals
 
 
-def _move(func: str, name: str, be: Backend, x: Any, dtype: Any) -> Any:
-    """``x`` on backend ``be`` as floating ``dtype``; host data is copied there once.
-
-    x must hold real numbers: complex, string or object arrays are refused before any cast.
-    """
-    src = backend_of(x)
-    if not src.is_host and type(src) is not type(be):
-        raise TypeError(
-            f"{func}: {name} is a {src.name} array but training runs on {be.name}; "
-            f"pass host (NumPy) data or arrays of {be.name}"
-        )
-    check_array(func, name, x)
-    check_real(func, name, x)
-    if src.is_host:
-        return be.asarray(x, dtype=dtype)
-    xp = be.xp
-    namespace_of(x, xp.asarray(0.0, device=be.device), func=func)
-    return x if x.dtype == dtype else xp.astype(x, dtype)
-
-
-def _labels(func: str, be: Backend, y: Any, shape: tuple[int, ...], dtype: Any, name: str = "Y") -> Any:
-    if getattr(y, "ndim", 0) == 2:
-        y = _move(func, name, be, y, dtype)
-    else:
-        y = _move_1d(func, be, y, dtype, name)
-    if shape_of(y) != shape:
-        raise ValueError(f"{func}: {name} has shape {shape_of(y)}, expected {shape} (one label per example)")
-    return y
-
-
-def _move_1d(func: str, be: Backend, y: Any, dtype: Any, name: str = "Y") -> Any:
-    if not hasattr(y, "shape") or len(y.shape) != 1:
-        raise ValueError(
-            f"{func}: {name} must be a 1 x m array of labels, got {getattr(y, 'shape', type(y).__name__)}"
-        )
-    src = backend_of(y)
-    xp = src.xp
-    return _move(func, name, be, xp.reshape(y, (1, shape_of(y)[0])), dtype)
-
-
-def _working_dtype(xp: Any, X: Any, dtype: Any) -> Any:
-    if dtype is not None:
-        return resolve_dtype(xp, dtype)
-    name = str(X.dtype).rsplit(".", 1)[-1]
-    return resolve_dtype(xp, name if name in ("float32", "float64") else "float64")
-
-
-def _prepare_data(
-    func: str, X: Any, Y: Any, dims: list[int], backend: Any, dtype: Any
-) -> tuple[Backend, Any, Any]:
-    check_array(func, "X", X)
-    src = backend_of(X)
-    be = get_backend(backend) if backend is not None or src.is_host else src
-    be.check_dtype(dtype, func, like=X)
-    xp = be.xp
-    X = _move(func, "X", be, X, _working_dtype(xp, X, dtype))
-    m = check_examples(func, "X", X)
-    check_shape(func, "X", X, (dims[0], None), f"(layers_dims[0] = {dims[0]} features)")
-    Y = _labels(func, be, Y, (1, m), X.dtype)
-    check_finite(func, "X", xp, X)
-    check_finite(func, "Y", xp, Y)
-    # The course's own tests train on labels drawn from a normal distribution:
-    # the course-named models compute its formula on them, and say so.
-    warn_non_binary(func, xp, Y, stacklevel=4)
-    if dims[-1] != 1:
-        raise ValueError(f"{func}: the sigmoid output needs layers_dims[-1] = 1, got {dims[-1]}")
-    return be, be.prepare_features(X), Y
-
-
-def _check_initial(
-    func: str, be: Backend, parameters: Mapping[str, Any], dims: list[int], dtype: Any
-) -> dict[str, Any]:
-    L = num_layers(func, parameters, name="initial_parameters")
-    got = [shape_of(parameters["W1"])[1]] + [shape_of(parameters[f"W{l}"])[0] for l in range(1, L + 1)]
-    if got != dims:
-        raise ValueError(f"{func}: initial_parameters have layer sizes {got}, expected layers_dims {dims}")
-    moved = {k: _move(func, f"initial_parameters[{k!r}]", be, v, dtype) for k, v in parameters.items()}
-    xp = be.xp
-    for key, value in moved.items():
-        if not bool(xp.all(xp.isfinite(value))):
-            raise ValueError(f"{func}: initial_parameters[{key!r}] contains NaN or infinity")
-    return moved
-
-
-def _train(
-    func: str,
-    be: Backend,
-    X: Any,
-    Y: Any,
-    parameters: Mapping[str, Any],
-    learning_rate: float,
-    num_iterations: int,
+def _course_loop(
+    prepared: PreparedRun,
     print_cost: bool,
-    *,
-    start_iteration: int,
-    costs: Sequence[float] | None,
     callback: Callable[[TrainingState], None] | None,
     cuda_graph: bool | str,
     precision: str,
     gram: bool | str,
-    signals: Sequence[int],
 ) -> tuple[dict[str, Any], list[float]]:
-    lr = check_positive_float(func, "learning_rate", learning_rate)
-    num_iterations = check_count(func, "num_iterations", num_iterations)
-    start = check_count(func, "start_iteration", start_iteration)
-    if start > num_iterations:
-        raise ValueError(f"{func}: start_iteration {start} is past num_iterations {num_iterations}")
+    """The course's loop: full-batch gradient descent, the cost recorded every ``COST_EVERY``
+    iterations (printed with ``print_cost``), ``callback(state)`` after every iteration."""
+    func, be, X = prepared.func, prepared.backend, prepared.X
     if callback is not None and not callable(callback):
         raise TypeError(f"{func}: callback must be callable, got {type(callback).__name__}")
     if cuda_graph not in (True, False, "auto"):
@@ -356,35 +222,11 @@ def _train(
         raise ValueError(f"{func}: gram=True is not supported on the {be.name} backend")
     if precision not in PRECISIONS:
         raise ValueError(f"{func}: matmul_precision must be one of {PRECISIONS}, got {precision!r}")
-    network, L = Network("relu", "sigmoid"), len(parameters) // 2
-    state = new_state(be.ops(X.dtype), parameters, GD())
-    ops = be.ops(X.dtype)
-    use_gram = gram is True or (
-        gram == "auto" and be.supports_gram and GramStep.pays_off(X, L, num_iterations - start)
-    )
-    step = GramStep(ops, network, X, state[0]) if use_gram else Step(ops, network, GD())
-    batch = ((X, Y), shape_of(X)[1])
-    trainer = Trainer(
-        func,
-        be,
-        step,
-        state,
-        batches=lambda epoch: (batch,),
-        learning_rate=lambda epoch: lr,
-        record_every=COST_EVERY,
-        replay=True,
-        cuda_graph=cuda_graph,
-        unit="iteration",
-        signals=signals,
-    )
-    trainer.costs = [float(c) for c in costs] if costs is not None else []
-
-    def on_iteration(i: int, cost: float | None) -> None:
-        if print_cost and cost is not None:
-            print(f"Cost after iteration {i}: {cost}")
-        if callback is not None:
-            callback(TrainingState(i + 1, trainer.costs, trainer))
-
-    with be.matmul_precision(precision, X.dtype):
-        trainer.run(start, num_iterations, on_iteration)
-    return trainer.parameters(), host_costs(trainer.costs)
+    iterations, L = prepared.num_epochs - prepared.start, len(prepared.dims) - 1
+    use_gram = gram is True or (gram == "auto" and be.supports_gram and GramStep.pays_off(X, L, iterations))
+    callbacks = ([PrintCost(None)] if print_cost else []) + ([Checkpoint(callback)] if callback else [])
+    parameters, history = train(
+        prepared, callbacks, record_every=COST_EVERY, unit="iteration", gram=use_gram,
+        cuda_graph=cuda_graph, matmul_precision=precision,
+    )  # fmt: skip
+    return parameters, host_costs(history["cost"])

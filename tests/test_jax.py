@@ -26,8 +26,6 @@ from portable_dnn.backend import _jax  # noqa: E402  (imports jax)
 
 from .compare import largest_difference  # noqa: E402
 
-fit_module = importlib.import_module("portable_dnn.fit")  # the module (the package's "fit" is the function)
-
 ROOT = Path(__file__).resolve().parents[1]
 
 RNG = np.random.RandomState(5)
@@ -250,7 +248,8 @@ def test_ctrl_c_during_a_compiled_epoch_stops_at_its_end(x64, python_sigint, mon
     run as one program, is done: the state is the run's after three whole epochs."""
     kw = dict(optimizer="momentum", learning_rate=0.05, keep_prob=0.8, batch_size=32)
     calls = [0]
-    draw = fit_module.host_mask
+    run_module = importlib.import_module("portable_dnn.run")  # where each epoch's masks are drawn
+    draw = run_module.host_mask
 
     def drawing(*args):
         calls[0] += 1
@@ -258,12 +257,12 @@ def test_ctrl_c_during_a_compiled_epoch_stops_at_its_end(x64, python_sigint, mon
             signal.raise_signal(signal.SIGINT)
         return draw(*args)
 
-    monkeypatch.setattr(fit_module, "host_mask", drawing)
+    monkeypatch.setattr(run_module, "host_mask", drawing)
     with pytest.raises(dnn.TrainingInterrupted) as info:
         fit(X_HOST, Y_HOST, [6, 5, 4, 1], backend="jax", num_epochs=50, **kw)
     state = info.value.state
     assert state.iteration == 3 and len(state.costs) == 3
-    monkeypatch.setattr(fit_module, "host_mask", draw)
+    monkeypatch.setattr(run_module, "host_mask", draw)
     want, want_history = fit(X_HOST, Y_HOST, [6, 5, 4, 1], backend="numpy", num_epochs=3, **kw)
     assert largest_difference(want, state.snapshot()) < 1e-12
     np.testing.assert_allclose(state.costs, want_history["cost"], rtol=0, atol=1e-12)

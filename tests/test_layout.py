@@ -95,3 +95,25 @@ def test_numpy_peak_memory_of_c_data_as_fortran_data(backend, given, dtype, batc
     copies = 1 + (given != dtype) * np.dtype(dtype).itemsize / np.dtype(given).itemsize
     assert copies * X_f.nbytes <= peak_f
     assert peak_c <= 1.10 * peak_f, (peak_c, peak_f)
+
+
+@pytest.mark.parametrize("train", ["fit", "L_layer_model"])
+def test_numpy_integer_c_data_costs_one_float_copy(backend, train):
+    if backend.name != "numpy":
+        pytest.skip("tracemalloc sees NumPy's allocations only")
+    rng = np.random.RandomState(0)
+    images = rng.randint(0, 256, (1000, 2000)).astype(np.uint8)  # C order, as images are read
+    y = (rng.rand(1, 2000) > 0.5).astype(np.int64)
+    copy = images.size * np.dtype("float64").itemsize  # the one cast, into the loop's layout
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        if train == "fit":
+            dnn.fit(images, y, [1000, 2, 1], num_epochs=1, backend="numpy")
+        else:
+            dnn.L_layer_model(images, y, [1000, 2, 1], num_iterations=1, backend="numpy")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # A second float copy (a C-ordered cast, then its layout) would double the cast's share.
+    assert copy <= peak < 1.5 * copy, (peak, copy)
