@@ -314,17 +314,7 @@ def test_error_when_labels_do_not_fit_the_model(tmp_path, capsys):
 
 def _interrupt_at(monkeypatch, iteration: int) -> None:
     """Make the CLI's next training run receive SIGINT right after ``iteration`` iterations."""
-    real = training.L_layer_model
-
-    def wrapped(*args, callback=None, **kwargs):
-        def cb(state):
-            callback(state)
-            if state.iteration == iteration:
-                signal.raise_signal(signal.SIGINT)
-
-        return real(*args, callback=cb, **kwargs)
-
-    monkeypatch.setattr(training, "L_layer_model", wrapped)
+    _interrupt_fit_at(monkeypatch, iteration, signal.SIGINT)
 
 
 @pytest.fixture
@@ -794,7 +784,7 @@ def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(training, "L_layer_model", exhausted)
+    monkeypatch.setattr(importlib.import_module("portable_dnn.fit"), "fit", exhausted)
     assert cli.main(["train", "--quiet", "--out", str(tmp_path / "m.npz")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
