@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 
 import portable_dnn as dnn
-import portable_dnn.training as training
 from portable_dnn import cli
 from portable_dnn.datasets import default_dataset
 from portable_dnn.engine import SLOT_NAMES
@@ -454,6 +453,60 @@ def test_every_optimizer_resumes_bit_identical(
     monkeypatch.undo()
     assert cli.main([*common, "--out", parted, "--resume"]) == 0
     assert not ckpt.exists()
+    a, b = _files(Path(full)), _files(Path(parted))
+    assert sorted(a) == sorted(b)
+    for k in a:
+        if backend.name == "numpy" or k != "metadata":
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bitwise, costs included
+
+
+@pytest.fixture
+def step_classes(monkeypatch):
+    """The name of the step class of every training run's trainer, in order."""
+    from portable_dnn import engine
+
+    built = []
+    real = engine.Trainer.__init__
+
+    def spy(self, func, backend, step, *args, **kwargs):
+        built.append(type(step).__name__)
+        real(self, func, backend, step, *args, **kwargs)
+
+    monkeypatch.setattr(engine.Trainer, "__init__", spy)
+    return built
+
+
+def test_the_course_cat_command_takes_the_gram_step(cat_paths, tmp_path, step_classes):
+    """209 images of 12288 values: full-batch gradient descent carries the first layer through the
+    examples' Gram matrix, as L_layer_model does, checkpoints and all."""
+    train_h5, test_h5 = map(str, cat_paths)
+    argv = ["train", "--data", train_h5, test_h5, "--checkpoint-every", "500", "--iterations", "30",
+            "--backend", "numpy", "--quiet", "--out", str(tmp_path / "cat.npz")]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert step_classes == ["GramStep"]
+
+
+def test_a_run_on_the_gram_step_resumes_bit_identical(
+    backend, tmp_path, capsys, step_classes, one_thread, python_sigint
+):
+    """Fewer examples than half the features: the Gram step, restarted from W1 at every periodic
+    checkpoint, so a run resumed from one ends bit for bit where the uninterrupted run ends."""
+    if not backend.supports_gram:
+        pytest.skip(f"the {backend.name} backend has no Gram step")
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 60)
+    np.savez(tmp_path / "wide.npz", X=X, Y=(X[:1] + X[1:2] > 0).astype(np.int64))
+    common = ["train", "--data", str(tmp_path / "wide.npz"), "--layers", "7,5", "--learning-rate",
+              "0.01", "--iterations", "130", "--checkpoint-every", "50", "--backend", backend.name,
+              "--quiet"]  # fmt: skip
+    full, parted = str(tmp_path / "full.npz"), str(tmp_path / "parted.npz")
+    assert cli.main([*common, "--out", full]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_fit_at(patch, 100, signal.SIGINT)
+        assert cli.main([*common, "--out", parted]) == 130
+    assert load_metadata(tmp_path / "parted.ckpt.npz")["metadata"]["iterations"] == 100
+    assert cli.main([*common, "--out", parted, "--resume"]) == 0
+    assert step_classes == ["GramStep"] * 3
     a, b = _files(Path(full)), _files(Path(parted))
     assert sorted(a) == sorted(b)
     for k in a:

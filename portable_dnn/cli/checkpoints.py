@@ -167,7 +167,9 @@ def _recorded_number(ckpt: str, extra: dict[str, Any], name: str, optimizer_name
     return number
 
 
-def _check_progress(run: Run, extra: dict[str, Any], slots: dict[str, Any], start: int) -> tuple[int, list[float]]:
+def _check_progress(
+    run: Run, extra: dict[str, Any], slots: dict[str, Any], start: int
+) -> tuple[int, list[float]]:
     """The step count ``t`` and the costs, once they and the slots agree with ``start`` iterations."""
     ckpt, optimizer, steps, every = run.ckpt, run.args.optimizer, run.steps, run.cost_every
     if sorted(slots) != sorted(OPTIMIZERS[optimizer].slots):
