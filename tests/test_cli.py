@@ -23,6 +23,7 @@ import pytest
 
 import portable_dnn as dnn
 from portable_dnn import cli
+from portable_dnn.cli import train as train_command
 from portable_dnn.datasets import default_dataset
 from portable_dnn.engine import SLOT_NAMES
 from portable_dnn.model import L_model_forward
@@ -394,19 +395,15 @@ def test_interrupt_during_a_periodic_checkpoint_write_stops_training(
 
 
 def _interrupt_fit_at(monkeypatch, epoch: int, signum: int) -> None:
-    """Make the CLI's next fit run receive ``signum`` right after ``epoch`` epochs."""
-    fit_module = importlib.import_module("portable_dnn.fit")  # the module, not the function it exports
-    real = fit_module.fit
+    """Make the CLI's next training run receive ``signum`` right after ``epoch`` epochs."""
+    real = train_command.after_epoch
 
-    def wrapped(*args, checkpoint=None, **kwargs):
-        def cb(state):
-            checkpoint(state)
-            if state.iteration == epoch:
-                signal.raise_signal(signum)
+    def wrapped(run, bar, state):
+        real(run, bar, state)
+        if state.iteration == epoch:
+            signal.raise_signal(signum)
 
-        return real(*args, checkpoint=cb, **kwargs)
-
-    monkeypatch.setattr(fit_module, "fit", wrapped)
+    monkeypatch.setattr(train_command, "after_epoch", wrapped)
 
 
 @pytest.mark.parametrize(
@@ -837,7 +834,7 @@ def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(importlib.import_module("portable_dnn.fit"), "fit", exhausted)
+    monkeypatch.setattr(train_command, "_fit", exhausted)
     assert cli.main(["train", "--quiet", "--out", str(tmp_path / "m.npz")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import Backend, ClusterError, get_backend
+from ..engine import TrainingInterrupted, TrainingState
 from ..optim import Optimizer
 from ..trained import as_trained
 from . import checkpoints
@@ -116,8 +117,6 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     start, resume = checkpoints.resume(run) if args.resume else (0, None)
     if not args.quiet:
         _header(run)
-    from ..engine import TrainingInterrupted
-
     bar = _progress(args.quiet, run.iterations, start)
     try:
         parameters, history = _fit(run, resume, bar)
@@ -139,19 +138,9 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def _fit(run: Run, resume: dict[str, Any] | None, bar: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The one training call: ``fit`` with the run's settings, a checkpoint every N epochs."""
-    fit = importlib.import_module("portable_dnn.fit").fit  # looked up at each run: tests wrap it
-    every = run.args.checkpoint_every
+    from ..fit import fit
 
-    def progress(state: Any) -> None:
-        if bar is not None:
-            bar.update(1)
-            if state.last_cost is not None:
-                bar.set_postfix(cost=f"{state.last_cost:.6f}", refresh=False)
-        if every and state.iteration % every == 0 and state.iteration < run.iterations:
-            checkpoints.save(run, state)
-            state.rebase()  # the step goes on as a run resumed from this checkpoint will
-
-    return fit(  # type: ignore[no-any-return]
+    return fit(
         run.data.X,
         run.data.Y,
         run.dims,
@@ -164,9 +153,22 @@ def _fit(run: Run, resume: dict[str, Any] | None, bar: Any) -> tuple[dict[str, A
         backend=run.be,
         dtype=run.args.dtype,
         resume=resume,
-        checkpoint=progress,
+        checkpoint=lambda state: after_epoch(run, bar, state),
         signals=(signal.SIGTERM,),
     )
+
+
+def after_epoch(run: Run, bar: Any, state: TrainingState) -> None:
+    """The progress bar, and the periodic checkpoint, after which the step goes on as a run
+    resumed from it will."""
+    if bar is not None:
+        bar.update(1)
+        if state.last_cost is not None:
+            bar.set_postfix(cost=f"{state.last_cost:.6f}", refresh=False)
+    every = run.args.checkpoint_every
+    if every and state.iteration % every == 0 and state.iteration < run.iterations:
+        checkpoints.save(run, state)
+        state.rebase()
 
 
 def _header(run: Run) -> None:
