@@ -9,62 +9,26 @@ early stopping. It is built from the library's layers, costs and optimizers.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-import array_api_compat
-import numpy as np
 
 from ._checks import (
     check_activation,
     check_array,
-    check_binary,
-    check_count,
-    check_examples,
     check_finite,
-    check_layer_dims,
-    check_one_hot,
-    check_positive_float,
     check_real,
-    check_seed,
     check_shape,
-    first_bad,
-    is_array,
     num_layers,
     shape_of,
 )
-from .backend import (
-    Backend,
-    backend_of,
-    get_backend,
-    host_random_state,
-    index_dtype,
-    namespace_of,
-    resolve_dtype,
-    to_numpy,
-)
-from .backend.base import Epoch, dtype_name
-from .engine import (
-    HIDDEN,
-    OUTPUTS,
-    Network,
-    Step,
-    Trainer,
-    TrainingState,
-    flatten,
-    new_state,
-)
-from .initialization import INITS, initialize_parameters_deep
+from .backend import Backend, backend_of, index_dtype, namespace_of
+from .callbacks import from_keywords
+from .engine import HIDDEN, OUTPUTS, Network, Step, TrainingState, flatten
 from .optim import GD, Optimizer
-from .optim import optimizer as _optimizer
-from .optimizers import _check_decay, schedule_lr_decay, update_lr
-from .regularization import _check_keep_prob, _check_lambd, host_mask
-from .reporting import check_metrics, progress_bar_class, score
-from .softmax import _one_hot
+from .prepare import check_choice, prepare
+from .run import train
 
-PRINT_EVERY = 1000
+__all__ = ["fit", "forward_proba", "labels_of", "predict_labels"]
 
 
 def forward_proba(
@@ -91,7 +55,7 @@ def _forward_proba(
     L = num_layers(func, parameters)
     if output is None:
         output = "sigmoid" if shape_of(parameters[f"W{L}"])[0] == 1 else "softmax"
-    _check_choice(func, "output", output, OUTPUTS)
+    check_choice(func, "output", output, OUTPUTS)
     check_array(func, "X", X)
     n_x = shape_of(parameters["W1"])[1]
     check_shape(func, "X", X, (n_x, None), f"(features must equal W1's columns, {n_x})")
@@ -179,6 +143,7 @@ def fit(
     checkpoint: Callable[[TrainingState], None] | None = None,
     signals: Sequence[int] = (),
     replay: bool | str = "auto",
+    callbacks: Sequence[Any] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train a network on ``X`` (features, m) and ``Y``; return ``(parameters, history)``.
 
@@ -280,527 +245,21 @@ def fit(
     [[0, 0, 1, 1]]
     """
     func = "fit"
-    dims = check_layer_dims(func, layers_dims, name="layers_dims")
-    check_activation(func, hidden_activation, HIDDEN)
-    _check_choice(func, "output", output, OUTPUTS)
-    _check_choice(func, "init", init, INITS)
-    opt = _optimizer(
-        optimizer,
-        func,
-        beta=beta,
-        beta1=beta1,
-        beta2=beta2,
-        epsilon=epsilon,
-        rho=rho,
-        weight_decay=weight_decay,
-        clip_norm=clip_norm,
-    )
-    schedule = learning_rate if callable(learning_rate) else None
-    lr0 = 0.0 if schedule is not None else check_positive_float(func, "learning_rate", learning_rate)
-    num_epochs = check_count(func, "num_epochs", num_epochs, 1)
-    if batch_size is not None:
-        batch_size = check_count(func, "batch_size", batch_size, 1)
-    lambd = _check_lambd(func, lambd)
-    keep_prob = _check_keep_prob(func, keep_prob)
-    decay_rate = _check_decay(func, decay_rate)
-    if time_interval is not None:
-        time_interval = check_count(func, "time_interval", time_interval, 1)
-    if schedule is not None and (decay_rate != 0 or time_interval is not None):
-        raise ValueError(
-            f"{func}: decay_rate and time_interval decay a number learning_rate; "
-            "a callable learning_rate gives each epoch's rate itself"
-        )
-    if (
-        isinstance(validation_fraction, bool)
-        or not isinstance(validation_fraction, numbers.Real)
-        or not (0 <= validation_fraction < 1)
-    ):
-        raise ValueError(
-            f"{func}: validation_fraction must be a number in [0, 1), got {validation_fraction!r}"
-        )
-    if validation_data is not None and validation_fraction > 0:
-        raise ValueError(f"{func}: give validation_data or validation_fraction, not both")
-    if early_stopping_patience is not None:
-        early_stopping_patience = check_count(func, "early_stopping_patience", early_stopping_patience, 1)
-        if validation_data is None and validation_fraction == 0:
-            raise ValueError(
-                f"{func}: early_stopping_patience needs validation_data or validation_fraction > 0 to monitor"
-            )
-    # Epoch e's mini-batches are shuffled with seed + e + 1, which NumPy needs below 2**32.
-    seed = check_seed(
-        func,
-        "seed",
-        seed,
-        num_epochs,
-        f" (epoch e shuffles with seed + e + 1 and NumPy's seeds stop at 2**32 - 1; num_epochs={num_epochs})",
-    )
-    init_seed = seed if init_seed is None else check_seed(func, "init_seed", init_seed)
-    every = _print_every(func, print_cost)
-    if not isinstance(progress, bool):
-        raise TypeError(f"{func}: progress must be True or False, got {progress!r}")
-    bar_class = progress_bar_class(func) if progress else None
     validation = validation_data is not None or validation_fraction > 0
-    metric_keys = check_metrics(func, metrics, output, validation)
-    if not (isinstance(replay, bool) or (isinstance(replay, str) and replay == "auto")):
-        raise ValueError(f"{func}: replay must be 'auto', True or False, got {replay!r}")
-    for name, hook in (("callback", callback), ("checkpoint", checkpoint)):
-        if hook is not None and not callable(hook):
-            raise TypeError(f"{func}: {name} must be callable, got {type(hook).__name__}")
-
-    be = _pick_backend(X, backend)
-    if replay is True and not be.replays_epochs:
-        raise ValueError(
-            f"{func}: replay=True needs a backend that runs a whole epoch as one program (jax), "
-            f"not {be.name}; use replay='auto' or False"
-        )
-    be.check_dtype(dtype, func, like=X)
-    X, float_dtype = _move_X(func, be, X, dtype, "X", dims[0])
-    Y = _move_Y(func, be, Y, float_dtype, output, dims[-1], shape_of(X)[1], "Y")
-    W = None if sample_weight is None else _move_weights(func, be, sample_weight, float_dtype, shape_of(X)[1])
-    W_val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError(f"{func}: validation_data must be a pair (X_val, Y_val)")
-        X_val, _ = _move_X(func, be, validation_data[0], float_dtype, "validation_data[0]", dims[0])
-        Y_val = _move_Y(
-            func,
-            be,
-            validation_data[1],
-            float_dtype,
-            output,
-            dims[-1],
-            shape_of(X_val)[1],
-            "validation_data[1]",
-        )
-    elif validation_fraction > 0:
-        (X, Y, W), (X_val, Y_val, W_val) = _split(func, be, (X, Y, W), validation_fraction, seed)
-        if W is not None:
-            _some_weight(func, be.xp, W, "training ")
-            _some_weight(func, be.xp, W_val, "held-out ")
-    else:
-        X_val = Y_val = None
-
-    if W is None:
-        X, Y = be.prepare_examples(be.prepare_features(X), Y)
-    else:
-        X, Y, W = be.prepare_examples(be.prepare_features(X), Y, W)
-    if X_val is not None:
-        X_val, Y_val = be.prepare_examples(X_val, Y_val)
-    if not isinstance(scale_dz_first, bool):
-        raise TypeError(f"{func}: scale_dz_first must be True or False, got {scale_dz_first!r}")
-    network = Network(hidden_activation, output, keep_prob, lambd, scale_dz_first)
-    step = Step(be.ops(float_dtype), network, opt, weighted=W is not None)
-    host_W = None if W is None else np.asarray(be.to_host(W), dtype=np.float64).reshape(-1)
-    val_weights = None if W_val is None else step.ops.batch_weights(W_val)
-    if resume is None:
-        parameters = initialize_parameters_deep(
-            dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
-        )
-        state = new_state(step.ops, parameters, opt)
-        start, t, costs = 0, 0, []
-    else:
-        state, start, t, costs = _resume_state(func, be, resume, dims, opt, float_dtype, num_epochs)
-        state = [step.ops.pack(group) for group in state]
-    L = len(dims) - 1
-
-    def batches(epoch: int) -> Epoch:
-        m = shape_of(X)[1]
-        order = None if batch_size is None else host_random_state(seed + epoch + 1).permutation(m)
-        masks = None
-        if keep_prob < 1:
-            # Each epoch's masks from their own seeded stream, so a resumed run draws what it would have.
-            rng = np.random.RandomState([seed, epoch])
-
-            def masks(m_b: int) -> list[np.ndarray]:
-                return [host_mask(rng, (dims[l], m_b), keep_prob) for l in range(1, L)]
-
-        return Epoch(be, X, Y, order, batch_size or m, float_dtype, masks, replay=replay is not False,
-                     weights=W, host_weights=host_W)  # fmt: skip
-
-    def learning_rate_of(epoch: int) -> float:
-        if schedule is not None:
-            return _scheduled(func, schedule, epoch)
-        # The course's model() decays after each epoch: epoch 0 trains with lr0, epoch e >= 1 with
-        # the rate that decay gives after epoch e - 1.
-        if decay_rate == 0 or epoch == 0:
-            return lr0
-        if time_interval is None:
-            return update_lr(lr0, epoch - 1, decay_rate)
-        return schedule_lr_decay(lr0, epoch - 1, decay_rate, time_interval)
-
-    trainer = Trainer(
-        func,
-        be,
-        step,
-        state,
-        batches=batches,
-        learning_rate=learning_rate_of,
-        # Every call the same: a backend may capture the step once and replay it.
-        replay=batch_size is None
-        and decay_rate == 0
-        and schedule is None
-        and keep_prob == 1
-        and optimizer not in ("adam", "adamw"),
-        t=t,
-        signals=signals,
-    )
-    trainer.costs = costs
-    others = {"batch_size": batch_size, "init": init, "seed": seed, "decay_rate": float(decay_rate)}
-    settings = _settings(opt, network, lr0 if schedule is None else None, others)
-    history: dict[str, Any] = {"cost": trainer.costs, "settings": settings}
-    if X_val is not None:
-        history["val_cost"] = []
-    for key in metric_keys:
-        history[key] = []
-    best: list[Any] = []  # [val_cost, epoch, parameters] of the best epoch so far
-
-    def on_epoch(epoch: int, cost: float | None) -> bool:
-        # Copies: a callback may keep them while training goes on.
-        parameters = trainer.parameters(copy=True) if X_val is not None or callback is not None else None
-        if X_val is not None:
-            AL = step.forward(flatten(parameters), X_val)  # type: ignore[arg-type]
-            val_cost = float(step.ops.cost(AL, Y_val, output, val_weights))
-            history["val_cost"].append(val_cost)
-        if metric_keys:
-            val = (AL if X_val is not None else None, Y_val, W_val)
-            _record_metrics(metric_keys, step, trainer, (X, Y, W), val, history)
-        if bar is not None:
-            shown = {"cost": f"{trainer.costs[-1]:.6f}"}
-            if X_val is not None:
-                shown["val_cost"] = f"{history['val_cost'][-1]:.6f}"
-            bar.set_postfix(shown, refresh=False)
-            bar.update(1)
-        if every and (epoch % every == 0 or epoch == num_epochs - 1):
-            extra = f", validation cost {history['val_cost'][-1]:f}" if X_val is not None else ""
-            print(f"Cost after epoch {epoch}: {cost:f}{extra}")
-        stop = callback is not None and callback(epoch, parameters, history) is True
-        if checkpoint is not None:
-            checkpoint(TrainingState(epoch + 1, trainer.costs, trainer))
-        if early_stopping_patience is not None:
-            if not best or val_cost < best[0]:
-                best[:] = [val_cost, epoch, parameters]
-            elif epoch - best[1] >= early_stopping_patience:
-                stop = True
-        return stop
-
-    bar = None if bar_class is None else bar_class(total=num_epochs, initial=start, unit="epoch", desc=func)
-    try:
-        trainer.run(start, num_epochs, on_epoch)
-    finally:
-        if bar is not None:
-            bar.close()
-    if best:
-        history["best_epoch"] = best[1]
-        return best[2], history
-    return trainer.parameters(), history
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def _settings(
-    opt: Optimizer, network: Network, learning_rate: float | None, others: Mapping[str, Any]
-) -> dict[str, Any]:
-    """What the network is and how it was trained: the record a model file keeps
-    (:func:`~portable_dnn.as_trained`). A callable learning rate (None here) is not recorded."""
-    return {
-        "hidden_activation": network.hidden,
-        "output": network.output,
-        "optimizer": opt.name,
-        **({} if learning_rate is None else {"learning_rate": learning_rate}),
-        **opt.get_params(),
-        "lambd": network.lambd,
-        "keep_prob": network.keep_prob,
-        **others,
-    }
-
-
-def _check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{func}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
-
-
-def _record_metrics(
-    keys: Sequence[str],
-    step: Step,
-    trainer: Trainer,
-    train: tuple[Any, Any, Any],
-    val: tuple[Any, Any, Any],
-    history: dict[str, Any],
-) -> None:
-    """The epoch's scores ``keys`` (``name`` on the training data ``(X, Y, weights)``, ``"val_" + name``
-    on the validation data's ``(AL, Y, weights)``), appended to ``history`` after one read from the
-    device; weighted examples count by their weights, as in the costs."""
-    xp, output = step.ops.xp, step.network.output
-    AL = None
-    values = []
-    for key in keys:
-        if key.startswith("val_"):
-            values.append(score(xp, key[4:], *val[:2], output, val[2]))
-            continue
-        if AL is None:  # the training data's forward pass, only for a training score
-            AL = step.forward(flatten(trainer.parameters()), train[0])
-        values.append(score(xp, key, AL, train[1], output, train[2]))
-    for key, value in zip(keys, trainer.runner.fetch(values)):
-        history[key].append(float(value))
-
-
-def _scheduled(func: str, schedule: Callable[[int], Any], epoch: int) -> float:
-    """``schedule(epoch)`` as a float, checked: a positive finite number."""
-    rate = schedule(epoch)
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (0 < float(rate) < math.inf):
-        raise ValueError(
-            f"{func}: learning_rate({epoch}) returned {rate!r} for epoch {epoch}; "
-            "it must return a positive finite number"
-        )
-    return float(rate)
-
-
-def _print_every(func: str, print_cost: Any) -> int:
-    if isinstance(print_cost, bool):
-        return PRINT_EVERY if print_cost else 0
-    return check_count(func, "print_cost", print_cost, 1)
-
-
-def _pick_backend(X: Any, backend: Any) -> Backend:
-    """``backend`` when given; else X's own library and device; else (host data) the selected default."""
-    if backend is not None or not is_array(X) or array_api_compat.is_numpy_array(X):
-        return get_backend(backend)
-    namespace_of(X, func="fit")
-    return backend_of(X)
-
-
-def _resume_state(
-    func: str,
-    be: Backend,
-    resume: Mapping[str, Any],
-    dims: list[int],
-    opt: Optimizer,
-    dtype: Any,
-    epochs: int,
-) -> tuple[list[list[Any]], int, int, list[float]]:
-    """The engine's state, first epoch, Adam's step count and costs of a run to continue, each checked
-    against the network and naming the part of ``resume`` at fault."""
-    if not isinstance(resume, Mapping) or "parameters" not in resume:
-        raise TypeError(f"{func}: resume must be a dict with 'parameters', 'epoch', 't' and 'costs'")
-    params = resume["parameters"]
-    L = num_layers(func, params, name="resume['parameters']")
-    got = [shape_of(params["W1"])[1]] + [shape_of(params[f"W{l}"])[0] for l in range(1, L + 1)]
-    if got != dims:
-        raise ValueError(f"{func}: resume['parameters'] have layer sizes {got}, expected layers_dims {dims}")
-    epoch = check_count(func, "resume['epoch']", resume.get("epoch"))
-    t = check_count(func, "resume['t']", resume.get("t", 0))
-    if t > MAX_STEPS:
-        shown = t if t < 10**20 else f"an integer of {len(str(t))} digits"
-        raise ValueError(f"{func}: resume['t'] counts the optimizer's steps, at most 2**53; got {shown}")
-    if epoch > epochs:
-        raise ValueError(f"{func}: resume['epoch'] {epoch} is past num_epochs {epochs}")
-    costs = _resume_costs(func, resume.get("costs", []), epoch)
-    names = opt.slots
-    for name in names:
-        if not isinstance(resume.get(name), Mapping):
-            raise ValueError(f"{func}: resume has no {name!r} for the {opt.name} optimizer")
-    state = [_resume_group(func, be, "parameters", params, "", params, dtype)]
-    state += [
-        _resume_group(func, be, name, resume[name], "d", params, dtype, name in opt.scalar_slots)
-        for name in names
-    ]
-    return state, epoch, t, costs
-
-
-#: The most optimizer steps a resumed state may count: a float64 counts integers exactly up to it.
-MAX_STEPS = 2**53
-
-
-def _resume_group(
-    func: str,
-    be: Backend,
-    name: str,
-    group: Mapping[str, Any],
-    prefix: str,
-    params: Mapping[str, Any],
-    dtype: Any,
-    scalar: bool = False,
-) -> list[Any]:
-    """``resume[name]``'s arrays (keys ``prefix + "W1"``, ...) on ``be`` as ``dtype``, in the engine's
-    order, each checked: real, finite and shaped as its parameter in ``params`` (shape () for a
-    ``scalar`` slot)."""
-    keys = [f"{p}{l}" for l in range(1, num_layers(func, params) + 1) for p in ("W", "b")]
-    values = []
-    for key in keys:
-        label, shape = f"resume[{name!r}][{prefix + key!r}]", () if scalar else shape_of(params[key])
-        if prefix + key not in group:
-            raise ValueError(f"{func}: resume[{name!r}] has no {prefix + key!r}; it needs one array per "
-                             f"parameter: {', '.join(repr(prefix + k) for k in keys)}")  # fmt: skip
-        value = _host_checked(func, label, group[prefix + key])
-        check_array(func, label, value, ndim=None)
-        if shape_of(value) != shape:
-            raise ValueError(f"{func}: {label} has shape {shape_of(value)}; the parameters need {shape}")
-        value = _to(be, value, dtype)
-        check_finite(func, label, be.xp, value)
-        values.append(value)
-    return values
-
-
-def _resume_costs(func: str, costs: Any, epoch: int) -> list[float]:
-    """``resume['costs']``: one finite number per epoch done."""
-    if isinstance(costs, (str, bytes)) or not isinstance(costs, Sequence) or len(costs) != epoch:
-        raise ValueError(f"{func}: resume['costs'] must hold one cost per epoch done ({epoch})")
-    for i, cost in enumerate(costs):
-        real = isinstance(cost, numbers.Real) or (is_array(cost) and shape_of(cost) == ())
-        if isinstance(cost, bool) or not real or not math.isfinite(float(cost)):
-            raise ValueError(f"{func}: resume['costs'][{i}] must be a finite number, got {cost!r}")
-    return [float(c) for c in costs]
-
-
-def _to(be: Backend, a: Any, dtype: Any = None) -> Any:
-    """``a`` (host data or an array of any library) on ``be``, as ``dtype`` when given."""
-    if is_array(a) and not array_api_compat.is_numpy_array(a):
-        try:
-            same = namespace_of(a) is be.xp and str(array_api_compat.device(a)) == str(be.device)
-        except (TypeError, ValueError):
-            same = False
-        if same:
-            a = be.known_sizes(a)
-            return a if dtype is None or a.dtype == dtype else be.xp.astype(a, dtype)
-        a = to_numpy(a)
-    return be.asarray(a, dtype=dtype)
-
-
-def _host_checked(func: str, name: str, a: Any) -> Any:
-    """``a`` as an array of real numbers, checked where it is (host lists become NumPy arrays first)."""
-    if isinstance(a, (list, tuple)):
-        a = np.asarray(a)
-    if is_array(a):
-        check_real(func, name, a)
-    return a
-
-
-def _move_X(func: str, be: Backend, X: Any, dtype: Any, name: str, n_x: int) -> tuple[Any, Any]:
-    """X on ``be`` as a floating dtype (``dtype``, else X's own float dtype, else float64), checked:
-    real numbers (no complex, string or object arrays, refused before any cast), n_x
-    features, at least one example, no NaN or infinity."""
-    X = _to(be, _host_checked(func, name, X))
-    check_array(func, name, X)
-    xp = be.xp
-    if dtype is None:
-        dtype = X.dtype if X.dtype in (xp.float32, xp.float64) else xp.float64
-    target = resolve_dtype(xp, dtype)
-    if X.dtype != target:
-        X = be.cast_features(X, target)
-    check_shape(func, name, X, (n_x, None), f"(features must equal layers_dims[0], {n_x})")
-    check_examples(func, name, X)
-    check_finite(func, name, xp, X)
-    return X, target
-
-
-def _move_Y(func: str, be: Backend, Y: Any, dtype: Any, output: str, n_y: int, m: int, name: str) -> Any:
-    """Y on ``be`` as ``dtype``: ``(1, m)`` labels 0/1 (sigmoid), ``(n_y, m)`` one-hot (softmax),
-    ``(n_y, m)`` labels 0/1 (multilabel) or ``(n_y, m)`` finite targets (identity)."""
-    xp = be.xp
-    Y = _to(be, _host_checked(func, name, Y))
-    check_array(func, name, Y, ndim=None)
-    shape = shape_of(Y)
-    if output == "sigmoid":
-        if n_y != 1:
-            raise ValueError(
-                f"{func}: output='sigmoid' needs layers_dims[-1] == 1, got {n_y}; "
-                "output='multilabel' takes several 0/1 labels per example"
-            )
-        if shape not in ((m,), (1, m)):
-            raise ValueError(f"{func}: {name} has shape {shape}, expected (1, {m}) or ({m},) labels 0/1")
-        Y = xp.astype(xp.reshape(Y, (1, m)), dtype)
-        check_binary(func, name, xp, Y)
-        return Y
-    if output in ("multilabel", "identity"):
-        what = "labels 0/1" if output == "multilabel" else "real targets"
-        if shape != (n_y, m) and not (n_y == 1 and shape == (m,)):
-            alternative = f" or ({m},)" if n_y == 1 else ""
-            raise ValueError(
-                f"{func}: {name} has shape {shape}, expected ({n_y}, {m}){alternative} {what} "
-                f"(layers_dims[-1] = {n_y} units, {m} examples)"
-            )
-        Y = xp.astype(xp.reshape(Y, (n_y, m)), dtype)
-        if output == "multilabel":
-            check_binary(func, name, xp, Y)
-        else:
-            check_finite(func, name, xp, Y)
-        return Y
-    if n_y < 2:
-        raise ValueError(f"{func}: output='softmax' needs layers_dims[-1] >= 2 classes, got {n_y}")
-    if shape == (n_y, m):
-        Y = xp.astype(Y, dtype)
-        check_one_hot(func, name, xp, Y)
-        return Y
-    if shape not in ((m,), (1, m)):
-        raise ValueError(
-            f"{func}: {name} has shape {shape}, expected class indices ({m},) or (1, {m}), "
-            f"or one-hot ({n_y}, {m})"
-        )
-    return _one_hot(func, xp, Y, n_y, dtype, name)
-
-
-def _split(
-    func: str, be: Backend, arrays: Sequence[Any], fraction: float, seed: int
-) -> tuple[list[Any], list[Any]]:
-    """``arrays`` (X, Y, weights or None) as their training and held-out columns, one permutation."""
-    m = shape_of(arrays[0])[1]
-    n_val = math.ceil(fraction * m)
-    if not 0 < n_val < m:
-        raise ValueError(
-            f"{func}: validation_fraction={fraction} leaves no training or no validation examples of {m}"
-        )
-    perm = host_random_state(seed).permutation(m)
-    train, held = ([None if A is None else be.take_columns(A, index) for A in arrays]
-                   for index in (perm[n_val:], perm[:n_val]))  # fmt: skip
-    return train, held
-
-
-def _move_weights(func: str, be: Backend, w: Any, dtype: Any, m: int) -> Any:
-    """``sample_weight`` on ``be`` as ``(1, m)`` of ``dtype``, checked: an array (or list) of real
-    numbers, one per example, finite, >= 0 and not all zero; divided by its largest weight (in
-    float64, on the host), so that no sum of weights overflows or underflows whatever their scale
-    (the weighted means, and so training, do not change)."""
-    name = "sample_weight"
-    w = _host_checked(func, name, w)
-    if not is_array(w):
-        raise TypeError(
-            f"{func}: {name} must be an array of {m} weights (one per example), got {type(w).__name__}"
-        )
-    w = np.asarray(to_numpy(w), dtype=np.float64)  # computed where lazy: its sizes become known
-    if w.shape not in ((m,), (1, m)):
-        raise ValueError(
-            f"{func}: {name} has shape {w.shape}, expected ({m},) or (1, {m}): one weight per example"
-        )
-    w = w.reshape(1, m)
-    check_finite(func, name, np, w)
-    bad = first_bad(np, w, w >= 0)
-    if bad is not None:
-        raise ValueError(f"{func}: {name} must be >= 0, found {bad[1]!r} at [{bad[0][1]}]")
-    _some_weight(func, np, w, "")
-    w = w / w.max()
-    _check_weight_range(func, w, dtype)
-    return be.asarray(w, dtype=dtype)
-
-
-def _check_weight_range(func: str, w: np.ndarray, dtype: Any) -> None:
-    """Refuse weights (largest 1) so much smaller than the largest that, in ``dtype``, a batch of them
-    alone would sum to less than its size over the largest float: its mean weight would overflow."""
-    positive = w[w > 0]
-    smallest = float(positive.min())
-    floor = w.shape[1] / float(np.finfo(dtype_name(dtype)).max)
-    if smallest < floor:
-        raise ValueError(
-            f"{func}: sample_weight spans too wide a range for {dtype_name(dtype)}: its smallest weight "
-            f"above zero is {smallest:.3g} times its largest, below {floor:.3g}; "
-            "set such weights to 0 or train in float64"
-        )
-
-
-def _some_weight(func: str, xp: Any, w: Any, which: str) -> None:
-    """Refuse weights that are all zero (a weighted mean over nothing)."""
-    if not bool(xp.max(w) > 0):
-        raise ValueError(
-            f"{func}: sample_weight is zero for every {which}example; at least one needs a weight > 0"
-        )
+    hooks = from_keywords(
+        func, output=output, validation=validation, metrics=metrics, progress=progress,
+        print_cost=print_cost, callback=callback, checkpoint=checkpoint,
+        early_stopping_patience=early_stopping_patience, callbacks=callbacks,
+    )  # fmt: skip
+    settings = {"beta": beta, "beta1": beta1, "beta2": beta2, "epsilon": epsilon, "rho": rho,
+                "weight_decay": weight_decay, "clip_norm": clip_norm}  # fmt: skip
+    prepared = prepare(
+        func, X, Y, layers_dims, sample_weight=sample_weight, hidden_activation=hidden_activation,
+        output=output, init=init, optimizer=optimizer, optimizer_settings=settings,
+        learning_rate=learning_rate, batch_size=batch_size, num_epochs=num_epochs, lambd=lambd,
+        keep_prob=keep_prob, scale_dz_first=scale_dz_first, decay_rate=decay_rate,
+        time_interval=time_interval, validation_data=validation_data,
+        validation_fraction=validation_fraction, seed=seed, init_seed=init_seed, backend=backend,
+        dtype=dtype, resume=resume, signals=signals, replay=replay,
+    )  # fmt: skip
+    return train(prepared, hooks)

@@ -34,8 +34,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from ._checks import check_finite
 from .backend import Backend, backend_of, get_backend, index_dtype, to_numpy
+from .data import move_weights, to_backend
 from .engine import TrainingState
-from .fit import _move_weights, _to, fit, forward_proba
+from .fit import fit, forward_proba
 from .optim import Optimizer
 
 try:  # scikit-learn >= 1.6
@@ -614,7 +615,7 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
             if y.ndim == 2 and y.shape[1] == 1:
                 y = y.ravel()
         else:
-            y = _to(be, y)  # on X's backend; fit checks it is finite
+            y = to_backend(be, y)  # on X's backend; fit checks it is finite
         if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"{func}: y must be (n_samples,) or (n_samples, n_targets) for X's {X.shape[0]} samples, "
@@ -646,7 +647,7 @@ class DNNRegressor(RegressorMixin, _DNNEstimator):
         """R^2 of ``predict(X)`` against y (averaged over targets), on X's backend with dispatch."""
         predicted = self.predict(X)
         if self._input_backend is not None and get_config()["array_api_dispatch"]:
-            y = _to(backend_of(predicted), y)
+            y = to_backend(backend_of(predicted), y)
         elif _is_device_array(y):
             y = to_numpy(y)
         return float(r2_score(y, predicted, sample_weight=sample_weight))
@@ -682,7 +683,7 @@ def _sample_weight(func: str, sample_weight: Any, m: int) -> np.ndarray | None:
     if sample_weight is None:
         return None
     w = to_numpy(sample_weight) if _is_device_array(sample_weight) else np.asarray(sample_weight)
-    return np.asarray(_move_weights(func, get_backend("numpy"), w, np.float64, m)).reshape(m)
+    return np.asarray(move_weights(func, get_backend("numpy"), w, np.float64, m)).reshape(m)
 
 
 def _count(func: str, name: str, value: Any, minimum: int = 1) -> int:

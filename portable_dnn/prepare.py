@@ -1,0 +1,278 @@
+"""The one way into training: the user's data and settings, checked once, as a :class:`PreparedRun`.
+
+:func:`prepare` resolves the backend and its namespace once, chooses the float dtype
+(:func:`~portable_dnn.data.working_dtype`), moves and lays out X, the labels, the sample weights
+and the validation data (given, or a seeded share held out), and builds the starting state, new or
+resumed. :func:`portable_dnn.run.train` runs what it returns. :func:`~portable_dnn.fit`, the
+estimators and the command line all start here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._checks import (
+    check_activation,
+    check_count,
+    check_layer_dims,
+    check_positive_float,
+    check_seed,
+    shape_of,
+)
+from .backend import Backend
+from .data import move_features, move_labels, move_weights, pick_backend, some_weight, split_columns
+from .engine import HIDDEN, OUTPUTS, Network, new_state
+from .initialization import INITS, initialize_parameters_deep
+from .optim import Optimizer
+from .optim import optimizer as _optimizer
+from .optimizers import _check_decay
+from .regularization import _check_keep_prob, _check_lambd
+from .resume import resume_state
+from .schedules import Constant, InverseTimeDecay
+
+__all__ = ["PreparedRun", "check_choice", "prepare"]
+
+
+@dataclasses.dataclass
+class PreparedRun:
+    """Everything a training run needs, checked and on its backend.
+
+    ``X`` ``(n_x, m)``, ``Y`` and ``W`` (``(1, m)`` sample weights or None; ``host_W`` the same as
+    host float64 ``(m,)``) are laid out for the loop; ``X_val``, ``Y_val``, ``W_val`` the
+    validation data (None without). ``state`` is the engine's ``[parameters, *slots]``;
+    ``start``, ``t`` and ``costs`` where the run begins (a resumed run continues). ``rate(epoch)``
+    gives each epoch's learning rate; ``settings`` is the record ``history["settings"]`` keeps.
+    """
+
+    func: str
+    backend: Backend
+    dtype: Any
+    dims: list[int]
+    network: Network
+    optimizer: Optimizer
+    X: Any
+    Y: Any
+    W: Any
+    host_W: np.ndarray | None
+    X_val: Any
+    Y_val: Any
+    W_val: Any
+    state: list[list[Any]]
+    rate: Callable[[int], float]
+    num_epochs: int
+    batch_size: int | None = None
+    seed: int = 0
+    start: int = 0
+    t: int = 0
+    costs: list[float] = dataclasses.field(default_factory=list)
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Whether each epoch's step is the same call (full batch, a fixed rate, no dropout, no bias
+    #: correction), so a backend may capture it once and replay it.
+    same_step: bool = False
+    replay: bool | str = "auto"
+    signals: Sequence[int] = ()
+
+
+def check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> str:
+    """``value`` when it is one of ``allowed``; else a ValueError naming them."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{func}: {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
+
+
+def prepare(
+    func: str,
+    X: Any,
+    Y: Any,
+    layers_dims: Sequence[int],
+    *,
+    sample_weight: Any = None,
+    hidden_activation: str = "relu",
+    output: str = "sigmoid",
+    init: str = "he",
+    optimizer: str | Optimizer = "gd",
+    optimizer_settings: Mapping[str, Any] | None = None,
+    learning_rate: float | Callable[[int], float] = 0.0007,
+    batch_size: int | None = None,
+    num_epochs: int = 5000,
+    lambd: float = 0.0,
+    keep_prob: float = 1.0,
+    scale_dz_first: bool = False,
+    decay_rate: float = 0.0,
+    time_interval: int | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    validation_fraction: float = 0.0,
+    seed: int = 0,
+    init_seed: int | None = None,
+    backend: str | Backend | None = None,
+    dtype: Any = None,
+    resume: Mapping[str, Any] | None = None,
+    signals: Sequence[int] = (),
+    replay: bool | str = "auto",
+) -> PreparedRun:
+    """The run :func:`~portable_dnn.fit` describes (its keywords, the optimizer's hyperparameters in
+    ``optimizer_settings``), checked, with its data on the backend and its starting state.
+
+    >>> import numpy as np
+    >>> run = prepare("fit", np.random.randn(2, 5), np.array([[0, 1, 1, 0, 1]]), [2, 3, 1], num_epochs=3)
+    >>> run.X.shape, run.Y.shape, run.rate(2), run.num_epochs
+    ((2, 5), (1, 5), 0.0007, 3)
+    """
+    dims = check_layer_dims(func, layers_dims, name="layers_dims")
+    check_activation(func, hidden_activation, HIDDEN)
+    check_choice(func, "output", output, OUTPUTS)
+    check_choice(func, "init", init, INITS)
+    opt = _optimizer(optimizer, func, **(optimizer_settings or {}))
+    num_epochs = check_count(func, "num_epochs", num_epochs, 1)
+    rate, lr0 = _rate(func, learning_rate, decay_rate, time_interval)
+    if batch_size is not None:
+        batch_size = check_count(func, "batch_size", batch_size, 1)
+    lambd, keep_prob = _check_lambd(func, lambd), _check_keep_prob(func, keep_prob)
+    _check_validation(func, validation_data, validation_fraction)
+    # Epoch e's mini-batches are shuffled with seed + e + 1, which NumPy needs below 2**32.
+    why = (
+        f" (epoch e shuffles with seed + e + 1 and NumPy's seeds stop at 2**32 - 1; num_epochs={num_epochs})"
+    )
+    seed = check_seed(func, "seed", seed, num_epochs, why)
+    init_seed = seed if init_seed is None else check_seed(func, "init_seed", init_seed)
+    if not (isinstance(replay, bool) or (isinstance(replay, str) and replay == "auto")):
+        raise ValueError(f"{func}: replay must be 'auto', True or False, got {replay!r}")
+    if not isinstance(scale_dz_first, bool):
+        raise TypeError(f"{func}: scale_dz_first must be True or False, got {scale_dz_first!r}")
+    be = pick_backend(func, X, backend)
+    if replay is True and not be.replays_epochs:
+        raise ValueError(
+            f"{func}: replay=True needs a backend that runs a whole epoch as one program (jax), "
+            f"not {be.name}; use replay='auto' or False"
+        )
+    be.check_dtype(dtype, func, like=X)
+    network = Network(hidden_activation, output, keep_prob, lambd, scale_dz_first)
+    data = _move_data(func, be, X, Y, sample_weight, dims, dtype, output, validation_data,
+                      validation_fraction, seed)  # fmt: skip
+    float_dtype = data["X"].dtype
+    ops = be.ops(float_dtype)
+    if resume is None:
+        parameters = initialize_parameters_deep(
+            dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
+        )
+        costs: list[float] = []
+        state, start, t = new_state(ops, parameters, opt), 0, 0
+    else:
+        state, start, t, costs = resume_state(func, be, resume, dims, opt, float_dtype, num_epochs)
+        state = [ops.pack(group) for group in state]
+    others = {"batch_size": batch_size, "init": init, "seed": seed, "decay_rate": float(decay_rate)}
+    same_step = (batch_size is None and isinstance(rate, Constant) and keep_prob == 1
+                 and opt.name not in ("adam", "adamw"))  # fmt: skip
+    return PreparedRun(
+        func, be, float_dtype, dims, network, opt, **data, state=state, rate=rate, num_epochs=num_epochs,
+        batch_size=batch_size, seed=seed, start=start, t=t, costs=costs,
+        settings=_settings(opt, network, lr0, others), same_step=same_step, replay=replay, signals=signals,
+    )  # fmt: skip
+
+
+def _rate(
+    func: str, learning_rate: Any, decay_rate: Any, time_interval: Any
+) -> tuple[Callable[[int], float], float | None]:
+    """Each epoch's rate (a schedule), and the number ``learning_rate`` (None for a callable)."""
+    decay_rate = _check_decay(func, decay_rate)
+    if time_interval is not None:
+        time_interval = check_count(func, "time_interval", time_interval, 1)
+    if callable(learning_rate):
+        if decay_rate != 0 or time_interval is not None:
+            raise ValueError(
+                f"{func}: decay_rate and time_interval decay a number learning_rate; "
+                "a callable learning_rate gives each epoch's rate itself"
+            )
+        return learning_rate, None
+    lr0 = check_positive_float(func, "learning_rate", learning_rate)
+    if decay_rate == 0:
+        return Constant(learning_rate=lr0), lr0
+    return InverseTimeDecay(learning_rate=lr0, decay_rate=decay_rate, time_interval=time_interval), lr0
+
+
+def scheduled(func: str, schedule: Callable[[int], Any], epoch: int) -> float:
+    """``schedule(epoch)`` as a float, checked: a positive finite number."""
+    rate = schedule(epoch)
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (0 < float(rate) < math.inf):
+        raise ValueError(
+            f"{func}: learning_rate({epoch}) returned {rate!r} for epoch {epoch}; "
+            "it must return a positive finite number"
+        )
+    return float(rate)
+
+
+def _check_validation(func: str, validation_data: Any, validation_fraction: float) -> None:
+    if (
+        isinstance(validation_fraction, bool)
+        or not isinstance(validation_fraction, numbers.Real)
+        or not (0 <= validation_fraction < 1)
+    ):
+        raise ValueError(
+            f"{func}: validation_fraction must be a number in [0, 1), got {validation_fraction!r}"
+        )
+    if validation_data is not None and validation_fraction > 0:
+        raise ValueError(f"{func}: give validation_data or validation_fraction, not both")
+
+
+def _move_data(
+    func: str,
+    be: Backend,
+    X: Any,
+    Y: Any,
+    sample_weight: Any,
+    dims: list[int],
+    dtype: Any,
+    output: str,
+    validation_data: Any,
+    validation_fraction: float,
+    seed: int,
+) -> dict[str, Any]:
+    """X, Y, the weights and the validation data on ``be``, checked and laid out for the loop."""
+    X, float_dtype = move_features(func, be, X, dtype, "X", dims[0])
+    m = shape_of(X)[1]
+    Y = move_labels(func, be, Y, float_dtype, output, dims[-1], m, "Y")
+    W = None if sample_weight is None else move_weights(func, be, sample_weight, float_dtype, m)
+    W_val = X_val = Y_val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError(f"{func}: validation_data must be a pair (X_val, Y_val)")
+        X_val, _ = move_features(func, be, validation_data[0], float_dtype, "validation_data[0]", dims[0])
+        m_val = shape_of(X_val)[1]
+        Y_val = move_labels(func, be, validation_data[1], float_dtype, output, dims[-1], m_val,
+                            "validation_data[1]")  # fmt: skip
+    elif validation_fraction > 0:
+        (X, Y, W), (X_val, Y_val, W_val) = split_columns(func, be, (X, Y, W), validation_fraction, seed)
+        if W is not None:
+            some_weight(func, be.xp, W, "training ")
+            some_weight(func, be.xp, W_val, "held-out ")
+    if W is None:
+        X, Y = be.prepare_examples(be.prepare_features(X), Y)
+    else:
+        X, Y, W = be.prepare_examples(be.prepare_features(X), Y, W)
+    if X_val is not None:
+        X_val, Y_val = be.prepare_examples(X_val, Y_val)
+    host_W = None if W is None else np.asarray(be.to_host(W), dtype=np.float64).reshape(-1)
+    return {"X": X, "Y": Y, "W": W, "host_W": host_W, "X_val": X_val, "Y_val": Y_val, "W_val": W_val}
+
+
+def _settings(
+    opt: Optimizer, network: Network, learning_rate: float | None, others: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the network is and how it was trained: the record a model file keeps
+    (:func:`~portable_dnn.as_trained`). A callable learning rate (None here) is not recorded."""
+    return {
+        "hidden_activation": network.hidden,
+        "output": network.output,
+        "optimizer": opt.name,
+        **({} if learning_rate is None else {"learning_rate": learning_rate}),
+        **opt.get_params(),
+        "lambd": network.lambd,
+        "keep_prob": network.keep_prob,
+        **others,
+    }
