@@ -137,10 +137,15 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _fit(run: Run, resume: dict[str, Any] | None, bar: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The one training call: ``fit`` with the run's settings, a checkpoint every N epochs."""
-    from ..fit import fit
+    """The one training call: the library's run (:func:`~portable_dnn.prepare.prepare` and
+    :func:`~portable_dnn.run.train`, as ``fit``), on the Gram step where ``L_layer_model`` takes it."""
+    from ..callbacks import Checkpoint
+    from ..engine import GramStep
+    from ..prepare import prepare
+    from ..run import train
 
-    return fit(
+    prepared = prepare(
+        "fit",
         run.data.X,
         run.data.Y,
         run.dims,
@@ -153,9 +158,15 @@ def _fit(run: Run, resume: dict[str, Any] | None, bar: Any) -> tuple[dict[str, A
         backend=run.be,
         dtype=run.args.dtype,
         resume=resume,
-        checkpoint=lambda state: after_epoch(run, bar, state),
         signals=(signal.SIGTERM,),
     )
+    # Decided on the whole run, not the iterations left, so that a resumed run takes the same step.
+    gram = (
+        run.course
+        and run.be.supports_gram
+        and GramStep.pays_off(prepared.X, len(run.dims) - 1, run.iterations)
+    )
+    return train(prepared, [Checkpoint(lambda state: after_epoch(run, bar, state))], gram=gram)
 
 
 def after_epoch(run: Run, bar: Any, state: TrainingState) -> None:
