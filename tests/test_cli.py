@@ -457,6 +457,25 @@ def test_every_optimizer_resumes_bit_identical(
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bitwise, costs included
 
 
+def test_a_course_checkpoint_of_an_earlier_version_resumes(tmp_path, capsys):
+    """The course loop of earlier versions kept a cost every 100 iterations, as today, and counted
+    its steps from each resumed start; its checkpoint resumes and ends where an uninterrupted run
+    ends."""
+    common = ["train", "--quiet", "--backend", "numpy", "--layers", "4"]
+    assert cli.main([*common, "--iterations", "250", "--out", str(tmp_path / "first.npz")]) == 0
+    recorded = load_metadata(tmp_path / "first.npz")["metadata"]
+    assert len(recorded["costs"]) == 3  # iterations 0, 100, 200
+    parameters = load_parameters(tmp_path / "first.npz", backend="numpy")
+    written = {**recorded, "num_iterations": 450, "t": 50}  # 50 steps since a resumed start at 200
+    save_parameters(parameters, tmp_path / "m.ckpt.npz", metadata=written)
+    assert cli.main([*common, "--iterations", "450", "--resume", "--out", str(tmp_path / "m.npz")]) == 0
+    assert cli.main([*common, "--iterations", "450", "--out", str(tmp_path / "full.npz")]) == 0
+    a, b = _files(tmp_path / "full.npz"), _files(tmp_path / "m.npz")
+    assert sorted(a) == sorted(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bitwise, costs included
+
+
 @pytest.fixture
 def step_classes(monkeypatch):
     """The name of the step class of every training run's trainer, in order."""

@@ -1,7 +1,8 @@
-"""``portable-dnn train``: every run, whatever its optimizer and batch size, trains through ``fit``.
+"""``portable-dnn train``: every run, whatever its optimizer and batch size, trains as ``fit`` does.
 
-``fit`` takes the fastest step that computes the run (the Gram form of full-batch gradient descent
-where the examples are fewer than the features, :class:`~portable_dnn.engine.GramStep`). A run
+The run is the library's (:func:`~portable_dnn.prepare.prepare`, :func:`~portable_dnn.run.train`),
+on the step ``L_layer_model`` takes: the Gram form of full-batch gradient descent where the
+examples are fewer than half the features (:class:`~portable_dnn.engine.GramStep`). A run
 restarts that step from the parameters it saves at each periodic checkpoint
 (:meth:`~portable_dnn.engine.TrainingState.rebase`), so a run resumed from the checkpoint ends bit
 for bit where the uninterrupted one ends.
