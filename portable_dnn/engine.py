@@ -205,6 +205,9 @@ class Step:
         """The arrays whose size tells whether training diverged."""
         return state[0]
 
+    def rebase(self, state: list[list[Any]]) -> None:
+        """Restart from ``current(state)`` as a new step would (see :class:`GramStep`); here nothing."""
+
 
 class GramStep(Step):
     """Full-batch gradient descent with the first layer carried through the examples' Gram matrix.
@@ -267,6 +270,16 @@ class GramStep(Step):
     def watched(self, state: list[list[Any]]) -> list[Any]:
         return [self.buffers["product"], *state[0][1:]]  # type: ignore[attr-defined]
 
+    def rebase(self, state: list[list[Any]]) -> None:
+        """Form W1 and restart the buffers from it (``product = W1 X``, nothing applied yet), as a
+        step built on ``current(state)`` starts: a run rebased where it saves its parameters goes
+        on bit for bit as one resumed from them."""
+        ops, buf = self.ops, self.buffers  # type: ignore[attr-defined]
+        W1 = self.current(state)[0][0]
+        buf["W1"] = ops._set(buf["W1"], W1)
+        buf["product"] = ops._set(buf["product"], W1 @ buf["X"])
+        buf["applied"] = ops._set(buf["applied"], ops.xp.zeros_like(buf["applied"]))
+
 
 # ------------------------------------------------------------------- loop
 
@@ -294,6 +307,11 @@ class TrainingState:
         """The optimizer's slots (those of ``SLOT_NAMES``: ``v``, ``s`` as dicts of ``dW1``, ...)
         and the step count ``t``."""
         return self._trainer.optimizer_state()
+
+    def rebase(self) -> None:
+        """Let the step go on from :meth:`snapshot` exactly as a run resumed from it would
+        (:meth:`GramStep.rebase`); call it where the snapshot is saved, in every run."""
+        self._trainer.step.rebase(self._trainer.runner.state)
 
 
 class TrainingInterrupted(KeyboardInterrupt):

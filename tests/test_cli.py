@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 import portable_dnn as dnn
-import portable_dnn.training as training
 from portable_dnn import cli
+from portable_dnn.cli import train as train_command
 from portable_dnn.datasets import default_dataset
 from portable_dnn.engine import SLOT_NAMES
 from portable_dnn.model import L_model_forward
@@ -314,17 +314,7 @@ def test_error_when_labels_do_not_fit_the_model(tmp_path, capsys):
 
 def _interrupt_at(monkeypatch, iteration: int) -> None:
     """Make the CLI's next training run receive SIGINT right after ``iteration`` iterations."""
-    real = training.L_layer_model
-
-    def wrapped(*args, callback=None, **kwargs):
-        def cb(state):
-            callback(state)
-            if state.iteration == iteration:
-                signal.raise_signal(signal.SIGINT)
-
-        return real(*args, callback=cb, **kwargs)
-
-    monkeypatch.setattr(training, "L_layer_model", wrapped)
+    _interrupt_fit_at(monkeypatch, iteration, signal.SIGINT)
 
 
 @pytest.fixture
@@ -405,19 +395,15 @@ def test_interrupt_during_a_periodic_checkpoint_write_stops_training(
 
 
 def _interrupt_fit_at(monkeypatch, epoch: int, signum: int) -> None:
-    """Make the CLI's next fit run receive ``signum`` right after ``epoch`` epochs."""
-    fit_module = importlib.import_module("portable_dnn.fit")  # the module, not the function it exports
-    real = fit_module.fit
+    """Make the CLI's next training run receive ``signum`` right after ``epoch`` epochs."""
+    real = train_command.after_epoch
 
-    def wrapped(*args, checkpoint=None, **kwargs):
-        def cb(state):
-            checkpoint(state)
-            if state.iteration == epoch:
-                signal.raise_signal(signum)
+    def wrapped(run, bar, state):
+        real(run, bar, state)
+        if state.iteration == epoch:
+            signal.raise_signal(signum)
 
-        return real(*args, checkpoint=cb, **kwargs)
-
-    monkeypatch.setattr(fit_module, "fit", wrapped)
+    monkeypatch.setattr(train_command, "after_epoch", wrapped)
 
 
 @pytest.mark.parametrize(
@@ -464,6 +450,79 @@ def test_every_optimizer_resumes_bit_identical(
     monkeypatch.undo()
     assert cli.main([*common, "--out", parted, "--resume"]) == 0
     assert not ckpt.exists()
+    a, b = _files(Path(full)), _files(Path(parted))
+    assert sorted(a) == sorted(b)
+    for k in a:
+        if backend.name == "numpy" or k != "metadata":
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bitwise, costs included
+
+
+def test_a_course_checkpoint_of_an_earlier_version_resumes(tmp_path, capsys):
+    """The course loop of earlier versions kept a cost every 100 iterations, as today, and counted
+    its steps from each resumed start; its checkpoint resumes and ends where an uninterrupted run
+    ends."""
+    common = ["train", "--quiet", "--backend", "numpy", "--layers", "4"]
+    assert cli.main([*common, "--iterations", "250", "--out", str(tmp_path / "first.npz")]) == 0
+    recorded = load_metadata(tmp_path / "first.npz")["metadata"]
+    assert len(recorded["costs"]) == 3  # iterations 0, 100, 200
+    parameters = load_parameters(tmp_path / "first.npz", backend="numpy")
+    written = {**recorded, "num_iterations": 450, "t": 50}  # 50 steps since a resumed start at 200
+    save_parameters(parameters, tmp_path / "m.ckpt.npz", metadata=written)
+    assert cli.main([*common, "--iterations", "450", "--resume", "--out", str(tmp_path / "m.npz")]) == 0
+    assert cli.main([*common, "--iterations", "450", "--out", str(tmp_path / "full.npz")]) == 0
+    a, b = _files(tmp_path / "full.npz"), _files(tmp_path / "m.npz")
+    assert sorted(a) == sorted(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bitwise, costs included
+
+
+@pytest.fixture
+def step_classes(monkeypatch):
+    """The name of the step class of every training run's trainer, in order."""
+    from portable_dnn import engine
+
+    built = []
+    real = engine.Trainer.__init__
+
+    def spy(self, func, backend, step, *args, **kwargs):
+        built.append(type(step).__name__)
+        real(self, func, backend, step, *args, **kwargs)
+
+    monkeypatch.setattr(engine.Trainer, "__init__", spy)
+    return built
+
+
+def test_the_course_cat_command_takes_the_gram_step(cat_paths, tmp_path, step_classes):
+    """209 images of 12288 values: full-batch gradient descent carries the first layer through the
+    examples' Gram matrix, as L_layer_model does, checkpoints and all."""
+    train_h5, test_h5 = map(str, cat_paths)
+    argv = ["train", "--data", train_h5, test_h5, "--checkpoint-every", "500", "--iterations", "30",
+            "--backend", "numpy", "--quiet", "--out", str(tmp_path / "cat.npz")]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert step_classes == ["GramStep"]
+
+
+def test_a_run_on_the_gram_step_resumes_bit_identical(
+    backend, tmp_path, capsys, step_classes, one_thread, python_sigint
+):
+    """Fewer examples than half the features: the Gram step, restarted from W1 at every periodic
+    checkpoint, so a run resumed from one ends bit for bit where the uninterrupted run ends."""
+    if not backend.supports_gram:
+        pytest.skip(f"the {backend.name} backend has no Gram step")
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 60)
+    np.savez(tmp_path / "wide.npz", X=X, Y=(X[:1] + X[1:2] > 0).astype(np.int64))
+    common = ["train", "--data", str(tmp_path / "wide.npz"), "--layers", "7,5", "--learning-rate",
+              "0.01", "--iterations", "130", "--checkpoint-every", "50", "--backend", backend.name,
+              "--quiet"]  # fmt: skip
+    full, parted = str(tmp_path / "full.npz"), str(tmp_path / "parted.npz")
+    assert cli.main([*common, "--out", full]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        _interrupt_fit_at(patch, 100, signal.SIGINT)
+        assert cli.main([*common, "--out", parted]) == 130
+    assert load_metadata(tmp_path / "parted.ckpt.npz")["metadata"]["iterations"] == 100
+    assert cli.main([*common, "--out", parted, "--resume"]) == 0
+    assert step_classes == ["GramStep"] * 3
     a, b = _files(Path(full)), _files(Path(parted))
     assert sorted(a) == sorted(b)
     for k in a:
@@ -794,7 +853,7 @@ def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
     def exhausted(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(training, "L_layer_model", exhausted)
+    monkeypatch.setattr(train_command, "_fit", exhausted)
     assert cli.main(["train", "--quiet", "--out", str(tmp_path / "m.npz")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
