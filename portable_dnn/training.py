@@ -59,18 +59,18 @@ def two_layer_model(
     matmul_precision: str = "strict",
     gram: bool | str = "auto",
     signals: Sequence[int] = (),
-) -> tuple[dict[str, Any], list[float]]:
+) -> tuple[dict[str, Any], list[Any]]:
     """The course's LINEAR -> RELU -> LINEAR -> SIGMOID model, trained by gradient descent.
 
     ``layers_dims`` is ``(n_x, n_h, n_y)``; weights start as
     :func:`~portable_dnn.initialize_parameters` draws them (seed 1, ``randn * 0.01``).
     Returns ``(parameters, costs)`` with the cost at iterations 0, 100, 200, ... as
-    Python floats.
+    host NumPy 0-d arrays, the course's type, on every backend.
 
     >>> from portable_dnn.datasets import default_dataset
     >>> X, Y, _, _ = default_dataset()
     >>> params, costs = two_layer_model(X, Y, (2, 4, 1), num_iterations=1, backend="numpy")
-    >>> round(costs[0], 6)
+    >>> round(float(costs[0]), 6)
     0.693132
     """
     func = "two_layer_model"
@@ -105,7 +105,7 @@ def L_layer_model(
     matmul_precision: str = "strict",
     gram: bool | str = "auto",
     signals: Sequence[int] = (),
-) -> tuple[dict[str, Any], list[float]]:
+) -> tuple[dict[str, Any], list[Any]]:
     """The course's [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID model, trained by gradient descent.
 
     Weights start as the course's application draws them: ``RandomState(seed)``
@@ -113,7 +113,8 @@ def L_layer_model(
     to ``backend`` once and training runs there, in X's floating dtype (or
     ``dtype``); integer or boolean X (e.g. uint8 images) is cast to float64.
     Returns ``(parameters, costs)``: arrays of the backend (``to_numpy`` brings them
-    home) and the cost at iterations 0, 100, 200, ... as Python floats.
+    home) and the cost at iterations 0, 100, 200, ... as host NumPy 0-d arrays, the course's
+    type, on every backend.
 
     To resume, pass ``initial_parameters``, ``start_iteration`` and the ``costs``
     recorded so far: iterations ``start_iteration .. num_iterations - 1`` then run
@@ -208,7 +209,7 @@ def _course_loop(
     cuda_graph: bool | str,
     precision: str,
     gram: bool | str,
-) -> tuple[dict[str, Any], list[float]]:
+) -> tuple[dict[str, Any], list[Any]]:
     """The course's loop: full-batch gradient descent, the cost recorded every ``COST_EVERY``
     iterations (printed with ``print_cost``), ``callback(state)`` after every iteration."""
     func, be, X = prepared.func, prepared.backend, prepared.X
