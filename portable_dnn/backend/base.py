@@ -354,7 +354,7 @@ class StrictBackend(Backend):
         # change, and NumPy's products round differently for C and Fortran operands: host data
         # comes in C order, so one set of values trains to the same bits however it was laid out.
         if isinstance(x, np.ndarray):
-            x = np.ascontiguousarray(x)
+            x = np.asarray(x, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
         return super().asarray(x, dtype)
 
     def quiet_float_errors(self) -> Any:
