@@ -89,7 +89,10 @@ def predict_labels(
            [1, 0]])
     """
     AL, output = _forward_proba("predict_labels", X, parameters, hidden_activation, output)
-    return labels_of(namespace_of(AL), AL, output)
+    xp = namespace_of(AL)
+    # A NaN output would read as class 0 (NaN > 0.5 is false): refused, never a silent label.
+    check_finite("predict_labels", "the network's output (are the parameters finite?)", xp, AL)
+    return labels_of(xp, AL, output)
 
 
 def labels_of(xp: Any, AL: Any, output: str) -> Any:

@@ -166,6 +166,8 @@ def predict(X: Any, y: Any, parameters: Mapping[str, Any], print_accuracy: bool 
     X = move_array(func, "X", be, X, W1.dtype)
     check_finite(func, "X", xp, X)
     probas, _ = L_model_forward(X, parameters)
+    # A NaN output would read as 0 (NaN > 0.5 is false) and give an accuracy: refused instead.
+    check_finite(func, "the network's output (are the parameters finite?)", xp, probas)
     p = xp.astype(probas > 0.5, probas.dtype)
     if y is not None:
         y = move_row(func, be, y, shape_of(p), p.dtype, "y")  # checked even when not printed

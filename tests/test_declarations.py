@@ -118,6 +118,11 @@ def test_relu_keeps_nan_on_every_path(backend):
     params["W1"] = backend.asarray(np.array([[np.nan, 1.0, 1.0], [1.0, 1.0, 1.0]]))
     AL, _ = dnn.L_model_forward(backend.asarray(np.ones((3, 4))), params)
     assert np.all(np.isnan(dnn.to_numpy(AL)))  # not 0.5 everywhere, as where(Z > 0, Z, 0) gave
+    # The checked boundaries that read labels from AL refuse it, rather than report class 0.
+    with pytest.raises(ValueError, match=r"predict: the network's output .* contains NaN"):
+        dnn.predict(np.ones((3, 4)), np.array([[1, 0, 1, 0]]), params)
+    with pytest.raises(ValueError, match=r"predict_labels: the network's output .* contains NaN"):
+        dnn.predict_labels(backend.asarray(np.ones((3, 4))), params)
 
 
 def test_gelu_is_the_erf_form():
