@@ -175,7 +175,7 @@ class Momentum(Optimizer):
     beta: float = hyper(0.9, UNIT, "the velocity's decay")
 
     def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        return list(ops.momentum_all(params, grads, slots[0], self.beta, lr))
+        return ops.step_all("momentum", params, grads, slots, self.beta, lr)
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
@@ -188,7 +188,7 @@ class Nesterov(Optimizer):
     beta: float = hyper(0.9, UNIT, "the velocity's decay")
 
     def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        return list(ops.nesterov_all(params, grads, slots[0], self.beta, lr))
+        return ops.step_all("nesterov", params, grads, slots, self.beta, lr)
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
@@ -202,7 +202,7 @@ class RMSprop(Optimizer):
     epsilon: float = hyper(1e-8, POSITIVE, "added to the denominator")
 
     def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        return list(ops.rmsprop_all(params, grads, slots[0], self.rho, lr, self.epsilon))
+        return ops.step_all("rmsprop", params, grads, slots, self.rho, lr, self.epsilon)
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
@@ -217,8 +217,7 @@ class Adam(Optimizer):
     epsilon: float = hyper(1e-8, POSITIVE, "added to the denominator")
 
     def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        v, s = slots
-        return list(ops.adam_all(params, grads, v, s, t, lr, self.beta1, self.beta2, self.epsilon))
+        return ops.step_all("adam", params, grads, slots, t, lr, self.beta1, self.beta2, self.epsilon)
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
@@ -234,9 +233,8 @@ class AdamW(Optimizer):
     weight_decay: float = hyper(0.01, NON_NEGATIVE, "the decoupled weight decay")
 
     def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        v, s = slots
         hyper = (self.beta1, self.beta2, self.epsilon, self.weight_decay)
-        return list(ops.adamw_all(params, grads, v, s, t, lr, *hyper))
+        return ops.step_all("adamw", params, grads, slots, t, lr, *hyper)
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
@@ -260,7 +258,7 @@ class NAdam(Optimizer):
 
     def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
         hyper = (self.beta1, self.beta2, self.epsilon, self.momentum_decay)
-        return list(ops.nadam_all(params, grads, *slots, t, lr, *hyper))
+        return ops.step_all("nadam", params, grads, slots, t, lr, *hyper)
 
 
 #: Every optimizer by name, in the order the docs list them.

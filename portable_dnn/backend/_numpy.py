@@ -62,56 +62,15 @@ class NumpyOps(Ops):
     def _flat(self, Gs: Any, like: Any) -> Any:
         return np.concatenate([g.reshape(-1) for g in Gs], out=self._scratch("grads", like))
 
-    def momentum_all(self, Ps: Any, Gs: Any, vs: Any, beta: float, lr: float) -> tuple[list[Any], list[Any]]:
-        P, v = self._buffer(Ps), self._buffer(vs)
-        if P is None or v is None:
-            return super().momentum_all(Ps, Gs, vs, beta, lr)
-        self.momentum(P, self._flat(Gs, P), v, beta, lr)
-        return list(Ps), list(vs)
-
-    def nesterov_all(self, Ps: Any, Gs: Any, vs: Any, beta: float, lr: float) -> tuple[list[Any], list[Any]]:
-        P, v = self._buffer(Ps), self._buffer(vs)
-        if P is None or v is None:
-            return super().nesterov_all(Ps, Gs, vs, beta, lr)
-        self.nesterov(P, self._flat(Gs, P), v, beta, lr)
-        return list(Ps), list(vs)
-
-    def rmsprop_all(
-        self, Ps: Any, Gs: Any, ss: Any, rho: float, lr: float, eps: float
-    ) -> tuple[list[Any], list[Any]]:
-        P, s = self._buffer(Ps), self._buffer(ss)
-        if P is None or s is None:
-            return super().rmsprop_all(Ps, Gs, ss, rho, lr, eps)
-        self.rmsprop(P, self._flat(Gs, P), s, rho, lr, eps)
-        return list(Ps), list(ss)
-
-    def adamw_all(
-        self,
-        Ps: Any,
-        Gs: Any,
-        vs: Any,
-        ss: Any,
-        t: Any,
-        lr: float,
-        beta1: float,
-        beta2: float,
-        eps: float,
-        weight_decay: float,
-    ) -> tuple[list[Any], list[Any], list[Any]]:
-        P, v, s = self._buffer(Ps), self._buffer(vs), self._buffer(ss)
-        if P is None or v is None or s is None:
-            return super().adamw_all(Ps, Gs, vs, ss, t, lr, beta1, beta2, eps, weight_decay)
-        self.adamw(P, self._flat(Gs, P), v, s, t, lr, beta1, beta2, eps, weight_decay)
-        return list(Ps), list(vs), list(ss)
-
-    def adam_all(
-        self, Ps: Any, Gs: Any, vs: Any, ss: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
-    ) -> tuple[list[Any], list[Any], list[Any]]:
-        P, v, s = self._buffer(Ps), self._buffer(vs), self._buffer(ss)
-        if P is None or v is None or s is None:
-            return super().adam_all(Ps, Gs, vs, ss, t, lr, beta1, beta2, eps)
-        self.adam(P, self._flat(Gs, P), v, s, t, lr, beta1, beta2, eps)
-        return list(Ps), list(vs), list(ss)
+    def step_all(self, kernel: str, Ps: Any, Gs: Any, slots: Any, *hyper: Any) -> list[list[Any]]:
+        P = self._buffer(Ps)
+        buffers = [self._buffer(group) for group in slots]
+        # One pass over the whole buffer where every slot is laid out as the parameters are
+        # (a scalar slot, one value per parameter, is not).
+        if P is None or any(b is None or b.size != P.size for b in buffers):
+            return super().step_all(kernel, Ps, Gs, slots, *hyper)
+        getattr(self, kernel)(P, self._flat(Gs, P), *buffers, *hyper)
+        return [list(Ps), *(list(group) for group in slots)]
 
     def linear(self, W: Any, A: Any, b: Any) -> Any:
         Z = np.matmul(W, A)

@@ -175,68 +175,13 @@ class Ops:
         """Copies of ``arrays`` for the engine to own (a backend may lay them out together)."""
         return [self.xp.asarray(a, copy=True) for a in arrays]
 
-    def momentum_all(self, Ps: Any, Gs: Any, vs: Any, beta: float, lr: float) -> tuple[list[Any], list[Any]]:
-        """:meth:`momentum` on every parameter."""
-        moved = [self.momentum(P, G, v, beta, lr) for P, G, v in zip(Ps, Gs, vs)]
-        return [p for p, _ in moved], [v for _, v in moved]
-
-    def nesterov_all(self, Ps: Any, Gs: Any, vs: Any, beta: float, lr: float) -> tuple[list[Any], list[Any]]:
-        """:meth:`nesterov` on every parameter."""
-        moved = [self.nesterov(P, G, v, beta, lr) for P, G, v in zip(Ps, Gs, vs)]
-        return [p for p, _ in moved], [v for _, v in moved]
-
-    def rmsprop_all(
-        self, Ps: Any, Gs: Any, ss: Any, rho: float, lr: float, eps: float
-    ) -> tuple[list[Any], list[Any]]:
-        """:meth:`rmsprop` on every parameter."""
-        moved = [self.rmsprop(P, G, s, rho, lr, eps) for P, G, s in zip(Ps, Gs, ss)]
-        return [p for p, _ in moved], [s for _, s in moved]
-
-    def adam_all(
-        self, Ps: Any, Gs: Any, vs: Any, ss: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
-    ) -> tuple[list[Any], list[Any], list[Any]]:
-        """:meth:`adam` on every parameter."""
-        stepped = [self.adam(P, G, v, s, t, lr, beta1, beta2, eps) for P, G, v, s in zip(Ps, Gs, vs, ss)]
-        return [p for p, _, _ in stepped], [v for _, v, _ in stepped], [s for _, _, s in stepped]
-
-    def adamw_all(
-        self,
-        Ps: Any,
-        Gs: Any,
-        vs: Any,
-        ss: Any,
-        t: Any,
-        lr: float,
-        beta1: float,
-        beta2: float,
-        eps: float,
-        weight_decay: float,
-    ) -> tuple[list[Any], list[Any], list[Any]]:
-        """:meth:`adamw` on every parameter."""
-        stepped = [
-            self.adamw(P, G, v, s, t, lr, beta1, beta2, eps, weight_decay)
-            for P, G, v, s in zip(Ps, Gs, vs, ss)
-        ]
-        return [p for p, _, _ in stepped], [v for _, v, _ in stepped], [s for _, _, s in stepped]
-
-    def nadam_all(
-        self,
-        Ps: Any,
-        Gs: Any,
-        vs: Any,
-        ss: Any,
-        mus: Any,
-        t: Any,
-        lr: float,
-        beta1: float,
-        beta2: float,
-        eps: float,
-        momentum_decay: float,
-    ) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
-        """:meth:`nadam` on every parameter."""
-        hyper = (t, lr, beta1, beta2, eps, momentum_decay)
-        stepped = [self.nadam(P, G, v, s, mu, *hyper) for P, G, v, s, mu in zip(Ps, Gs, vs, ss, mus)]
-        return tuple([list(group) for group in zip(*stepped)])  # type: ignore[return-value]
+    def step_all(self, kernel: str, Ps: Any, Gs: Any, slots: Any, *hyper: Any) -> list[list[Any]]:
+        """The update ``kernel`` (the name of a method ``(P, G, *its slots, *hyper) -> (P, *slots)``,
+        e.g. :meth:`adam`) on every parameter: ``[Ps, *slots]`` after the step. A backend may run it
+        over all parameters at once (NumPy: one buffer for a small network)."""
+        update = getattr(self, kernel)
+        moved = [update(P, G, *group, *hyper) for P, G, *group in zip(Ps, Gs, *slots)]
+        return [list(column) for column in zip(*moved)]
 
     def clip_by_norm(self, Gs: Any, max_norm: float) -> list[Any]:
         """Every gradient times ``min(1, max_norm / (norm + 1e-6))``, ``norm`` the 2-norm of all of
