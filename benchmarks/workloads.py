@@ -119,6 +119,7 @@ WORKLOADS: dict[str, Workload] = {
             60_000,
             (
                 "portable_dnn",
+                "portable_dnn[C-order]",
                 "portable_dnn[torch]",
                 "portable_dnn[jax]",
                 "torch_eager",
