@@ -310,19 +310,22 @@ def test_costs_are_host_numbers_of_the_first_forward_pass(backend, model):
     X, Y, _, _ = dnn.default_dataset()
     if model == "fit":
         params, history = dnn.fit(X, Y, [2, 4, 1], learning_rate=0.3, num_epochs=3, seed=1, backend=backend)
-        costs, start = history["cost"], dnn.initialize_parameters_deep([2, 4, 1], init="he", seed=1)
+        costs = history["cost"]
+        start = dnn.initialize_parameters_deep([2, 4, 1], init="he", seed=1, backend="numpy")
     else:
         dims = (2, 4, 1)
         params, costs = getattr(dnn, model)(X, Y, dims, num_iterations=101, backend=backend)
-        start = dnn.initialize_parameters(*dims) if model == "two_layer_model" else None
-        start = start or dnn.initialize_parameters_deep(list(dims), init="xavier", seed=1)
+        with dnn.use_backend("numpy"):
+            start = dnn.initialize_parameters(*dims) if model == "two_layer_model" else None
+        start = start or dnn.initialize_parameters_deep(list(dims), init="xavier", seed=1, backend="numpy")
     if model == "fit":
         assert all(type(c) is float for c in costs), [type(c) for c in costs]
     else:
         kinds = [(type(c), getattr(c, "shape", None), getattr(c, "dtype", None)) for c in costs]
         assert all(k == (np.ndarray, (), np.float64) for k in kinds), kinds
     costs = [float(c) for c in costs]
-    # The first cost is the course's cross-entropy at the starting weights; the backend may sum
-    # the m terms in another order, a rounding of at most m ulps.
-    expected = dnn.compute_cost(dnn.L_model_forward(X, start)[0], Y)
+    # The first cost is the course's cross-entropy at the starting weights (drawn and computed on
+    # NumPy); the backend may sum the m terms in another order, a rounding of at most m ulps.
+    with dnn.use_backend("numpy"):
+        expected = float(dnn.compute_cost(dnn.L_model_forward(X, start)[0], Y))
     assert abs(costs[0] - expected) <= X.shape[1] * np.finfo(np.float64).eps * expected
