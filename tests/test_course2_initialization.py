@@ -291,6 +291,7 @@ def test_model_trains_from_the_notebooks_weights(circles):
         learning_rate=0.01,
         num_epochs=2,
         resume={"parameters": start, "epoch": 0, "t": 0, "costs": []},
+        scale_dz_first=True,
         backend="numpy",
     )
     AL, _ = dnn.L_model_forward(train_X, start)
