@@ -91,7 +91,8 @@ def test_updates_round_as_the_course_writes_them(backend, xp):
     lr, beta, beta1, beta2, eps, t = 0.013, 0.87, 0.85, 0.997, 1e-7, 4
     gd = update_parameters_with_gd(params, grads, lr)
     mom_p, mom_v = update_parameters_with_momentum(params, grads, v, beta, lr)
-    adam_p, adam_v, adam_s, vc, sc = update_parameters_with_adam(params, grads, v, s, t, lr, beta1, beta2, eps)
+    adam = update_parameters_with_adam(params, grads, v, s, t, lr, beta1, beta2, eps)
+    adam_p, adam_v, adam_s, vc, sc = adam
     for k in ("W1", "b1", "W2", "b2"):
         d = "d" + k
         course_v = beta * v[d] + (1 - beta) * grads[d]
