@@ -16,13 +16,19 @@ from ._checks import (
     shape_of,
 )
 from .backend import namespace_of
+from .linear import kernels
 
 
-def _check_labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
-    """Y as AL's dtype and shape; raises unless Y holds as many finite real labels as AL.
+def check_labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
+    """Y as AL's dtype and shape; raises ``ValueError`` naming ``func`` unless Y holds as many
+    finite real labels as AL.
 
     The course writes labels as a 1 x m row or, for one output unit, as a 1-D ``(m,)``
     array (``np.array([1, 1, 0])``); both are taken as AL's ``(1, m)``.
+
+    >>> import array_api_compat.numpy as xp
+    >>> check_labels("compute_cost", xp, xp.asarray([[0.2, 0.7]]), xp.asarray([1, 0]))
+    array([[1., 0.]])
     """
     check_array(func, "AL", AL)
     check_array(func, "Y", Y, ndim=None)
@@ -110,17 +116,15 @@ def checked_cross_entropy(func: str, AL: Any, Y: Any, stacklevel: int = 4) -> An
     synchronisation beyond the checks; ``func`` is named in its messages and ``stacklevel`` points
     its warning at the caller's caller."""
     xp = namespace_of(AL, Y, func=func)
-    Y = _check_labels(func, xp, AL, Y)
+    Y = check_labels(func, xp, AL, Y)
     warn_non_binary(func, xp, Y, stacklevel=stacklevel)
     return cross_entropy(xp, AL, Y)
 
 
 def cross_entropy(xp: Any, AL: Any, Y: Any) -> Any:
-    """The cost as a 0-d array, unchecked (Y already of AL's dtype and shape)."""
-    m = shape_of(Y)[1]
-    eps = float(xp.finfo(AL.dtype).eps)
-    AL = xp.clip(AL, eps, 1 - eps)
-    return -1 / m * xp.sum(Y * xp.log(AL) + (1 - Y) * xp.log(1 - AL))
+    """The cost as a 0-d array, unchecked (Y already of AL's dtype and shape): the engine's
+    ``Ops.cost`` of a sigmoid output."""
+    return kernels(AL).cost(AL, Y, "sigmoid")
 
 
 def compute_cost_backward(AL: Any, Y: Any) -> Any:
@@ -135,7 +139,7 @@ def compute_cost_backward(AL: Any, Y: Any) -> Any:
     """
     func = "compute_cost_backward"
     xp = namespace_of(AL, Y, func=func)
-    Y = _check_labels(func, xp, AL, Y)
+    Y = check_labels(func, xp, AL, Y)
     warn_non_binary(func, xp, Y)
     return cost_backward(AL, Y)
 

@@ -37,7 +37,7 @@ def initialize_parameters(
     0.01624345
     """
     dims = check_layer_dims("initialize_parameters", [n_x, n_h, n_y], name="(n_x, n_h, n_y)")
-    return _draw(dims, "random", 0.01, seed, backend, dtype, "initialize_parameters")
+    return draw_parameters(dims, "random", 0.01, seed, backend, dtype, "initialize_parameters")
 
 
 def initialize_parameters_deep(
@@ -66,12 +66,26 @@ def initialize_parameters_deep(
     if init not in INITS:
         raise ValueError(f"{func}: init must be one of {', '.join(map(repr, INITS))}, got {init!r}")
     scale = check_positive_float(func, "scale", scale)
-    return _draw(dims, init, scale, seed, backend, dtype, func)
+    return draw_parameters(dims, init, scale, seed, backend, dtype, func)
 
 
-def _draw(
-    dims: list[int], init: str, scale: float, seed: Any, backend: Any, dtype: Any, func: str
+def draw_parameters(
+    dims: list[int],
+    init: str,
+    scale: float,
+    seed: Any,
+    backend: Any = None,
+    dtype: Any = None,
+    func: str = "draw_parameters",
 ) -> dict[str, Any]:
+    """``W1, b1, ..., WL, bL`` for the layer sizes ``dims`` (checked by the caller) drawn from
+    ``RandomState(seed)`` as :func:`initialize_parameters_deep` describes ``init``; ``"random"``
+    weights are ``randn * scale``. ``seed`` is checked, and messages name ``func``.
+
+    >>> p = draw_parameters([2, 1], "random", 10.0, 3, backend="numpy")
+    >>> p["W1"].round(6), p["b1"]
+    (array([[17.886285,  4.365099]]), array([[0.]]))
+    """
     seed = check_seed(func, "seed", seed)
     be = get_backend(backend)
     rng = host_random_state(seed)

@@ -1,11 +1,33 @@
-"""The linear part of a layer, ``Z = W A + b``, beside its backward pass."""
+"""The linear part of a layer, ``Z = W A + b``, beside its backward pass.
+
+Both compute through the training engine's kernels (:class:`~portable_dnn.backend.Ops`),
+so the course's functions and the engine give the same values.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat
+
 from ._checks import check_array, check_examples, check_float, check_same_dtype, check_shape, shape_of
-from .backend import namespace_of
+from .backend import Ops, backend_of, namespace_of
+
+
+def kernels(x: Any, inplace: bool = True) -> Ops:
+    """The engine's kernels for arrays of ``x``'s library, device and dtype.
+
+    With ``inplace``, the backend's own (faster) kernels, which may write into the arrays
+    they are told are scratch; without it, the plain Array API kernels, which return new
+    arrays and leave every argument as it was (what the course's updates need).
+
+    >>> import numpy as np
+    >>> kernels(np.ones(2), inplace=False).sgd(np.ones(2), np.ones(2), 0.5)
+    array([0.5, 0.5])
+    """
+    if inplace:
+        return backend_of(x).ops(x.dtype)
+    return Ops(namespace_of(x), x.dtype, array_api_compat.device(x), inplace=False)
 
 
 def _check_linear(func: str, A: Any, W: Any, b: Any, a_name: str = "A") -> Any:
@@ -32,7 +54,8 @@ def linear_forward(A: Any, W: Any, b: Any) -> tuple[Any, tuple[Any, Any, Any]]:
     array([[3., 3.]])
     """
     _check_linear("linear_forward", A, W, b)
-    return W @ A + b, (A, W, b)
+    ops = kernels(A)
+    return ops.realized(ops.linear(W, A, b)), (A, W, b)
 
 
 def linear_backward(dZ: Any, cache: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
@@ -44,18 +67,27 @@ def linear_backward(dZ: Any, cache: tuple[Any, Any, Any]) -> tuple[Any, Any, Any
     >>> dW, db
     (array([[1., 1., 1.]]), array([[1.]]))
     """
-    func = "linear_backward"
+    return linear_gradients("linear_backward", dZ, cache)
+
+
+def linear_gradients(func: str, dZ: Any, cache: Any) -> tuple[Any, Any, Any]:
+    """:func:`linear_backward`, its arguments checked and its messages naming ``func``.
+
+    >>> import numpy as np
+    >>> cache = (np.ones((3, 2)), np.ones((1, 3)), np.zeros((1, 1)))
+    >>> linear_gradients("backward", np.ones((1, 2)), cache)[1]
+    array([[1., 1., 1.]])
+    """
     A_prev, W, b = _unpack(func, cache, 3, "(A_prev, W, b)")
-    xp = _check_linear(func, A_prev, W, b, a_name="cache's A_prev")
+    _check_linear(func, A_prev, W, b, a_name="cache's A_prev")
     check_array(func, "dZ", dZ)
     namespace_of(dZ, W, func=func)
     check_same_dtype(func, ("dZ", "W"), (dZ, W))
     check_shape(func, "dZ", dZ, (shape_of(W)[0], shape_of(A_prev)[1]), "(rows of W, examples in A_prev)")
-    m = check_examples(func, "cache's A_prev", A_prev)
-    dW = 1 / m * (dZ @ A_prev.T)
-    db = 1 / m * xp.sum(dZ, axis=1, keepdims=True)
-    dA_prev = W.T @ dZ
-    return dA_prev, dW, db
+    check_examples(func, "cache's A_prev", A_prev)
+    ops = kernels(dZ)
+    dW, db = ops.weight_grads(dZ, A_prev)
+    return ops.back(W, dZ), dW, db
 
 
 def _unpack(func: str, cache: Any, n: int, layout: str) -> tuple[Any, ...]:

@@ -8,7 +8,7 @@ from typing import Any
 from ._checks import check_activation, check_array, check_shape, num_layers, shape_of
 from .activations import sigmoid_backward
 from .backend import namespace_of
-from .cost import _check_labels, cost_backward, warn_non_binary
+from .cost import check_labels, cost_backward, warn_non_binary
 from .layer import LayerCache, linear_activation_backward, linear_activation_forward
 from .linear import linear_backward
 
@@ -91,7 +91,7 @@ def L_model_backward(
     func = "L_model_backward"
     check_activation(func, hidden_activation, HIDDEN)
     xp = namespace_of(AL, Y, func=func)
-    Y = _check_labels(func, xp, AL, Y)
+    Y = check_labels(func, xp, AL, Y)
     _check_caches(func, AL, caches)
     warn_non_binary(func, xp, Y)
     L = len(caches)

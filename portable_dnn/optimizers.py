@@ -1,25 +1,21 @@
 """Optimizers of the course's "Optimization methods": gradient descent, momentum, Adam, learning-rate decay.
 
 Every update returns new dicts of new arrays; the dicts passed in are left as they were.
+The parameters move through the training engine's kernels (``Ops.sgd``, ``Ops.momentum``,
+``Ops.adam``), whose roundings are the course's.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 from ._checks import check_count, check_positive_float, num_layers
 from .backend import namespace_of
+from .linear import kernels
+from .regularization import _real
 from .update import check_gradients, descend
-
-
-def _real(value: Any) -> float | None:
-    """``value`` as a float when it is a real number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    return float(value)
 
 
 def _check_beta(func: str, name: str, beta: Any) -> float:
@@ -107,11 +103,11 @@ def _momentum_step(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     new_v: dict[str, Any] = {}
     new_p: dict[str, Any] = {}
+    ops = kernels(parameters["W1"], inplace=False)
     for l in range(1, L + 1):
         for p in ("W", "b"):
             key = f"d{p}{l}"
-            new_v[key] = beta * v[key] + (1 - beta) * grads[key]
-            new_p[f"{p}{l}"] = parameters[f"{p}{l}"] - lr * new_v[key]
+            new_p[f"{p}{l}"], new_v[key] = ops.momentum(parameters[f"{p}{l}"], grads[key], v[key], beta, lr)
     return new_p, new_v
 
 
@@ -162,12 +158,11 @@ def update_parameters_with_adam(
     L = num_layers(func, parameters, chained=False)
     for name, state in (("grads", grads), ("v", v), ("s", s)):
         _check_state(func, name, state, parameters, L)
-    xp = namespace_of(parameters["W1"], func=func)
-    return _adam_step(xp, parameters, grads, v, s, t, lr, beta1, beta2, epsilon, L)
+    namespace_of(parameters["W1"], func=func)
+    return _adam_step(parameters, grads, v, s, t, lr, beta1, beta2, epsilon, L)
 
 
 def _adam_step(
-    xp: Any,
     parameters: Mapping[str, Any],
     grads: Mapping[str, Any],
     v: Mapping[str, Any],
@@ -184,16 +179,16 @@ def _adam_step(
     new_s: dict[str, Any] = {}
     v_corrected: dict[str, Any] = {}
     s_corrected: dict[str, Any] = {}
+    ops = kernels(parameters["W1"], inplace=False)
     for l in range(1, L + 1):
         for p in ("W", "b"):
-            key, g = f"d{p}{l}", grads[f"d{p}{l}"]
-            new_v[key] = beta1 * v[key] + (1 - beta1) * g
-            v_corrected[key] = new_v[key] / (1 - beta1**t)
-            new_s[key] = beta2 * s[key] + (1 - beta2) * (g * g)
-            s_corrected[key] = new_s[key] / (1 - beta2**t)
-            new_p[f"{p}{l}"] = parameters[f"{p}{l}"] - lr * v_corrected[key] / (
-                xp.sqrt(s_corrected[key]) + epsilon
+            key = f"d{p}{l}"
+            # The kernel's step is the course's lr * v_corrected / (sqrt(s_corrected) + epsilon).
+            new_p[f"{p}{l}"], new_v[key], new_s[key] = ops.adam(
+                parameters[f"{p}{l}"], grads[key], v[key], s[key], t, lr, beta1, beta2, epsilon
             )
+            v_corrected[key] = new_v[key] / (1 - beta1**t)
+            s_corrected[key] = new_s[key] / (1 - beta2**t)
     return new_p, new_v, new_s, v_corrected, s_corrected
 
 
@@ -206,7 +201,7 @@ def update_lr(learning_rate0: float, epoch_num: int, decay_rate: float) -> float
     func = "update_lr"
     lr0 = check_positive_float(func, "learning_rate0", learning_rate0)
     epoch_num = check_count(func, "epoch_num", epoch_num)
-    return lr0 / (1 + _check_decay(func, decay_rate) * epoch_num)
+    return lr0 / (1 + check_decay_rate(func, decay_rate) * epoch_num)
 
 
 def schedule_lr_decay(
@@ -221,11 +216,20 @@ def schedule_lr_decay(
     lr0 = check_positive_float(func, "learning_rate0", learning_rate0)
     epoch_num = check_count(func, "epoch_num", epoch_num)
     time_interval = check_count(func, "time_interval", time_interval, 1)
-    return lr0 / (1 + _check_decay(func, decay_rate) * math.floor(epoch_num / time_interval))
+    return lr0 / (1 + check_decay_rate(func, decay_rate) * math.floor(epoch_num / time_interval))
 
 
-def _check_decay(func: str, decay_rate: Any) -> float:
+def check_decay_rate(func: str, decay_rate: Any) -> float:
+    """``decay_rate`` as a float; raises ``ValueError`` naming ``func`` unless it is a finite number >= 0.
+
+    >>> check_decay_rate("update_lr", 1)
+    1.0
+    """
     value = _real(decay_rate)
     if value is None or not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{func}: decay_rate must be a finite number >= 0, got {decay_rate!r}")
     return value
+
+
+#: The former private name, which ``fit`` still imports.
+_check_decay = check_decay_rate

@@ -29,6 +29,7 @@ from ._checks import (
 )
 from .backend import host_random_state, namespace_of
 from .cost import binary_cost
+from .linear import kernels
 
 
 def _real(value: Any) -> float | None:
@@ -38,18 +39,32 @@ def _real(value: Any) -> float | None:
     return float(value)
 
 
-def _check_lambd(func: str, lambd: Any) -> float:
+def check_lambd(func: str, lambd: Any) -> float:
+    """``lambd`` as a float; raises ``ValueError`` naming ``func`` unless it is a finite number >= 0.
+
+    >>> check_lambd("l2_cost", 0.7)
+    0.7
+    """
     value = _real(lambd)
     if value is None or not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{func}: lambd must be a finite number >= 0, got {lambd!r}")
     return value
 
 
-def _check_keep_prob(func: str, keep_prob: Any) -> float:
+def check_keep_prob(func: str, keep_prob: Any) -> float:
+    """``keep_prob`` as a float; raises ``ValueError`` naming ``func`` unless it is in ``(0, 1]``.
+
+    >>> check_keep_prob("dropout_mask", 1)
+    1.0
+    """
     value = _real(keep_prob)
     if value is None or not (0 < value <= 1):
         raise ValueError(f"{func}: keep_prob must be a number in (0, 1], got {keep_prob!r}")
     return value
+
+
+#: The former private names, which ``fit`` still imports.
+_check_lambd, _check_keep_prob = check_lambd, check_keep_prob
 
 
 def l2_cost(parameters: Mapping[str, Any], lambd: float, m: int) -> float:
@@ -60,15 +75,29 @@ def l2_cost(parameters: Mapping[str, Any], lambd: float, m: int) -> float:
     0.5
     """
     func = "l2_cost"
-    return float(_l2_cost(parameters, _check_lambd(func, lambd), check_count(func, "m", m, 1), func))
+    return float(l2_terms(parameters, check_lambd(func, lambd), check_count(func, "m", m, 1), func)[0])
 
 
-def _l2_cost(parameters: Mapping[str, Any], lambd: float, m: int, func: str = "l2_cost") -> Any:
-    """The L2 term as a 0-d array (no host synchronisation)."""
+def l2_terms(
+    parameters: Mapping[str, Any], lambd: float, m: int, func: str = "l2_terms"
+) -> tuple[Any, dict[str, Any]]:
+    """The L2 term's cost (a 0-d array: no host synchronisation) and gradients ``{"dW1": ..., ...}``,
+    each layer's from the engine's ``Ops.l2``; ``lambd`` and ``m`` as the caller checked them.
+
+    >>> import numpy as np
+    >>> cost, grads = l2_terms({"W1": np.ones((1, 2)), "b1": np.ones((1, 1))}, 0.5, 2)
+    >>> float(cost), grads
+    (0.25, {'dW1': array([[0.25, 0.25]])})
+    """
     L = num_layers(func, parameters)
-    xp = namespace_of(*(parameters[f"W{l}"] for l in range(1, L + 1)), func=func)
-    total = sum(xp.sum(parameters[f"W{l}"] * parameters[f"W{l}"]) for l in range(1, L + 1))
-    return lambd / (2 * m) * total
+    weights = [parameters[f"W{l}"] for l in range(1, L + 1)]
+    ops = kernels(weights[0])
+    namespace_of(*weights, func=func)
+    total, grads = None, {}
+    for l, W in enumerate(weights, start=1):
+        term, grads[f"dW{l}"] = ops.l2(W, lambd, m)
+        total = term if total is None else total + term
+    return total, grads
 
 
 def l2_grads(parameters: Mapping[str, Any], lambd: float, m: int) -> dict[str, Any]:
@@ -79,10 +108,7 @@ def l2_grads(parameters: Mapping[str, Any], lambd: float, m: int) -> dict[str, A
     {'dW1': array([[0.25, 0.25]])}
     """
     func = "l2_grads"
-    lambd = _check_lambd(func, lambd)
-    m = check_count(func, "m", m, 1)
-    L = num_layers(func, parameters)
-    return {f"dW{l}": lambd / m * parameters[f"W{l}"] for l in range(1, L + 1)}
+    return l2_terms(parameters, check_lambd(func, lambd), check_count(func, "m", m, 1), func)[1]
 
 
 def add_l2_grads(
@@ -132,7 +158,7 @@ def dropout_mask(A: Any, keep_prob: float, rng: Any) -> Any:
     check_array(func, "A", A, ndim=None)
     xp = namespace_of(A, func=func)
     check_float(func, "A", xp, A)
-    keep_prob = _check_keep_prob(func, keep_prob)
+    keep_prob = check_keep_prob(func, keep_prob)
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
         rng = host_random_state(check_seed(func, "rng", rng))
     if not hasattr(rng, "rand"):
@@ -177,7 +203,7 @@ def apply_dropout(A: Any, D: Any, keep_prob: float) -> Any:
     >>> apply_dropout(np.ones((1, 2)), np.array([[True, False]]), 0.8)
     array([[1.25, 0.  ]])
     """
-    return _masked("apply_dropout", "A", A, D, keep_prob)
+    return checked_dropout("apply_dropout", "A", A, D, keep_prob)
 
 
 def dropout_backward(dA: Any, D: Any, keep_prob: float) -> Any:
@@ -189,11 +215,17 @@ def dropout_backward(dA: Any, D: Any, keep_prob: float) -> Any:
     >>> dropout_backward(np.ones((1, 2)), np.array([[0.0, 1.0]]), 0.5)
     array([[0., 2.]])
     """
-    return _masked("dropout_backward", "dA", dA, D, keep_prob)
+    return checked_dropout("dropout_backward", "dA", dA, D, keep_prob)
 
 
-def _masked(func: str, name: str, A: Any, D: Any, keep_prob: float, mask: str = "D") -> Any:
-    """``A * D / keep_prob``, every argument checked; ``mask`` is what messages call ``D``."""
+def checked_dropout(func: str, name: str, A: Any, D: Any, keep_prob: float, mask: str = "D") -> Any:
+    """The engine's ``Ops.dropout``, ``A * D / keep_prob``, every argument checked as :func:`apply_dropout`
+    checks them; messages name ``func``, ``name`` for ``A`` and ``mask`` for ``D``.
+
+    >>> import numpy as np
+    >>> checked_dropout("backward", "dA2", np.ones((1, 2)), np.array([[1, 0]]), 0.5)
+    array([[2., 0.]])
+    """
     check_array(func, name, A, ndim=None)
     check_array(func, mask, D, ndim=None)
     xp = namespace_of(A, D, func=func)
@@ -206,7 +238,7 @@ def _masked(func: str, name: str, A: Any, D: Any, keep_prob: float, mask: str = 
         D = xp.astype(D, A.dtype)
     check_same_dtype(func, (name, mask), (A, D))
     check_shape(func, mask, D, shape_of(A), f"(the shape of {name})")
-    keep_prob = _check_keep_prob(func, keep_prob)
+    keep_prob = check_keep_prob(func, keep_prob)
     # A boolean mask (the course's D1 < keep_prob, every mask this package draws) is 0/1 by
     # its dtype; others are searched, which catches a forgotten "< keep_prob".
     bad = None if kind == "bool" else first_bad(xp, D, (D == 0) | (D == 1))
@@ -215,4 +247,4 @@ def _masked(func: str, name: str, A: Any, D: Any, keep_prob: float, mask: str = 
             f"{func}: {mask} must be a dropout mask of 0s and 1s (rand(...) < keep_prob), "
             f"found {bad[1]!r} at {list(bad[0])}"
         )
-    return A * D / keep_prob
+    return kernels(A).dropout(A, D, keep_prob)

@@ -23,6 +23,7 @@ from ._checks import (
     shape_of,
 )
 from .backend import index_dtype, namespace_of
+from .linear import kernels
 
 
 def softmax(Z: Any) -> tuple[Any, Any]:
@@ -45,8 +46,8 @@ def softmax(Z: Any) -> tuple[Any, Any]:
 
 
 def _softmax(xp: Any, Z: Any) -> Any:
-    E = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
-    return E / xp.sum(E, axis=0, keepdims=True)
+    # The engine's kernel may write into its input: it gets a copy.
+    return kernels(Z).probabilities(xp.asarray(Z, copy=True), "softmax")
 
 
 def softmax_backward(dA: Any, cache: Any) -> Any:
@@ -159,10 +160,8 @@ def compute_cost_softmax(AL: Any, Y: Any) -> float:
 
 
 def _cost_softmax(xp: Any, AL: Any, Y: Any) -> Any:
-    """The cost as a 0-d array (no host synchronisation); Y is one-hot."""
-    m = shape_of(AL)[1]
-    eps = float(xp.finfo(AL.dtype).eps)
-    return -1 / m * xp.sum(Y * xp.log(xp.clip(AL, eps, None)))
+    """The cost as a 0-d array (no host synchronisation); Y is one-hot: the engine's ``Ops.cost``."""
+    return kernels(AL).cost(AL, Y, "softmax")
 
 
 def compute_cost_softmax_backward(AL: Any, Y: Any) -> Any:

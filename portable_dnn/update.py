@@ -1,4 +1,4 @@
-"""Gradient-descent update of the parameters."""
+"""Gradient-descent update of the parameters, through the training engine's ``sgd`` kernel."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from ._checks import check_array, check_float, check_positive_float, check_shape, num_layers, shape_of
 from .backend import namespace_of
+from .linear import kernels
 
 
 def update_parameters(
@@ -36,8 +37,11 @@ def descend(
     lr = check_positive_float(func, "learning_rate", learning_rate)
     L = num_layers(func, parameters, chained=chained)
     check_gradients(func, "grads", grads, parameters, L)
+    ops = kernels(parameters["W1"], inplace=False)
     return {
-        f"{p}{l}": parameters[f"{p}{l}"] - lr * grads[f"d{p}{l}"] for l in range(1, L + 1) for p in ("W", "b")
+        f"{p}{l}": ops.sgd(parameters[f"{p}{l}"], grads[f"d{p}{l}"], lr)
+        for l in range(1, L + 1)
+        for p in ("W", "b")
     }
 
 

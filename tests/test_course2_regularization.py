@@ -438,6 +438,20 @@ def test_model_starts_from_the_notebooks_weights(backend, circles, capsys, lambd
     assert [tuple(parameters[f"W{l}"].shape) for l in (1, 2, 3)] == [(20, 2), (3, 20), (1, 3)]
 
 
+@pytest.mark.parametrize("lambd, keep_prob", [(0, 1), (0.7, 1), (0, 0.86)])
+def test_model_rounds_as_the_backward_pass_its_notebook_calls(circles, lambd, keep_prob):
+    """Without L2 and dropout the notebook's model calls ``reg_utils.backward_propagation``, which
+    divides dZ by m before the products; otherwise the graded passes, which divide the products."""
+    X, labels, _, _ = circles
+    parameters = reg.model(X, labels, num_iterations=3, print_cost=False, lambd=lambd, keep_prob=keep_prob,
+                           backend="numpy")  # fmt: skip
+    expected, _ = dnn.fit(X, labels, [2, 20, 3, 1], init="xavier", init_seed=3, seed=reg.MASK_SEED,
+                          learning_rate=0.3, num_epochs=3, lambd=lambd, keep_prob=keep_prob,
+                          scale_dz_first=lambd == 0 and keep_prob == 1, backend="numpy")  # fmt: skip
+    for key, value in expected.items():
+        np.testing.assert_array_equal(parameters[key], value, err_msg=key)
+
+
 def test_model_prints_every_10000_iterations(circles, capsys):
     X, labels, _, _ = circles
     parameters = reg.model(X, labels, num_iterations=10001, backend="numpy")

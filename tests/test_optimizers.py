@@ -83,6 +83,36 @@ def test_adam_formula_with_bias_correction(backend, xp, dtype):
         assert namespace_of(new_p[k]) is xp and new_p[k].dtype == params[k].dtype
 
 
+def test_updates_round_as_the_course_writes_them(backend, xp):
+    """The updates run through the engine's kernels, whose roundings are the course's lines:
+    the same operations of the same library in the same order give the same bits."""
+    state = [_host_state(1), _grads(2), _grads(3), {k: v * v for k, v in _grads(4).items()}]
+    params, grads, v, s = (_move(backend, d, "float64") for d in state)
+    lr, beta, beta1, beta2, eps, t = 0.013, 0.87, 0.85, 0.997, 1e-7, 4
+    gd = update_parameters_with_gd(params, grads, lr)
+    mom_p, mom_v = update_parameters_with_momentum(params, grads, v, beta, lr)
+    adam = update_parameters_with_adam(params, grads, v, s, t, lr, beta1, beta2, eps)
+    adam_p, adam_v, adam_s, vc, sc = adam
+    for k in ("W1", "b1", "W2", "b2"):
+        d = "d" + k
+        course_v = beta * v[d] + (1 - beta) * grads[d]
+        course_v1 = beta1 * v[d] + (1 - beta1) * grads[d]
+        course_s = beta2 * s[d] + (1 - beta2) * (grads[d] * grads[d])
+        course_vc, course_sc = course_v1 / (1 - beta1**t), course_s / (1 - beta2**t)
+        expected = [
+            (gd[k], params[k] - lr * grads[d]),
+            (mom_v[d], course_v),
+            (mom_p[k], params[k] - lr * course_v),
+            (adam_v[d], course_v1),
+            (adam_s[d], course_s),
+            (vc[d], course_vc),
+            (sc[d], course_sc),
+            (adam_p[k], params[k] - lr * course_vc / (xp.sqrt(course_sc) + eps)),
+        ]
+        for got, want in expected:
+            np.testing.assert_array_equal(dnn.to_numpy(got), dnn.to_numpy(want), err_msg=k)
+
+
 def test_gd(backend):
     params, grads = _move(backend, _host_state(1), None), _move(backend, _grads(2), None)
     new = update_parameters_with_gd(params, grads, 0.5)

@@ -1,10 +1,10 @@
 """The second course's "Gradient Checking" notebook: the 1-D and N-D checks, and its ``gc_utils``.
 
 ``from portable_dnn.course2.gradient_checking import *`` gives the notebook's names with the
-notebook's signatures. The N-D network is the package's: ``forward_propagation_n`` runs
-:func:`portable_dnn.L_model_forward` and :func:`portable_dnn.compute_cost`,
-``backward_propagation_n`` the regularization notebook's backward pass (its cache checked
-layer by layer), and both checks are :func:`portable_dnn.gradient_check`.
+notebook's signatures. The N-D network is the package's: ``forward_propagation_n`` and
+``backward_propagation_n`` are the regularization notebook's passes (the package's layer
+functions, the cache checked layer by layer) with the notebook's cost and order of roundings,
+and both checks are :func:`portable_dnn.gradient_check`.
 ``dictionary_to_vector``, ``vector_to_dictionary`` and ``gradients_to_vector`` keep the
 course's contract here (``(theta, keys)``, the notebook's fixed shapes); the package's
 versions of the same names return and take a layout instead.
@@ -26,8 +26,8 @@ import numpy as np
 from portable_dnn import activations, gradcheck
 from portable_dnn._checks import check_array, check_positive_float, num_layers, shape_of
 from portable_dnn.backend import namespace_of
-from portable_dnn.cost import _check_labels, binary_cost, cross_entropy
-from portable_dnn.course2.regularization import _backward
+from portable_dnn.cost import binary_cost, check_labels, cross_entropy
+from portable_dnn.course2.regularization import backward_pass, forward_pass
 from portable_dnn.model import L_model_forward
 
 __all__ = [
@@ -234,14 +234,9 @@ def forward_propagation_n(X: Any, Y: Any, parameters: Mapping[str, Any]) -> tupl
     >>> round(cost, 6), len(cache)
     (0.503204, 4)
     """
-    AL, caches = L_model_forward(X, parameters)
-    cost = binary_cost("forward_propagation_n", AL, Y)
-    cache: list[Any] = []
-    for l, ((_, W, b), Z) in enumerate(caches):
-        # A layer's output is the next layer's input, A_prev of its cache.
-        A = caches[l + 1][0][0] if l + 1 < len(caches) else AL
-        cache += [Z, A, W, b]
-    return cost, tuple(cache)
+    func = "forward_propagation_n"
+    AL, cache = forward_pass(func, X, parameters)
+    return binary_cost(func, AL, Y), cache
 
 
 def backward_propagation_n(X: Any, Y: Any, cache: tuple[Any, ...]) -> dict[str, Any]:
@@ -259,8 +254,8 @@ def backward_propagation_n(X: Any, Y: Any, cache: tuple[Any, ...]) -> dict[str, 
     >>> list(g), g["db1"]
     (['dZ1', 'dW1', 'db1'], array([[0.11552929]]))
     """
-    # The regularization notebook's backward pass without its L2 term and dropout is this one.
-    return _backward("backward_propagation_n", X, Y, cache, 0.0, None)
+    # The regularization notebook's graded backward pass without its L2 term and dropout is this one.
+    return backward_pass("backward_propagation_n", X, Y, cache)
 
 
 def gradient_check_n(
@@ -306,7 +301,7 @@ def gradient_check_n(
     # cost after that is one forward pass and one number read back.
     AL, _ = L_model_forward(X, parameters)
     xp = namespace_of(AL, Y, *(gradients["d" + name] for name in names), func=func)
-    labels = _check_labels(func, xp, AL, Y)
+    labels = check_labels(func, xp, AL, Y)
 
     def cost(p: dict[str, Any]) -> Any:
         return cross_entropy(xp, L_model_forward(X, p)[0], labels)

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from portable_dnn._checks import check_array, check_count, check_layer_dims, shape_of
-from portable_dnn.backend import Backend
+from portable_dnn.backend import Backend, backend_of
 from portable_dnn.course2._data import course_points
 from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
-from portable_dnn.initialization import _draw
+from portable_dnn.initialization import draw_parameters
 
 __all__ = [
     "initialize_parameters_zeros",
@@ -80,7 +80,7 @@ def _initialize(
     func: str, layers_dims: Sequence[int], init: str, scale: float, backend: Any, dtype: Any
 ) -> dict[str, Any]:
     dims = check_layer_dims(func, layers_dims, name="layers_dims")
-    return _draw(dims, init, scale, SEED, backend, dtype, func)
+    return draw_parameters(dims, init, scale, SEED, backend, dtype, func)
 
 
 _INITIALIZATIONS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -135,8 +135,8 @@ def model(
         X = np.asarray(X)
     check_array(func, "X", X)
     layers_dims = [shape_of(X)[0], 10, 5, 1]
-    # Drawn on the host; fit moves them to its backend in X's floating dtype.
-    start = _INITIALIZATIONS[initialization](layers_dims, backend="numpy")
+    # Drawn where X lives (host data: on the host); fit moves them to its backend in X's floating dtype.
+    start = _INITIALIZATIONS[initialization](layers_dims, backend=backend_of(X))
     parameters, history = fit(
         X,
         Y,

@@ -24,7 +24,7 @@ from portable_dnn.fit import fit
 from portable_dnn.minibatch import random_mini_batches
 from portable_dnn.optim import optimizer as _optimizer
 from portable_dnn.optimizers import (
-    _check_decay,
+    check_decay_rate,
     initialize_adam,
     initialize_velocity,
     schedule_lr_decay,
@@ -92,7 +92,7 @@ def model(
         raise TypeError(f"{func}: decay must be None, update_lr or schedule_lr_decay, got {decay!r}")
     num_epochs = check_count(func, "num_epochs", num_epochs, 1)
     mini_batch_size = check_count(func, "mini_batch_size", mini_batch_size, 1)
-    decay_rate = _check_decay(func, decay_rate)
+    decay_rate = check_decay_rate(func, decay_rate)
     # The notebook passes every optimizer all four settings; each reads its own.
     chosen = _optimizer(optimizer, func)
     given = {"beta": beta, "beta1": beta1, "beta2": beta2, "epsilon": epsilon}

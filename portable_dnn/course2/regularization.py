@@ -12,8 +12,11 @@ sigmoid output) and keep its layouts, which for ``L = 3`` are the notebook's own
 - the backward passes return ``{"dZ3", "dW3", "db3", "dA2", "dZ2", "dW2", "db2", "dA1",
   "dZ1", "dW1", "db1"}``, in that order.
 
-The arithmetic is the package's own (``linear_forward``, ``relu``, ``apply_dropout``,
-``dropout_backward``, ``add_l2_grads``, ...); ``model`` trains through :func:`portable_dnn.fit`.
+The arithmetic is the package's own (``linear_activation_forward``, ``linear_gradients``,
+``apply_dropout``, ``dropout_backward``, ``add_l2_grads``, ...: the training engine's kernels). The
+backward passes divide the products by m, as the graded ones do (and return their keys and
+values); ``model`` trains through :func:`portable_dnn.fit` in the order of roundings of the
+backward pass the notebook's model calls.
 
 >>> import numpy as np
 >>> p = {"W1": np.ones((2, 3)), "b1": np.zeros((2, 1)), "W2": np.ones((1, 2)), "b2": np.zeros((1, 1))}
@@ -40,20 +43,21 @@ from portable_dnn._checks import (
     num_layers,
     shape_of,
 )
-from portable_dnn.activations import relu, relu_backward, sigmoid
+from portable_dnn.activations import relu_backward
 from portable_dnn.backend import Backend, host_random_state, namespace_of
-from portable_dnn.cost import _check_labels, checked_cross_entropy
+from portable_dnn.cost import check_labels, checked_cross_entropy
 from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
-from portable_dnn.linear import linear_backward, linear_forward
+from portable_dnn.layer import linear_activation_forward
+from portable_dnn.linear import linear_gradients
 from portable_dnn.regularization import (
-    _check_keep_prob,
-    _check_lambd,
-    _l2_cost,
-    _masked,
     add_l2_grads,
     apply_dropout,
+    check_keep_prob,
+    check_lambd,
+    checked_dropout,
     host_mask,
+    l2_terms,
 )
 
 __all__ = [
@@ -101,12 +105,12 @@ def compute_cost_with_regularization(A3: Any, Y: Any, parameters: Mapping[str, A
     np.float64(0.743147)
     """
     func = "compute_cost_with_regularization"
-    lambd = _check_lambd(func, lambd)
+    lambd = check_lambd(func, lambd)
     L = num_layers(func, parameters)
     check_array(func, "A3", A3)
     namespace_of(A3, *(parameters[f"W{l}"] for l in range(1, L + 1)), func=func)
     cross_entropy = checked_cross_entropy(func, A3, Y, stacklevel=4)  # checks A3 is (1, m)
-    return cross_entropy + _l2_cost(parameters, lambd, shape_of(A3)[1], func)
+    return cross_entropy + l2_terms(parameters, lambd, shape_of(A3)[1], func)[0]
 
 
 # ---------------------------------------------------------------- forward
@@ -123,7 +127,7 @@ def forward_propagation(X: Any, parameters: Mapping[str, Any]) -> tuple[Any, tup
     >>> A1.ravel(), Z2.ravel()
     (array([2., 0.]), array([2.]))
     """
-    return _forward("forward_propagation", X, parameters, None)
+    return forward_pass("forward_propagation", X, parameters)
 
 
 def forward_propagation_with_dropout(
@@ -150,12 +154,21 @@ def forward_propagation_with_dropout(
            [2., 2.]])
     """
     func = "forward_propagation_with_dropout"
-    return _forward(func, X, parameters, _check_keep_prob(func, keep_prob))
+    return forward_pass(func, X, parameters, check_keep_prob(func, keep_prob))
 
 
-def _forward(
-    func: str, X: Any, parameters: Mapping[str, Any], keep_prob: float | None
+def forward_pass(
+    func: str, X: Any, parameters: Mapping[str, Any], keep_prob: float | None = None
 ) -> tuple[Any, tuple[Any, ...]]:
+    """The notebooks' forward pass, checked as ``func``: ``(AL, cache)`` in the layouts above, each
+    layer :func:`portable_dnn.linear_activation_forward` (ReLU, then a sigmoid output) and, with
+    ``keep_prob``, :func:`portable_dnn.apply_dropout` after each hidden layer.
+
+    >>> import numpy as np
+    >>> p = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
+    >>> forward_pass("forward", np.zeros((2, 3)), p)[0]
+    array([[0.5, 0.5, 0.5]])
+    """
     L = num_layers(func, parameters)
     check_array(func, "X", X)
     W1 = parameters["W1"]
@@ -169,13 +182,8 @@ def _forward(
     A = X
     for l in range(1, L + 1):
         W, b = parameters[f"W{l}"], parameters[f"b{l}"]
-        Z, _ = linear_forward(A, W, b)
-        if l == L:
-            A, _ = sigmoid(Z)
-            cache += [Z, A, W, b]
-            continue
-        A, _ = relu(Z)
-        if keep_prob is None:
+        A, (_, Z) = linear_activation_forward(A, W, b, "relu" if l < L else "sigmoid")
+        if l == L or keep_prob is None:
             cache += [Z, A, W, b]
         else:
             D = xp.asarray(host_mask(rng, shape_of(A), keep_prob), device=array_api_compat.device(A))
@@ -192,6 +200,8 @@ def backward_propagation(X: Any, Y: Any, cache: tuple[Any, ...]) -> dict[str, An
     ``{"dZL", "dWL", "dbL", "dA(L-1)", ..., "dZ1", "dW1", "db1"}``.
 
     ``dZL = AL - Y``; below, ``dAl = W(l+1)^T dZ(l+1)`` and ``dZl = dAl`` where ``Al > 0``, else 0.
+    (The notebook's ``reg_utils`` version returns ``dZ`` divided by m, under lower-case keys;
+    this one keeps the graded functions' keys and values.)
 
     >>> import numpy as np
     >>> p = {"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))}
@@ -199,7 +209,7 @@ def backward_propagation(X: Any, Y: Any, cache: tuple[Any, ...]) -> dict[str, An
     >>> backward_propagation(np.zeros((1, 2)), np.array([[1, 0]]), cache)["db1"]
     array([[0.]])
     """
-    return _backward("backward_propagation", X, Y, cache, 0.0, None)
+    return backward_pass("backward_propagation", X, Y, cache)
 
 
 def backward_propagation_with_regularization(
@@ -214,7 +224,7 @@ def backward_propagation_with_regularization(
     array([[0.2]])
     """
     func = "backward_propagation_with_regularization"
-    return _backward(func, X, Y, cache, _check_lambd(func, lambd), None)
+    return backward_pass(func, X, Y, cache, lambd=check_lambd(func, lambd))
 
 
 def backward_propagation_with_dropout(
@@ -235,35 +245,54 @@ def backward_propagation_with_dropout(
            [ 0.      ]])
     """
     func = "backward_propagation_with_dropout"
-    return _backward(func, X, Y, cache, 0.0, _check_keep_prob(func, keep_prob))
+    return backward_pass(func, X, Y, cache, keep_prob=check_keep_prob(func, keep_prob))
 
 
-def _backward(
-    func: str, X: Any, Y: Any, cache: tuple[Any, ...], lambd: float, keep_prob: float | None
+def backward_pass(
+    func: str,
+    X: Any,
+    Y: Any,
+    cache: tuple[Any, ...],
+    lambd: float = 0.0,
+    keep_prob: float | None = None,
 ) -> dict[str, Any]:
+    """The notebooks' backward pass from :func:`forward_pass`'s cache, checked as ``func``.
+
+    ``dZL = AL - Y``; each layer's gradients are :func:`portable_dnn.linear_gradients`'s, each
+    ``dAl`` passes :func:`portable_dnn.dropout_backward` (with ``keep_prob``) and the ReLU's
+    gradient (``dAl`` where the cached ``Al > 0``), and ``lambd > 0`` adds the L2 term's; the
+    products are divided by m (the graded functions' and the gradient checking notebook's order).
+
+    >>> import numpy as np
+    >>> p = {"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))}
+    >>> cache = forward_pass("forward", np.ones((1, 2)), p)[1]
+    >>> backward_pass("backward", np.ones((1, 2)), np.array([[1, 1]]), cache)["dW1"].round(6)
+    array([[-0.268941]])
+    """
     layers = _layers(func, X, cache, dropout=keep_prob is not None)
     L = len(layers)
     AL = layers[-1]["A"]
     xp = namespace_of(AL, func=func)
-    Y = _check_labels(func, xp, AL, Y)
+    Y = check_labels(func, xp, AL, Y)
+    m = shape_of(X)[1]
     grads: dict[str, Any] = {}
     dZ = AL - Y
     for l in range(L, 0, -1):
         layer = layers[l - 1]
         A_prev = X if l == 1 else layers[l - 2]["A"]
-        dA_prev, dW, db = linear_backward(dZ, (A_prev, layer["W"], layer["b"]))
+        dA_prev, dW, db = linear_gradients(func, dZ, (A_prev, layer["W"], layer["b"]))
         grads[f"dZ{l}"], grads[f"dW{l}"], grads[f"db{l}"] = dZ, dW, db
         if l == 1:
             break
         below = layers[l - 2]
         if keep_prob is not None:
-            dA_prev = _masked(func, f"dA{l - 1}", dA_prev, below["D"], keep_prob, below["where"]["D"])
+            dA_prev = checked_dropout(func, f"dA{l - 1}", dA_prev, below["D"], keep_prob, below["where"]["D"])
         grads[f"dA{l - 1}"] = dA_prev
         # The notebook's ReLU gradient: dA where the layer's (cached) output is positive.
         dZ = relu_backward(dA_prev, below["A"])
     if lambd > 0:
         weights = {f"{k}{l}": layers[l - 1][k] for l in range(1, L + 1) for k in ("W", "b")}
-        grads = add_l2_grads(grads, weights, lambd, shape_of(X)[1])
+        grads = add_l2_grads(grads, weights, lambd, m)
     return grads
 
 
@@ -345,7 +374,9 @@ def model(
     ``keep_prob=0.86``) are on the course's ``data.mat``, which is not shipped here. Two
     differences from the notebook: dropout draws fresh masks at every iteration (the
     notebook's ``forward_propagation_with_dropout`` reseeds, so its model drops the same
-    units throughout), and ``lambd`` and ``keep_prob`` may be used together.
+    units throughout), and ``lambd`` and ``keep_prob`` may be used together. The gradients are
+    rounded as the backward pass the notebook's model calls rounds them: without ``lambd`` and
+    dropout, ``reg_utils``'s ``dZ`` divided by m first (``fit(scale_dz_first=True)``).
 
     >>> import numpy as np
     >>> X = np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 0.0, 1.0, 0.0]]); Y = np.array([[0, 0, 1, 1]])
@@ -369,6 +400,7 @@ def model(
         num_epochs=num_iterations,
         lambd=lambd,
         keep_prob=keep_prob,
+        scale_dz_first=bool(lambd == 0 and keep_prob == 1),
         backend=backend,
     )
     if print_cost:
