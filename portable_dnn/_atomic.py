@@ -21,7 +21,7 @@ from typing import Any
 # target's length (a name near NAME_MAX still saves), ending in ".tmp" so that no
 # "*.npz" pattern picks it up after a crash.
 _TMP_STEM = 32
-_TMP_NAME = re.compile(r"^\..*\.[0-9a-f]{8}\.tmp$", re.DOTALL)
+TMP_NAME = re.compile(r"^\..*\.[0-9a-f]{8}\.tmp$", re.DOTALL)
 
 
 def _replaceable(func: str, path: str) -> os.stat_result | None:
@@ -109,7 +109,7 @@ def _create_temp(func: str, path: str, folder: str) -> tuple[int, str]:
     raise FileExistsError(f"{func}: cannot create a temporary file beside {path!r}")
 
 
-def _atomic_write(func: str, path: str, write: Callable[[Any], None]) -> None:
+def atomic_write(func: str, path: str, write: Callable[[Any], None]) -> None:
     """``write(fh)`` into a temporary file beside ``path``, flushed to disk, then renamed over ``path``:
     an interrupted write leaves the old file (or none), never a broken one."""
     old = _replaceable(func, path)

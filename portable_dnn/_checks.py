@@ -17,8 +17,6 @@ import array_api_compat
 
 from .backend import backend_of
 
-HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu")
-
 #: NumPy's seeds (``RandomState(seed)``) run from 0 to this.
 MAX_SEED = 2**32 - 1
 

@@ -80,7 +80,7 @@ def _slot_shape(slot: str, shape: tuple[int, ...]) -> tuple[int, ...]:
     return () if slot in _SCALAR_SLOTS else shape
 
 
-def _bad_field(extra: Mapping[str, Any]) -> tuple[str, str, bool] | None:
+def bad_field(extra: Mapping[str, Any]) -> tuple[str, str, bool] | None:
     """The first known field of ``extra`` with a wrong value: (field, expected, type is wrong)."""
     for field, (expected, types, ok) in _FIELDS.items():
         if field not in extra:
@@ -134,7 +134,7 @@ def _metadata_text(func: str, metadata: Mapping[str, Any] | None) -> str:
             extra = json.dumps(dict(metadata), sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{func}: metadata must be JSON-serialisable ({exc})") from None
-        bad = _bad_field(json.loads(extra))
+        bad = bad_field(json.loads(extra))
         if bad is not None:
             field, expected, wrong_type = bad
             raise (TypeError if wrong_type else ValueError)(
@@ -167,7 +167,7 @@ def _check_activations(func: str, activations: Sequence[str] | None, L: int) -> 
     return acts
 
 
-def _input_shape_problem(shape: np.ndarray, n_x: int) -> str | None:
+def input_shape_problem(shape: np.ndarray, n_x: int) -> str | None:
     """What is wrong with ``input_shape`` for ``n_x`` input features (None: nothing)."""
     if shape.ndim != 1 or shape.dtype.kind not in "iu" or shape.size == 0 or np.any(shape <= 0):
         return "must be one or more positive integers"
@@ -176,7 +176,7 @@ def _input_shape_problem(shape: np.ndarray, n_x: int) -> str | None:
     return None
 
 
-def _classes_problem(labels: np.ndarray, units: int, output: str) -> str | None:
+def classes_problem(labels: np.ndarray, units: int, output: str) -> str | None:
     """What is wrong with the class labels ``labels`` of an output of ``units`` units (None: nothing)."""
     if output == "identity":
         return "cannot label an identity (regression) output"
@@ -203,13 +203,13 @@ def _records(
         ):
             raise TypeError(f"{func}: input_shape must be a tuple of sizes, got {input_shape!r}")
         shape = np.array(input_shape, dtype=np.int64).reshape(-1)
-        problem = _input_shape_problem(shape, layer_dims[0])
+        problem = input_shape_problem(shape, layer_dims[0])
         if problem:
             raise ValueError(f"{func}: input_shape {tuple(input_shape)!r} {problem}")
         out["input_shape"] = shape
     if classes is not None:
         labels = np.asarray(classes if isinstance(classes, (list, tuple)) else to_numpy(classes))
-        problem = _classes_problem(labels, layer_dims[-1], output)
+        problem = classes_problem(labels, layer_dims[-1], output)
         if problem:
             raise ValueError(f"{func}: classes {labels.tolist()!r} {problem}")
         out["classes"] = labels
@@ -296,12 +296,12 @@ def _read_records(
     shape = classes = None
     if "input_shape" in archive.members:
         shape = _metadata_array(archive, "input_shape")
-        problem = _input_shape_problem(shape, layer_dims[0])
+        problem = input_shape_problem(shape, layer_dims[0])
         if problem:
             raise archive.fail(f"has input_shape {shape.tolist()!r} that {problem}")
     if "classes" in archive.members:
         classes = _metadata_array(archive, "classes")
-        problem = _classes_problem(classes, layer_dims[-1], output)
+        problem = classes_problem(classes, layer_dims[-1], output)
         if problem:
             raise archive.fail(f"has classes {classes.tolist()!r} that {problem}")
     return shape, classes
@@ -351,7 +351,7 @@ def _read_extra(archive: Archive) -> dict[str, Any]:
         raise archive.fail("has metadata that is not valid JSON") from None
     if not isinstance(extra, dict):
         raise archive.fail("has metadata that is not a JSON object")
-    bad = _bad_field(extra)
+    bad = bad_field(extra)
     if bad is not None:
         field, wanted, _ = bad
         raise archive.fail(f"has metadata field {field!r} = {extra[field]!r}, expected {wanted}")

@@ -36,7 +36,7 @@ from .backend import (
     to_numpy,
 )
 from .backend.base import dtype_name
-from .softmax import _one_hot
+from .softmax import indices_to_one_hot
 
 
 def is_host(a: Any) -> bool:
@@ -148,7 +148,7 @@ def move_labels(func: str, be: Backend, Y: Any, dtype: Any, output: str, n_y: in
             f"{func}: {name} has shape {shape}, expected class indices ({m},) or (1, {m}), "
             f"or one-hot ({n_y}, {m})"
         )
-    return _one_hot(func, xp, Y, n_y, dtype, name)
+    return indices_to_one_hot(func, xp, Y, n_y, dtype, name)
 
 
 def split_columns(

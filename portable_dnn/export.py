@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any
 
-from ._atomic import _atomic_write
+from ._atomic import atomic_write
 from .engine import Network, Optimizer, Step, flatten
 from .fit import labels_of
 from .trained import TrainedNetwork, as_trained
@@ -73,7 +73,7 @@ def export_onnx(
         doc=f"{'-'.join(map(str, net.layer_dims))} network, {net.hidden} hidden layers, {net.output} output",
     )
     path = os.fspath(path)
-    _atomic_write(func, path, lambda fh: fh.write(proto))
+    atomic_write(func, path, lambda fh: fh.write(proto))
     return path
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from .activations import activation_backward, activation_forward
 from .backend.activations import activation as _declared
-from .linear import _unpack, linear_backward, linear_forward
+from .linear import linear_backward, linear_forward, unpack_cache
 
 LinearCache = tuple[Any, Any, Any]
 LayerCache = tuple[LinearCache, Any]
@@ -40,6 +40,6 @@ def linear_activation_backward(dA: Any, cache: LayerCache, activation: str) -> t
     """
     func = "linear_activation_backward"
     act = _declared(activation, func)
-    linear_cache, activation_cache = _unpack(func, cache, 2, "((A_prev, W, b), Z)")
+    linear_cache, activation_cache = unpack_cache(func, cache, 2, "((A_prev, W, b), Z)")
     dZ = activation_backward(dA, activation_cache, act, func)
     return linear_backward(dZ, linear_cache)

@@ -78,7 +78,7 @@ def linear_gradients(func: str, dZ: Any, cache: Any) -> tuple[Any, Any, Any]:
     >>> linear_gradients("backward", np.ones((1, 2)), cache)[1]
     array([[1., 1., 1.]])
     """
-    A_prev, W, b = _unpack(func, cache, 3, "(A_prev, W, b)")
+    A_prev, W, b = unpack_cache(func, cache, 3, "(A_prev, W, b)")
     _check_linear(func, A_prev, W, b, a_name="cache's A_prev")
     check_array(func, "dZ", dZ)
     namespace_of(dZ, W, func=func)
@@ -90,7 +90,7 @@ def linear_gradients(func: str, dZ: Any, cache: Any) -> tuple[Any, Any, Any]:
     return ops.back(W, dZ), dW, db
 
 
-def _unpack(func: str, cache: Any, n: int, layout: str) -> tuple[Any, ...]:
+def unpack_cache(func: str, cache: Any, n: int, layout: str) -> tuple[Any, ...]:
     if not isinstance(cache, (tuple, list)) or len(cache) != n:
         raise ValueError(
             f"{func}: cache must be a tuple {layout}, got {type(cache).__name__}"

@@ -9,10 +9,9 @@ from ._checks import check_activation, check_array, check_shape, num_layers, sha
 from .activations import sigmoid_backward
 from .backend import namespace_of
 from .cost import check_labels, cost_backward, warn_non_binary
+from .engine import HIDDEN
 from .layer import LayerCache, linear_activation_backward, linear_activation_forward
 from .linear import linear_backward
-
-HIDDEN = ("relu", "tanh", "leaky_relu", "sigmoid")
 
 
 class _PlacedCache(tuple):  # type: ignore[type-arg]

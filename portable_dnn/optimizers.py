@@ -14,12 +14,12 @@ from typing import Any
 from ._checks import check_count, check_positive_float, num_layers
 from .backend import namespace_of
 from .linear import kernels
-from .regularization import _real
+from .regularization import real_number
 from .update import check_gradients, descend
 
 
 def _check_beta(func: str, name: str, beta: Any) -> float:
-    value = _real(beta)
+    value = real_number(beta)
     if value is None or not (0 <= value < 1):
         raise ValueError(f"{func}: {name} must be a number in [0, 1), got {beta!r}")
     return value
@@ -225,11 +225,10 @@ def check_decay_rate(func: str, decay_rate: Any) -> float:
     >>> check_decay_rate("update_lr", 1)
     1.0
     """
-    value = _real(decay_rate)
+    value = real_number(decay_rate)
     if value is None or not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{func}: decay_rate must be a finite number >= 0, got {decay_rate!r}")
     return value
 
 
 #: The former private name, which ``fit`` still imports.
-_check_decay = check_decay_rate

@@ -47,8 +47,8 @@ from .engine import HIDDEN, OUTPUTS, Network, new_state
 from .initialization import INITS, initialize_parameters_deep
 from .optim import GD, Optimizer
 from .optim import optimizer as _optimizer
-from .optimizers import _check_decay
-from .regularization import _check_keep_prob, _check_lambd
+from .optimizers import check_decay_rate
+from .regularization import check_keep_prob, check_lambd
 from .resume import resume_state
 from .schedules import Constant, InverseTimeDecay
 
@@ -157,7 +157,7 @@ def prepare(
     rate, lr0 = _rate(func, learning_rate, decay_rate, time_interval)
     if batch_size is not None:
         batch_size = check_count(func, "batch_size", batch_size, 1)
-    lambd, keep_prob = _check_lambd(func, lambd), _check_keep_prob(func, keep_prob)
+    lambd, keep_prob = check_lambd(func, lambd), check_keep_prob(func, keep_prob)
     _check_validation(func, validation_data, validation_fraction)
     # Epoch e's mini-batches are shuffled with seed + e + 1, which NumPy needs below 2**32.
     why = (
@@ -282,7 +282,7 @@ def _rate(
     func: str, learning_rate: Any, decay_rate: Any, time_interval: Any
 ) -> tuple[Callable[[int], float], float | None]:
     """Each epoch's rate (a schedule), and the number ``learning_rate`` (None for a callable)."""
-    decay_rate = _check_decay(func, decay_rate)
+    decay_rate = check_decay_rate(func, decay_rate)
     if time_interval is not None:
         time_interval = check_count(func, "time_interval", time_interval, 1)
     if callable(learning_rate):

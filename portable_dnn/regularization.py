@@ -32,7 +32,7 @@ from .cost import binary_cost
 from .linear import kernels
 
 
-def _real(value: Any) -> float | None:
+def real_number(value: Any) -> float | None:
     """``value`` as a float when it is a real number (not a bool), else None."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
@@ -45,7 +45,7 @@ def check_lambd(func: str, lambd: Any) -> float:
     >>> check_lambd("l2_cost", 0.7)
     0.7
     """
-    value = _real(lambd)
+    value = real_number(lambd)
     if value is None or not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{func}: lambd must be a finite number >= 0, got {lambd!r}")
     return value
@@ -57,14 +57,13 @@ def check_keep_prob(func: str, keep_prob: Any) -> float:
     >>> check_keep_prob("dropout_mask", 1)
     1.0
     """
-    value = _real(keep_prob)
+    value = real_number(keep_prob)
     if value is None or not (0 < value <= 1):
         raise ValueError(f"{func}: keep_prob must be a number in (0, 1], got {keep_prob!r}")
     return value
 
 
 #: The former private names, which ``fit`` still imports.
-_check_lambd, _check_keep_prob = check_lambd, check_keep_prob
 
 
 def l2_cost(parameters: Mapping[str, Any], lambd: float, m: int) -> float:

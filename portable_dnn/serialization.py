@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from . import _npz, _safetensors
-from ._atomic import _TMP_NAME, _atomic_write
+from ._atomic import TMP_NAME, atomic_write
 from ._checks import num_layers
 from ._schema import (
     DTYPES,
@@ -140,9 +140,9 @@ def save_parameters(
     arrays["metadata"] = np.array(extra)
     arrays.update(_records(func, input_shape, classes, layer_dims, acts[-1]))
     if _safetensors.is_safetensors(path):
-        _atomic_write(func, path, lambda fh: _safetensors.write(fh, arrays))
+        atomic_write(func, path, lambda fh: _safetensors.write(fh, arrays))
     else:
-        _atomic_write(func, path, lambda fh: _npz.write(fh, arrays))
+        atomic_write(func, path, lambda fh: _npz.write(fh, arrays))
     return path
 
 
@@ -165,7 +165,7 @@ def _open(func: str, path: Any) -> Any:
         raise ValueError(f"{func}: model file {path!r} does not exist")
     if not os.path.isfile(path):
         raise ValueError(f"{func}: model file {path!r} is not a file")
-    if _TMP_NAME.match(os.path.basename(path)):
+    if TMP_NAME.match(os.path.basename(path)):
         raise ValueError(
             f"{func}: {path!r} is the temporary file of an unfinished save, not a model file "
             "(it is safe to delete)"

@@ -90,10 +90,10 @@ def one_hot(Y: Any, num_classes: int, dtype: Any = None) -> Any:
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"{func}: num_classes must be a positive integer, got {num_classes!r}")
     target = xp.float64 if dtype is None else dtype
-    return _one_hot(func, xp, Y, num_classes, target)
+    return indices_to_one_hot(func, xp, Y, num_classes, target)
 
 
-def _one_hot(func: str, xp: Any, Y: Any, C: int, dtype: Any, name: str = "Y") -> Any:
+def indices_to_one_hot(func: str, xp: Any, Y: Any, C: int, dtype: Any, name: str = "Y") -> Any:
     shape = shape_of(Y)
     if len(shape) == 2 and shape[0] == 1:
         Y = xp.reshape(Y, (shape[1],))
@@ -140,7 +140,7 @@ def _labels(func: str, xp: Any, AL: Any, Y: Any) -> Any:
             f"{func}: Y has shape {shape_of(Y)}, expected class indices of shape ({m},) or (1, {m}) "
             f"or one-hot labels of shape ({C}, {m})"
         )
-    return _one_hot(func, xp, Y, C, AL.dtype)
+    return indices_to_one_hot(func, xp, Y, C, AL.dtype)
 
 
 def compute_cost_softmax(AL: Any, Y: Any) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_activation, num_layers, shape_of
-from ._schema import DTYPES, _bad_field, _classes_problem, _input_shape_problem
+from ._schema import DTYPES, bad_field, classes_problem, input_shape_problem
 from .backend import to_numpy
 from .engine import HIDDEN, OUTPUTS
 from .serialization import load_checkpoint, save_parameters
@@ -222,14 +222,14 @@ def _check_record(func: str, net: TrainedNetwork) -> None:
     """Refuse what a model file could not hold, now rather than at a save: the file's own checks."""
     dims = net.layer_dims
     if net.input_shape is not None:
-        problem = _input_shape_problem(np.array(net.input_shape, dtype=np.int64), dims[0])
+        problem = input_shape_problem(np.array(net.input_shape, dtype=np.int64), dims[0])
         if problem:
             raise ValueError(f"{func}: input_shape {net.input_shape!r} {problem}")
     if net.classes is not None:
-        problem = _classes_problem(net.classes, dims[-1], net.output)
+        problem = classes_problem(net.classes, dims[-1], net.output)
         if problem:
             raise ValueError(f"{func}: classes {net.classes.tolist()!r} {problem}")
-    bad = _bad_field(net.info)
+    bad = bad_field(net.info)
     if bad is not None:
         raise ValueError(f"{func}: info[{bad[0]!r}] must be {bad[1]}, got {net.info[bad[0]]!r}")
     for key, a in net.parameters.items():

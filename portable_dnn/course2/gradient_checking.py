@@ -157,7 +157,7 @@ def gradients_to_vector(gradients: Mapping[str, Any]) -> Any:
 # ------------------------------------------------------------ 1-D
 
 
-def _real(func: str, name: str, value: Any) -> None:
+def real_number(func: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not (isinstance(value, numbers.Real) or hasattr(value, "shape")):
         raise TypeError(f"{func}: {name} must be a real number or an array, got {type(value).__name__}")
 
@@ -168,8 +168,8 @@ def forward_propagation(x: Any, theta: Any) -> Any:
     >>> forward_propagation(2, 4)
     8
     """
-    _real("forward_propagation", "x", x)
-    _real("forward_propagation", "theta", theta)
+    real_number("forward_propagation", "x", x)
+    real_number("forward_propagation", "theta", theta)
     return theta * x
 
 
@@ -179,13 +179,13 @@ def backward_propagation(x: Any, theta: Any) -> Any:
     >>> backward_propagation(3, 4)
     3
     """
-    _real("backward_propagation", "x", x)
-    _real("backward_propagation", "theta", theta)
+    real_number("backward_propagation", "x", x)
+    real_number("backward_propagation", "theta", theta)
     return x
 
 
 def _scalar(func: str, name: str, value: Any) -> float:
-    _real(func, name, value)
+    real_number(func, name, value)
     if hasattr(value, "shape"):
         if math.prod(shape_of(value)) != 1:
             raise ValueError(f"{func}: {name} must be one number, got shape {shape_of(value)}")
