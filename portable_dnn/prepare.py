@@ -301,6 +301,8 @@ def _rate(
 def scheduled(func: str, schedule: Callable[[int], Any], epoch: int) -> float:
     """``schedule(epoch)`` as a float, checked: a positive finite number."""
     rate = schedule(epoch)
+    if type(rate) is float and 0 < rate < math.inf:  # the common case, without the ABC checks below
+        return rate
     if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (0 < float(rate) < math.inf):
         raise ValueError(
             f"{func}: learning_rate({epoch}) returned {rate!r} for epoch {epoch}; "
