@@ -120,7 +120,8 @@ def _declared_tables() -> str:
     rows = ["| activation | computes | backward reads |", "| --- | --- | --- |"]
     for act in ACTIVATIONS.values():
         rows.append(f"| `{act.name}` | {act.summary} | {'Z and A' if act.needs_input else 'A'} |")
-    rows += ["", "| optimizer | what | hyperparameters (default, valid values) | slots |", "| --- | --- | --- | --- |"]
+    rows += ["", "| optimizer | what | hyperparameters (default, valid values) | slots |"]
+    rows.append("| --- | --- | --- | --- |")
     for name, cls in OPTIMIZERS.items():
         settings = "; ".join(
             f"`{k}` = {f.default!r} ({f.metadata['range']}): {f.metadata['doc']}"
