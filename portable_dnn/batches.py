@@ -69,8 +69,15 @@ class Epoch:
         return np.add.reduceat(w, np.arange(0, len(w), self.size))
 
     def __iter__(self) -> Iterator[tuple[tuple[Any, ...], int]]:
-        be = self.backend
         arrays = (self.X, self.Y) if self.weights is None else (self.X, self.Y, self.weights)
+        if self.order is None and self.masks is None:
+            # The whole data as one batch, nothing drawn: the course's loops take this path every
+            # iteration, where a generator's cost shows.
+            return iter(((arrays, int(self.X.shape[1])),))
+        return self._batches(arrays)
+
+    def _batches(self, arrays: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], int]]:
+        be = self.backend
         parts: Iterable[tuple[Any, ...]]
         if self.order is None:
             parts = [arrays]

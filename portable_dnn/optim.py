@@ -97,6 +97,8 @@ class Optimizer:
     #: like the parameters and start at 0.
     scalar_slots: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
+    #: The update kernel's arguments after a parameter's slots (see :meth:`update`).
+    kernel_args: ClassVar[tuple[str, ...]] = ()
 
     clip_norm: float | None = hyper(None, POSITIVE, "clip the gradients to this global 2-norm")
 
@@ -150,8 +152,13 @@ class Optimizer:
         return made
 
     def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        """``[params, *slots]`` after one step (``t`` counts the steps from 1); ``grads`` are scratch."""
-        raise NotImplementedError
+        """``[params, *slots]`` after one step (``t`` counts the steps from 1); ``grads`` are scratch.
+
+        The step is the ``Ops`` method named ``name`` on every parameter, given the parameter, its
+        gradient, its slots and then the values ``kernel_args`` names: ``"t"``, ``"lr"`` or a field."""
+        given = {"t": t, "lr": lr}
+        args = [given[a] if a in given else getattr(self, a) for a in self.kernel_args]
+        return ops.step_all(self.name, params, grads, slots, *args)  # type: ignore[no-any-return]
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
@@ -173,22 +180,15 @@ class Momentum(Optimizer):
     slots: ClassVar[tuple[str, ...]] = ("v",)
     summary: ClassVar[str] = "gradient descent with momentum (the course's)"
     beta: float = hyper(0.9, UNIT, "the velocity's decay")
-
-    def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        return ops.step_all("momentum", params, grads, slots, self.beta, lr)
+    kernel_args: ClassVar[tuple[str, ...]] = ("beta", "lr")
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov momentum (look-ahead form): ``v`` as momentum, ``W = W - lr (beta v + (1 - beta) dW)``."""
 
     name: ClassVar[str] = "nesterov"
-    slots: ClassVar[tuple[str, ...]] = ("v",)
     summary: ClassVar[str] = "Nesterov's accelerated momentum"
-    beta: float = hyper(0.9, UNIT, "the velocity's decay")
-
-    def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        return ops.step_all("nesterov", params, grads, slots, self.beta, lr)
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
@@ -200,9 +200,7 @@ class RMSprop(Optimizer):
     summary: ClassVar[str] = "RMSprop"
     rho: float = hyper(0.9, UNIT, "the squared gradients' decay")
     epsilon: float = hyper(1e-8, POSITIVE, "added to the denominator")
-
-    def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        return ops.step_all("rmsprop", params, grads, slots, self.rho, lr, self.epsilon)
+    kernel_args: ClassVar[tuple[str, ...]] = ("rho", "lr", "epsilon")
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
@@ -215,30 +213,21 @@ class Adam(Optimizer):
     beta1: float = hyper(0.9, UNIT, "the first moment's decay")
     beta2: float = hyper(0.999, UNIT, "the second moment's decay")
     epsilon: float = hyper(1e-8, POSITIVE, "added to the denominator")
-
-    def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        return ops.step_all("adam", params, grads, slots, t, lr, self.beta1, self.beta2, self.epsilon)
+    kernel_args: ClassVar[tuple[str, ...]] = ("t", "lr", "beta1", "beta2", "epsilon")
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
-class AdamW(Optimizer):
+class AdamW(Adam):
     """Adam, then decoupled weight decay ``W = W - lr weight_decay W0`` (``W0`` before the step)."""
 
     name: ClassVar[str] = "adamw"
-    slots: ClassVar[tuple[str, ...]] = ("v", "s")
     summary: ClassVar[str] = "Adam with decoupled weight decay (PyTorch's AdamW)"
-    beta1: float = hyper(0.9, UNIT, "the first moment's decay")
-    beta2: float = hyper(0.999, UNIT, "the second moment's decay")
-    epsilon: float = hyper(1e-8, POSITIVE, "added to the denominator")
     weight_decay: float = hyper(0.01, NON_NEGATIVE, "the decoupled weight decay")
-
-    def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        hyper = (self.beta1, self.beta2, self.epsilon, self.weight_decay)
-        return ops.step_all("adamw", params, grads, slots, t, lr, *hyper)
+    kernel_args: ClassVar[tuple[str, ...]] = ("t", "lr", "beta1", "beta2", "epsilon", "weight_decay")
 
 
 @dataclasses.dataclass(unsafe_hash=True, kw_only=True, repr=False)
-class NAdam(Optimizer):
+class NAdam(Adam):
     """NAdam (Adam with Nesterov momentum), as PyTorch's ``torch.optim.NAdam`` with its defaults.
 
     ``mu_t = beta1 (1 - 0.5 * 0.96^(t momentum_decay))``; each parameter keeps the running
@@ -251,14 +240,8 @@ class NAdam(Optimizer):
     slots: ClassVar[tuple[str, ...]] = ("v", "s", "mu")
     scalar_slots: ClassVar[tuple[str, ...]] = ("mu",)
     summary: ClassVar[str] = "Adam with Nesterov momentum (PyTorch's NAdam)"
-    beta1: float = hyper(0.9, UNIT, "the first moment's decay")
-    beta2: float = hyper(0.999, UNIT, "the second moment's decay")
-    epsilon: float = hyper(1e-8, POSITIVE, "added to the denominator")
     momentum_decay: float = hyper(0.004, NON_NEGATIVE, "how fast mu_t approaches beta1")
-
-    def update(self, ops: Any, params: list[Any], grads: list[Any], slots: Slots, t: Any, lr: Any) -> Slots:
-        hyper = (self.beta1, self.beta2, self.epsilon, self.momentum_decay)
-        return ops.step_all("nadam", params, grads, slots, t, lr, *hyper)
+    kernel_args: ClassVar[tuple[str, ...]] = ("t", "lr", "beta1", "beta2", "epsilon", "momentum_decay")
 
 
 #: Every optimizer by name, in the order the docs list them.

@@ -132,7 +132,7 @@ def train(
             for cb in run.callbacks:
                 if hasattr(cb, "on_train_begin"):
                     cb.on_train_begin(run)
-            trainer.run(p.start, p.num_epochs, run.on_epoch)
+            trainer.run(p.start, p.num_epochs, run.on_epoch if run.callbacks else None)
         finally:
             for cb in run.callbacks:
                 if hasattr(cb, "on_train_end"):
@@ -147,9 +147,9 @@ def _plan(p: PreparedRun) -> Callable[[int], Epoch]:
     dropout masks from the epoch's own seeded stream."""
     L = len(p.dims) - 1
     keep_prob = p.network.keep_prob
+    m = shape_of(p.X)[1]
 
     def batches(epoch: int) -> Epoch:
-        m = shape_of(p.X)[1]
         order = None if p.batch_size is None else host_random_state(p.seed + epoch + 1).permutation(m)
         masks = None
         if keep_prob < 1:
@@ -162,4 +162,8 @@ def _plan(p: PreparedRun) -> Callable[[int], Epoch]:
         return Epoch(p.backend, p.X, p.Y, order, p.batch_size or m, p.dtype, masks,
                      replay=p.replay is not False, weights=p.W, host_weights=p.host_W)  # fmt: skip
 
+    if p.batch_size is None and keep_prob == 1:
+        # Every epoch the same whole batch: one plan, which iterating leaves as it was.
+        same = batches(0)
+        return lambda epoch: same
     return batches

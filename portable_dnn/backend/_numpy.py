@@ -232,15 +232,18 @@ class NumpyBackend(Backend):
 def _sigmoid(ops: Ops, Z: Any) -> Any:
     """:class:`~portable_dnn.backend.activations.Sigmoid`'s forward, written into ``Z``."""
     low = ops.sigmoid_low
-    far = Z < low
-    # Rare (Z below about -709 in float64): keep those inputs before Z is overwritten.
-    kept = Z[far] if far.any() else None
+    # Rare (Z below about -709 in float64): keep those inputs before Z is overwritten. One
+    # reduction (NaN-ignoring, empty-safe) decides, as the mask is needed only then.
+    far = kept = None
+    if np.fmin.reduce(Z, axis=None, initial=np.inf) < low:
+        far = Z < low
+        kept = Z[far]
     np.maximum(Z, low, out=Z)
     np.negative(Z, out=Z)
     np.exp(Z, out=Z)
     Z += 1
     A = np.reciprocal(Z, out=Z)
-    if kept is not None:
+    if far is not None:
         A[far] = np.exp(kept)
     return A
 
