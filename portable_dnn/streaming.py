@@ -193,7 +193,7 @@ def fit_out_of_core(
         parameters = initialize_parameters_deep(
             dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
         )
-        sizes = X.chunks[1]
+        sizes = be.column_chunks(X)
         examples: list[int] = []
 
         def batches(epoch: int) -> Iterator[tuple[tuple[Any, Any], int]]:

@@ -209,16 +209,22 @@ class Backend:
         step_timeout: float | None = None,
         worker_timeout: float | None = None,
         lineage: int | None = None,
+        quiet: bool = False,
     ) -> Any:
         """A context computing on ``scheduler`` (a cluster's address, a client, a local scheduler's
         name), watched as the other arguments say, where the library has schedulers; it yields
-        the cluster's client or None."""
+        the cluster's client or None. ``quiet`` leaves the cluster's own notices of lost
+        connections unlogged (a caller reporting faults in one line of its own)."""
         raise ValueError(f"a scheduler address needs the dask backend, not {self.name}")
 
     def open_store(self, path: str, x: str, y: str, func: str) -> tuple[Any, Any]:
         """Arrays over the datasets ``x`` (features, m) and ``y`` of the store at ``path``, read a
         chunk at a time (only where the library reads lazily)."""
         raise ValueError(f"{func}: reading a store a chunk at a time needs the dask backend, not {self.name}")
+
+    def column_chunks(self, A: Any) -> tuple[int, ...]:
+        """The widths of ``A``'s chunks along its last axis: one chunk where the library has none."""
+        return (int(A.shape[-1]),)
 
     def column_blocks(self, A: Any, index: Sequence[int]) -> Any:
         """The column chunks ``index`` of ``A`` (an array of this backend), side by side."""

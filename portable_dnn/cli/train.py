@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import logging
 import os
 import shlex
 import signal
@@ -234,22 +233,9 @@ def scheduler(args: argparse.Namespace) -> Any:
     if args.scheduler is None:
         return contextlib.nullcontext()
     try:
-        return _quietly(get_backend(args.backend).scheduler(args.scheduler))
+        return get_backend(args.backend).scheduler(args.scheduler, quiet=True)
     except ValueError as exc:
         raise CLIError(f"--scheduler: {exc}") from None
-
-
-@contextlib.contextmanager
-def _quietly(block: Any) -> Any:
-    """``block`` with distributed's notices of lost connections unshown: a fault is reported as one line."""
-    logger = logging.getLogger("distributed")
-    previous = logger.level
-    logger.setLevel(max(logging.ERROR, logger.getEffectiveLevel()))
-    try:
-        with block as value:
-            yield value
-    finally:
-        logger.setLevel(previous)
 
 
 def _progress(quiet: bool, total: int, initial: int) -> Any:

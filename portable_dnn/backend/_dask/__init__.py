@@ -127,6 +127,9 @@ class DaskBackend(Backend):
     def open_store(self, path: str, x: str, y: str, func: str) -> tuple[Any, Any]:
         return open_store(path, x, y, func)
 
+    def column_chunks(self, A: Any) -> tuple[int, ...]:
+        return tuple(A.chunks[-1])
+
     def column_blocks(self, A: Any, index: Sequence[int]) -> Any:
         return column_blocks(A, index)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -103,6 +104,7 @@ def use_scheduler(
     step_timeout: float | None = None,
     worker_timeout: float | None = None,
     lineage: int | None = None,
+    quiet: bool = False,
 ) -> Iterator[Any]:
     """Compute with ``scheduler`` inside the block; yield the ``Client`` or None.
 
@@ -111,7 +113,8 @@ def use_scheduler(
     ``"tcp://10.0.0.5:8786"`` (a Client is connected for the block and closed
     after it), or a local scheduler name (``"threads"``, ``"synchronous"``).
     The other arguments, where given, replace the :class:`Watch` settings for
-    the block (checked by the public :func:`portable_dnn.streaming.use_scheduler`).
+    the block (checked by the public :func:`portable_dnn.streaming.use_scheduler`); ``quiet``
+    leaves distributed's notices of lost connections unlogged inside it.
     """
     given: dict[str, Any] = {
         "step_timeout": step_timeout,
@@ -120,10 +123,15 @@ def use_scheduler(
     }
     watch = dataclasses.replace(_WATCH.get(), **{k: v for k, v in given.items() if v is not None})
     token = _WATCH.set(watch)
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    if quiet:
+        logger.setLevel(max(logging.ERROR, logger.getEffectiveLevel()))
     try:
         with _selected(scheduler, func) as client:
             yield client
     finally:
+        logger.setLevel(level)
         _WATCH.reset(token)
 
 
