@@ -30,8 +30,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "library: a test of one array library's own features; runs wherever it is installed"
+    )
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"portable_dnn backend: {config.getoption('--backend')}"
+
+
+#: The backend whose session runs the tests that no backend can change.
+REFERENCE = "numpy"
+#: The fixtures through which a test meets the backend under test.
+BACKEND_FIXTURES = {"backend", "xp", "to_backend"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside the reference backend's session, leave out the tests that do not meet the backend
+    under test: they compute the same in every session (each picks its arrays' library itself,
+    NumPy unless it names another), so one session runs them. A library's own tests
+    (``@pytest.mark.library``) run wherever that library is installed."""
+    if config.getoption("--backend") == REFERENCE:
+        return
+    kept, left = [], []
+    for item in items:
+        meets = BACKEND_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("library")
+        (kept if meets else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 zarr = pytest.importorskip("zarr")
 
+pytestmark = pytest.mark.library
+
 import portable_dnn as dnn  # noqa: E402
 from portable_dnn.backend import get_backend, to_numpy  # noqa: E402
 from portable_dnn.backend._dask.scheduler import current_client  # noqa: E402

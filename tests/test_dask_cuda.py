@@ -14,6 +14,8 @@ da = pytest.importorskip("dask.array")
 pytest.importorskip("distributed")
 cupy = pytest.importorskip("cupy")
 
+pytestmark = pytest.mark.library
+
 import portable_dnn as dnn  # noqa: E402
 from portable_dnn.backend import to_numpy  # noqa: E402
 from portable_dnn.datasets import default_dataset  # noqa: E402

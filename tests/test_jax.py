@@ -22,6 +22,8 @@ from portable_dnn.fit import fit
 
 jax = pytest.importorskip("jax")
 
+pytestmark = pytest.mark.library
+
 from portable_dnn.backend import _jax  # noqa: E402  (imports jax)
 
 from .compare import largest_difference  # noqa: E402
