@@ -149,23 +149,8 @@ class NumpyOps(Ops):
         P -= G
         return P, s
 
-    def adamw(
-        self,
-        P: Any,
-        G: Any,
-        v: Any,
-        s: Any,
-        t: Any,
-        lr: float,
-        beta1: float,
-        beta2: float,
-        eps: float,
-        weight_decay: float,
-    ) -> tuple[Any, Any, Any]:
-        decay = np.multiply(P, lr * weight_decay, out=self._scratch("decay", P))
-        self.adam(P, G, v, s, t, lr, beta1, beta2, eps)
-        P -= decay
-        return P, v, s
+    def _scaled(self, name: str, x: Any, factor: float) -> Any:
+        return np.multiply(x, factor, out=self._scratch(name, x))
 
     def adam(
         self, P: Any, G: Any, v: Any, s: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
