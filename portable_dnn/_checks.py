@@ -275,19 +275,35 @@ def check_layer_dims(func: str, layer_dims: Any, name: str = "layer_dims") -> li
 MAX_ELEMENTS = 2**63 // 8
 
 
+def count_layers(func: str, parameters: Any, name: str = "", prefix: str = "") -> int:
+    """How many ``{prefix}W1, {prefix}W2, ...`` the dict ``parameters`` holds (at least one);
+    ``name`` names the dict in the errors.
+
+    >>> count_layers("f", {"dW1": 0, "db1": 0, "dW2": 0}, prefix="d")
+    2
+    """
+    if not isinstance(parameters, Mapping):
+        wanted = f"{name} must be" if name else "expected"
+        raise TypeError(
+            f"{func}: {wanted} a dict of '{prefix}W1', '{prefix}b1', ..., got {type(parameters).__name__}"
+        )
+    L = 0
+    while f"{prefix}W{L + 1}" in parameters:
+        L += 1
+    if L == 0:
+        missing = f"{name} has no" if name else "no"
+        keys = f"'{prefix}W1', '{prefix}b1', ..., '{prefix}WL', '{prefix}bL'"
+        raise ValueError(f"{func}: {missing} '{prefix}W1'; expected keys {keys}")
+    return L
+
+
 def num_layers(func: str, parameters: Any, name: str = "parameters", chained: bool = True) -> int:
     """Number of layers L in a ``{"W1", "b1", ..., "WL", "bL"}`` dict, checked for shape.
 
     ``chained=False`` checks only that each entry is an array: an update that treats every
     parameter on its own (the optimizers) needs no layer to fit the next.
     """
-    if not isinstance(parameters, Mapping):
-        raise TypeError(f"{func}: {name} must be a dict of 'W1', 'b1', ..., got {type(parameters).__name__}")
-    L = 0
-    while f"W{L + 1}" in parameters:
-        L += 1
-    if L == 0:
-        raise ValueError(f"{func}: {name} has no 'W1'; expected keys 'W1', 'b1', ..., 'WL', 'bL'")
+    L = count_layers(func, parameters, name)
     for l in range(1, L + 1):
         W, b = parameters.get(f"W{l}"), parameters.get(f"b{l}")
         if b is None:
