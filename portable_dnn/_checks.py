@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -222,6 +223,34 @@ def check_decay_per_step(func: str, learning_rate: float, weight_decay: float) -
             f"{func}: learning_rate * weight_decay = {decay:.3g} must be below 1 (decoupled weight "
             "decay scales every parameter by 1 - learning_rate * weight_decay at each step)"
         )
+
+
+def check_path(func: str, path: Any) -> str:
+    """``path`` (a str or ``os.PathLike``) as a str; a ``TypeError`` naming ``func`` for anything else.
+
+    >>> import pathlib
+    >>> check_path("save_parameters", pathlib.Path("m.npz"))
+    'm.npz'
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def check_file(func: str, path: Any, what: str = "file") -> str:
+    """``path`` as a str naming an existing file (``what`` names it in the errors).
+
+    >>> check_file("load_parameters", "no_model.npz", "model file")
+    Traceback (most recent call last):
+    ...
+    ValueError: load_parameters: model file 'no_model.npz' does not exist
+    """
+    path = check_path(func, path)
+    if not os.path.exists(path):
+        raise ValueError(f"{func}: {what} {path!r} does not exist")
+    if not os.path.isfile(path):
+        raise ValueError(f"{func}: {what} {path!r} is not a file")
+    return path
 
 
 def check_count(func: str, name: str, value: Any, minimum: int = 0) -> int:
