@@ -219,7 +219,8 @@ def _sigmoid(ops: Ops, Z: Any) -> Any:
     low = ops.sigmoid_low
     # Rare (Z below about -709 in float64): keep those inputs before Z is overwritten. One
     # reduction (NaN-ignoring, empty-safe) decides, as the mask is needed only then.
-    far = kept = None
+    far: Any = None
+    kept: Any = None
     if np.fmin.reduce(Z, axis=None, initial=np.inf) < low:
         far = Z < low
         kept = Z[far]
