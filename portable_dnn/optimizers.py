@@ -25,12 +25,6 @@ def _check_beta(func: str, name: str, beta: Any) -> float:
     return value
 
 
-def _check_state(
-    func: str, name: str, state: Mapping[str, Any], parameters: Mapping[str, Any], L: int
-) -> None:
-    check_gradients(func, name, state, parameters, L)
-
-
 def update_parameters_with_gd(
     parameters: Mapping[str, Any], grads: Mapping[str, Any], learning_rate: float
 ) -> dict[str, Any]:
@@ -100,8 +94,8 @@ def update_parameters_with_momentum(
     beta = _check_beta(func, "beta", beta)
     lr = check_positive_float(func, "learning_rate", learning_rate)
     L = num_layers(func, parameters, chained=False)
-    _check_state(func, "grads", grads, parameters, L)
-    _check_state(func, "v", v, parameters, L)
+    check_gradients(func, "grads", grads, parameters, L)
+    check_gradients(func, "v", v, parameters, L)
     new_p, new_v = _step("momentum", parameters, grads, [v], L, beta, lr)
     return new_p, new_v
 
@@ -152,7 +146,7 @@ def update_parameters_with_adam(
     epsilon = check_positive_float(func, "epsilon", epsilon)
     L = num_layers(func, parameters, chained=False)
     for name, state in (("grads", grads), ("v", v), ("s", s)):
-        _check_state(func, name, state, parameters, L)
+        check_gradients(func, name, state, parameters, L)
     namespace_of(parameters["W1"], func=func)
     # The kernel's step is the course's lr * v_corrected / (sqrt(s_corrected) + epsilon).
     new_p, new_v, new_s = _step("adam", parameters, grads, [v, s], L, t, lr, beta1, beta2, epsilon)
