@@ -13,6 +13,7 @@ from typing import Any
 
 from ._checks import check_count, check_positive_float, num_layers
 from .backend import namespace_of
+from .engine import parameter_keys
 from .linear import kernels
 from .regularization import check_non_negative, real_number
 from .update import check_gradients, descend
@@ -51,13 +52,8 @@ def initialize_velocity(parameters: Mapping[str, Any]) -> dict[str, Any]:
     return _zeros_like(parameters, L)
 
 
-def _keys(L: int) -> list[str]:
-    """``W1, b1, ..., WL, bL``; a gradient's or a state's key is ``"d"`` and its parameter's."""
-    return [f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
-
-
 def _zeros_like(parameters: Mapping[str, Any], L: int) -> dict[str, Any]:
-    return {f"d{k}": namespace_of(parameters[k]).zeros_like(parameters[k]) for k in _keys(L)}
+    return {f"d{k}": namespace_of(parameters[k]).zeros_like(parameters[k]) for k in parameter_keys(L)}
 
 
 def _step(
@@ -65,7 +61,7 @@ def _step(
 ) -> list[dict[str, Any]]:
     """The ``Ops`` update ``kernel`` on every parameter, with the dicts of ``state`` as its slots and
     then ``hyper``: new dicts of the parameters and of each slot, the arguments left as they were."""
-    keys = _keys(L)
+    keys = parameter_keys(L)
     P, G = [parameters[k] for k in keys], [grads[f"d{k}"] for k in keys]
     slots = [[kept[f"d{k}"] for k in keys] for kept in state]
     new_P, *new_slots = kernels(P[0], inplace=False).step_all(kernel, P, G, slots, *hyper)

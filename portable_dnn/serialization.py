@@ -54,6 +54,7 @@ from ._schema import (
     _slot_arrays,
 )
 from .backend import Backend, get_backend, to_numpy
+from .engine import parameter_keys
 
 __all__ = ["FORMAT_VERSION", "save_parameters", "load_parameters", "load_metadata", "load_checkpoint"]
 
@@ -105,7 +106,7 @@ def save_parameters(
     func = "save_parameters"
     path = check_path(func, path)
     L = num_layers(func, parameters)
-    unexpected = sorted(k for k in parameters if k not in {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"})
+    unexpected = sorted(set(parameters) - set(parameter_keys(L)))
     if unexpected:
         raise ValueError(
             f"{func}: parameters has keys {', '.join(map(repr, unexpected))} beyond 'W1', 'b1', ..., "

@@ -28,6 +28,7 @@ from portable_dnn._checks import check_array, check_positive_float, count_layers
 from portable_dnn.backend import namespace_of
 from portable_dnn.cost import binary_cost, check_labels, cross_entropy
 from portable_dnn.course2.regularization import backward_pass, forward_pass
+from portable_dnn.engine import parameter_keys
 from portable_dnn.model import L_model_forward
 
 __all__ = [
@@ -88,7 +89,7 @@ def relu(x: Any) -> Any:
 def _parameter_names(func: str, parameters: Any, prefix: str = "") -> list[str]:
     """``W1, b1, ..., WL, bL`` (with ``prefix``, ``dW1, db1, ...``): the notebook's order."""
     L = count_layers(func, parameters, prefix=prefix)
-    names = [f"{prefix}{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
+    names = parameter_keys(L, prefix)
     for name in names:
         if name not in parameters:
             raise ValueError(f"{func}: has {prefix}W{name[len(prefix) + 1 :]} but no {name!r}")
@@ -278,7 +279,7 @@ def gradient_check_n(
     func = "gradient_check_n"
     epsilon = check_positive_float(func, "epsilon", epsilon)
     L = num_layers(func, parameters)
-    names = [f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
+    names = parameter_keys(L)
     if not isinstance(gradients, Mapping):
         raise TypeError(f"{func}: gradients must be a dict of arrays, got {type(gradients).__name__}")
     for name in names:
