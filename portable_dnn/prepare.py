@@ -160,7 +160,8 @@ def prepare(func: str, X: Any, Y: Any, layers_dims: Sequence[int], **keywords: A
     check_choice(func, "output", kw.output, OUTPUTS)
     check_choice(func, "init", kw.init, INITS)
     # The optimizer's hyperparameters, given one by one (None: the optimizer's own value).
-    hypers = {name: value for name, value in vars(kw).items() if name in optimizer_settings().keys()}
+    known = optimizer_settings()
+    hypers = {name: value for name, value in vars(kw).items() if name in known}
     opt = _optimizer(kw.optimizer, func, **hypers)
     num_epochs = check_count(func, "num_epochs", kw.num_epochs, 1)
     rate, lr0 = _rate(func, kw.learning_rate, kw.decay_rate, kw.time_interval)
