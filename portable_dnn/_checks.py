@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -224,6 +225,34 @@ def check_decay_per_step(func: str, learning_rate: float, weight_decay: float) -
         )
 
 
+def check_path(func: str, path: Any) -> str:
+    """``path`` (a str or ``os.PathLike``) as a str; a ``TypeError`` naming ``func`` for anything else.
+
+    >>> import pathlib
+    >>> check_path("save_parameters", pathlib.Path("m.npz"))
+    'm.npz'
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def check_file(func: str, path: Any, what: str = "file") -> str:
+    """``path`` as a str naming an existing file (``what`` names it in the errors).
+
+    >>> check_file("load_parameters", "no_model.npz", "model file")
+    Traceback (most recent call last):
+    ...
+    ValueError: load_parameters: model file 'no_model.npz' does not exist
+    """
+    path = check_path(func, path)
+    if not os.path.exists(path):
+        raise ValueError(f"{func}: {what} {path!r} does not exist")
+    if not os.path.isfile(path):
+        raise ValueError(f"{func}: {what} {path!r} is not a file")
+    return path
+
+
 def check_count(func: str, name: str, value: Any, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{func}: {name} must be an integer >= {minimum}, got {value!r}")
@@ -275,19 +304,35 @@ def check_layer_dims(func: str, layer_dims: Any, name: str = "layer_dims") -> li
 MAX_ELEMENTS = 2**63 // 8
 
 
+def count_layers(func: str, parameters: Any, name: str = "", prefix: str = "") -> int:
+    """How many ``{prefix}W1, {prefix}W2, ...`` the dict ``parameters`` holds (at least one);
+    ``name`` names the dict in the errors.
+
+    >>> count_layers("f", {"dW1": 0, "db1": 0, "dW2": 0}, prefix="d")
+    2
+    """
+    if not isinstance(parameters, Mapping):
+        wanted = f"{name} must be" if name else "expected"
+        raise TypeError(
+            f"{func}: {wanted} a dict of '{prefix}W1', '{prefix}b1', ..., got {type(parameters).__name__}"
+        )
+    L = 0
+    while f"{prefix}W{L + 1}" in parameters:
+        L += 1
+    if L == 0:
+        missing = f"{name} has no" if name else "no"
+        keys = f"'{prefix}W1', '{prefix}b1', ..., '{prefix}WL', '{prefix}bL'"
+        raise ValueError(f"{func}: {missing} '{prefix}W1'; expected keys {keys}")
+    return L
+
+
 def num_layers(func: str, parameters: Any, name: str = "parameters", chained: bool = True) -> int:
     """Number of layers L in a ``{"W1", "b1", ..., "WL", "bL"}`` dict, checked for shape.
 
     ``chained=False`` checks only that each entry is an array: an update that treats every
     parameter on its own (the optimizers) needs no layer to fit the next.
     """
-    if not isinstance(parameters, Mapping):
-        raise TypeError(f"{func}: {name} must be a dict of 'W1', 'b1', ..., got {type(parameters).__name__}")
-    L = 0
-    while f"W{L + 1}" in parameters:
-        L += 1
-    if L == 0:
-        raise ValueError(f"{func}: {name} has no 'W1'; expected keys 'W1', 'b1', ..., 'WL', 'bL'")
+    L = count_layers(func, parameters, name)
     for l in range(1, L + 1):
         W, b = parameters.get(f"W{l}"), parameters.get(f"b{l}")
         if b is None:

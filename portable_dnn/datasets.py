@@ -16,18 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_file
+
 __all__ = ["load_dataset", "check_same_features", "flatten_images", "load_npz_dataset", "default_dataset"]
 
 _H5_HINT = "pip install 'portable_dnn[cli]'"
-
-
-def _require_file(func: str, path: Any) -> str:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"{func}: file {path!r} does not exist")
-    return path
 
 
 class _Invalid(ValueError):
@@ -111,8 +104,8 @@ def load_dataset(
     ValueError: load_dataset: file 'no_such_train.h5' does not exist
     """
     func = "load_dataset"
-    train_path = _require_file(func, train_path)
-    test_path = _require_file(func, test_path)
+    train_path = check_file(func, train_path)
+    test_path = check_file(func, test_path)
     train_x, train_y, classes = _read_h5(func, train_path, "train_set_x", "train_set_y")
     test_x, test_y, _ = _read_h5(func, test_path, "test_set_x", "test_set_y")
     return train_x, train_y, test_x, test_y, classes
@@ -223,7 +216,7 @@ def load_npz_dataset(
     ValueError: load_npz_dataset: file 'missing.npz' does not exist
     """
     func = "load_npz_dataset"
-    path = _require_file(func, path)
+    path = check_file(func, path)
     try:
         with open(path, "rb") as fh:  # our own handle: np.load leaks its own on a damaged zip
             if fh.read(4) not in (b"PK\x03\x04", b"PK\x05\x06", b"\x93NUM"):

@@ -67,10 +67,19 @@ class Network:
 # ------------------------------------------------------------------ state
 
 
+def parameter_keys(L: int, prefix: str = "") -> list[str]:
+    """The keys of an L-layer network's parameters in their order: ``W1, b1, ..., WL, bL``
+    (``prefix="d"`` for their gradients, ``dW1, db1, ...``).
+
+    >>> parameter_keys(2, prefix="d")
+    ['dW1', 'db1', 'dW2', 'db2']
+    """
+    return [f"{prefix}{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
+
+
 def flatten(parameters: Mapping[str, Any], prefix: str = "") -> list[Any]:
     """``{"W1": .., "b1": .., ...}`` as ``[W1, b1, ...]`` (``prefix="d"`` for ``dW1``, ``db1``, ...)."""
-    L = len(parameters) // 2
-    return [parameters[f"{prefix}{p}{l}"] for l in range(1, L + 1) for p in ("W", "b")]
+    return [parameters[key] for key in parameter_keys(len(parameters) // 2, prefix)]
 
 
 def unflatten(values: Sequence[Any], prefix: str = "") -> dict[str, Any]:

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from ._atomic import atomic_write
+from ._checks import check_path
 from .engine import Network, Optimizer, Step, flatten
 from .fit import labels_of
 from .trained import TrainedNetwork, as_trained
@@ -49,8 +50,7 @@ def export_onnx(
     ([[1], [0]], True)
     """
     func = "export_onnx"
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
+    path = check_path(func, path)
     for name, value in (("input_name", input_name), ("batch", batch)):
         if not isinstance(value, str) or not value:
             raise ValueError(f"{func}: {name} must be a non-empty string, got {value!r}")
@@ -72,7 +72,6 @@ def export_onnx(
         properties={"portable_dnn": json.dumps(_description(net))},
         doc=f"{'-'.join(map(str, net.layer_dims))} network, {net.hidden} hidden layers, {net.output} output",
     )
-    path = os.fspath(path)
     atomic_write(func, path, lambda fh: fh.write(proto))
     return path
 

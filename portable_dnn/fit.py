@@ -258,15 +258,13 @@ def fit(
         print_cost=print_cost, callback=callback, checkpoint=checkpoint,
         early_stopping_patience=early_stopping_patience, callbacks=callbacks,
     )  # fmt: skip
-    settings = {"beta": beta, "beta1": beta1, "beta2": beta2, "epsilon": epsilon, "rho": rho,
-                "weight_decay": weight_decay, "clip_norm": clip_norm}  # fmt: skip
     prepared = prepare(
         func, X, Y, layers_dims, sample_weight=sample_weight, hidden_activation=hidden_activation,
-        output=output, init=init, optimizer=optimizer, optimizer_settings=settings,
-        learning_rate=learning_rate, batch_size=batch_size, num_epochs=num_epochs, lambd=lambd,
-        keep_prob=keep_prob, scale_dz_first=scale_dz_first, decay_rate=decay_rate,
-        time_interval=time_interval, validation_data=validation_data,
-        validation_fraction=validation_fraction, seed=seed, init_seed=init_seed, backend=backend,
-        dtype=dtype, resume=resume, signals=signals, replay=replay,
+        output=output, init=init, optimizer=optimizer, beta=beta, beta1=beta1, beta2=beta2, epsilon=epsilon,
+        rho=rho, weight_decay=weight_decay, clip_norm=clip_norm, learning_rate=learning_rate,
+        batch_size=batch_size, num_epochs=num_epochs, lambd=lambd, keep_prob=keep_prob,
+        scale_dz_first=scale_dz_first, decay_rate=decay_rate, time_interval=time_interval,
+        validation_data=validation_data, validation_fraction=validation_fraction, seed=seed,
+        init_seed=init_seed, backend=backend, dtype=dtype, resume=resume, signals=signals, replay=replay,
     )  # fmt: skip
     return train(prepared, hooks)

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, overload
 
 import numpy as np
 
+from ._checks import check_file
 from .datasets import flatten_images
 from .fit import forward_proba
 from .trained import TrainedNetwork, as_trained
@@ -51,11 +52,7 @@ def read_image(path: str | os.PathLike[str], size: tuple[int, int]) -> np.ndarra
     """
     func = "read_image"
     Image, ImageOps = _pillow(func)
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"{func}: image file {path!r} does not exist")
+    path = check_file(func, path, "image file")
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)

@@ -13,8 +13,9 @@ from typing import Any
 
 from ._checks import check_count, check_positive_float, num_layers
 from .backend import namespace_of
+from .engine import parameter_keys
 from .linear import kernels
-from .regularization import real_number
+from .regularization import check_non_negative, real_number
 from .update import check_gradients, descend
 
 
@@ -23,12 +24,6 @@ def _check_beta(func: str, name: str, beta: Any) -> float:
     if value is None or not (0 <= value < 1):
         raise ValueError(f"{func}: {name} must be a number in [0, 1), got {beta!r}")
     return value
-
-
-def _check_state(
-    func: str, name: str, state: Mapping[str, Any], parameters: Mapping[str, Any], L: int
-) -> None:
-    check_gradients(func, name, state, parameters, L)
 
 
 def update_parameters_with_gd(
@@ -58,12 +53,19 @@ def initialize_velocity(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _zeros_like(parameters: Mapping[str, Any], L: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for l in range(1, L + 1):
-        for p in ("W", "b"):
-            value = parameters[f"{p}{l}"]
-            out[f"d{p}{l}"] = namespace_of(value).zeros_like(value)
-    return out
+    return {f"d{k}": namespace_of(parameters[k]).zeros_like(parameters[k]) for k in parameter_keys(L)}
+
+
+def _step(
+    kernel: str, parameters: Mapping[str, Any], grads: Mapping[str, Any], state: Any, L: int, *hyper: Any
+) -> list[dict[str, Any]]:
+    """The ``Ops`` update ``kernel`` on every parameter, with the dicts of ``state`` as its slots and
+    then ``hyper``: new dicts of the parameters and of each slot, the arguments left as they were."""
+    keys = parameter_keys(L)
+    P, G = [parameters[k] for k in keys], [grads[f"d{k}"] for k in keys]
+    slots = [[kept[f"d{k}"] for k in keys] for kept in state]
+    new_P, *new_slots = kernels(P[0], inplace=False).step_all(kernel, P, G, slots, *hyper)
+    return [dict(zip(keys, new_P)), *({f"d{k}": a for k, a in zip(keys, slot)} for slot in new_slots)]
 
 
 def update_parameters_with_momentum(
@@ -88,26 +90,9 @@ def update_parameters_with_momentum(
     beta = _check_beta(func, "beta", beta)
     lr = check_positive_float(func, "learning_rate", learning_rate)
     L = num_layers(func, parameters, chained=False)
-    _check_state(func, "grads", grads, parameters, L)
-    _check_state(func, "v", v, parameters, L)
-    return _momentum_step(parameters, grads, v, beta, lr, L)
-
-
-def _momentum_step(
-    parameters: Mapping[str, Any],
-    grads: Mapping[str, Any],
-    v: Mapping[str, Any],
-    beta: float,
-    lr: float,
-    L: int,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    new_v: dict[str, Any] = {}
-    new_p: dict[str, Any] = {}
-    ops = kernels(parameters["W1"], inplace=False)
-    for l in range(1, L + 1):
-        for p in ("W", "b"):
-            key = f"d{p}{l}"
-            new_p[f"{p}{l}"], new_v[key] = ops.momentum(parameters[f"{p}{l}"], grads[key], v[key], beta, lr)
+    check_gradients(func, "grads", grads, parameters, L)
+    check_gradients(func, "v", v, parameters, L)
+    new_p, new_v = _step("momentum", parameters, grads, [v], L, beta, lr)
     return new_p, new_v
 
 
@@ -157,38 +142,12 @@ def update_parameters_with_adam(
     epsilon = check_positive_float(func, "epsilon", epsilon)
     L = num_layers(func, parameters, chained=False)
     for name, state in (("grads", grads), ("v", v), ("s", s)):
-        _check_state(func, name, state, parameters, L)
+        check_gradients(func, name, state, parameters, L)
     namespace_of(parameters["W1"], func=func)
-    return _adam_step(parameters, grads, v, s, t, lr, beta1, beta2, epsilon, L)
-
-
-def _adam_step(
-    parameters: Mapping[str, Any],
-    grads: Mapping[str, Any],
-    v: Mapping[str, Any],
-    s: Mapping[str, Any],
-    t: int,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    epsilon: float,
-    L: int,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    new_p: dict[str, Any] = {}
-    new_v: dict[str, Any] = {}
-    new_s: dict[str, Any] = {}
-    v_corrected: dict[str, Any] = {}
-    s_corrected: dict[str, Any] = {}
-    ops = kernels(parameters["W1"], inplace=False)
-    for l in range(1, L + 1):
-        for p in ("W", "b"):
-            key = f"d{p}{l}"
-            # The kernel's step is the course's lr * v_corrected / (sqrt(s_corrected) + epsilon).
-            new_p[f"{p}{l}"], new_v[key], new_s[key] = ops.adam(
-                parameters[f"{p}{l}"], grads[key], v[key], s[key], t, lr, beta1, beta2, epsilon
-            )
-            v_corrected[key] = new_v[key] / (1 - beta1**t)
-            s_corrected[key] = new_s[key] / (1 - beta2**t)
+    # The kernel's step is the course's lr * v_corrected / (sqrt(s_corrected) + epsilon).
+    new_p, new_v, new_s = _step("adam", parameters, grads, [v, s], L, t, lr, beta1, beta2, epsilon)
+    v_corrected = {key: new_v[key] / (1 - beta1**t) for key in new_v}
+    s_corrected = {key: new_s[key] / (1 - beta2**t) for key in new_s}
     return new_p, new_v, new_s, v_corrected, s_corrected
 
 
@@ -225,10 +184,7 @@ def check_decay_rate(func: str, decay_rate: Any) -> float:
     >>> check_decay_rate("update_lr", 1)
     1.0
     """
-    value = real_number(decay_rate)
-    if value is None or not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{func}: decay_rate must be a finite number >= 0, got {decay_rate!r}")
-    return value
+    return check_non_negative(func, "decay_rate", decay_rate)
 
 
 #: The former private name, which ``fit`` still imports.

@@ -10,9 +10,11 @@ estimators and the command line all start here.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,7 @@ from .engine import HIDDEN, OUTPUTS, Network, new_state
 from .initialization import INITS, initialize_parameters_deep
 from .optim import GD, Optimizer
 from .optim import optimizer as _optimizer
+from .optim import settings as optimizer_settings
 from .optimizers import check_decay_rate
 from .regularization import check_keep_prob, check_lambd
 from .resume import resume_state
@@ -110,93 +113,100 @@ def check_choice(func: str, name: str, value: Any, allowed: Sequence[str]) -> st
     return value
 
 
-def prepare(
-    func: str,
-    X: Any,
-    Y: Any,
-    layers_dims: Sequence[int],
-    *,
-    sample_weight: Any = None,
-    hidden_activation: str = "relu",
-    output: str = "sigmoid",
-    init: str = "he",
-    optimizer: str | Optimizer = "gd",
-    optimizer_settings: Mapping[str, Any] | None = None,
-    learning_rate: float | Callable[[int], float] = 0.0007,
-    batch_size: int | None = None,
-    num_epochs: int = 5000,
-    lambd: float = 0.0,
-    keep_prob: float = 1.0,
-    scale_dz_first: bool = False,
-    decay_rate: float = 0.0,
-    time_interval: int | None = None,
-    validation_data: tuple[Any, Any] | None = None,
-    validation_fraction: float = 0.0,
-    seed: int = 0,
-    init_seed: int | None = None,
-    backend: str | Backend | None = None,
-    dtype: Any = None,
-    resume: Mapping[str, Any] | None = None,
-    signals: Sequence[int] = (),
-    replay: bool | str = "auto",
-) -> PreparedRun:
-    """The run :func:`~portable_dnn.fit` describes (its keywords, the optimizer's hyperparameters in
-    ``optimizer_settings``), checked, with its data on the backend and its starting state.
+#: :func:`~portable_dnn.fit`'s keywords that report on a run (its callbacks) rather than shape it.
+REPORTS = (
+    "early_stopping_patience",
+    "print_cost",
+    "progress",
+    "metrics",
+    "callback",
+    "checkpoint",
+    "callbacks",
+)
+
+
+def run_keywords(given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` over :func:`~portable_dnn.fit`'s defaults for the keywords that shape a run (fit's
+    signature is their one declaration); one fit does not take, or one of :data:`REPORTS`, is refused.
+
+    >>> run_keywords({"num_epochs": 3})["num_epochs"], run_keywords({})["optimizer"]
+    (3, 'gd')
+    """
+    from .fit import fit  # fit is prepare, then train
+
+    table = {
+        name: p.default
+        for name, p in inspect.signature(fit).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and name not in REPORTS
+    }
+    for name in given:
+        if name not in table:
+            raise TypeError(f"prepare() got an unexpected keyword argument {name!r}")
+    return {**table, **given}
+
+
+def prepare(func: str, X: Any, Y: Any, layers_dims: Sequence[int], **keywords: Any) -> PreparedRun:
+    """The run :func:`~portable_dnn.fit` describes, checked, with its data on the backend and its
+    starting state. ``keywords`` are fit's, with fit's defaults, but for the :data:`REPORTS`.
 
     >>> import numpy as np
     >>> run = prepare("fit", np.random.randn(2, 5), np.array([[0, 1, 1, 0, 1]]), [2, 3, 1], num_epochs=3)
     >>> run.X.shape, run.Y.shape, run.rate(2), run.num_epochs
     ((2, 5), (1, 5), 0.0007, 3)
     """
+    kw = SimpleNamespace(**run_keywords(keywords))
     dims = check_layer_dims(func, layers_dims, name="layers_dims")
-    check_activation(func, hidden_activation, HIDDEN)
-    check_choice(func, "output", output, OUTPUTS)
-    check_choice(func, "init", init, INITS)
-    opt = _optimizer(optimizer, func, **(optimizer_settings or {}))
-    num_epochs = check_count(func, "num_epochs", num_epochs, 1)
-    rate, lr0 = _rate(func, learning_rate, decay_rate, time_interval)
-    if batch_size is not None:
-        batch_size = check_count(func, "batch_size", batch_size, 1)
-    lambd, keep_prob = check_lambd(func, lambd), check_keep_prob(func, keep_prob)
-    _check_validation(func, validation_data, validation_fraction)
+    check_activation(func, kw.hidden_activation, HIDDEN)
+    check_choice(func, "output", kw.output, OUTPUTS)
+    check_choice(func, "init", kw.init, INITS)
+    # The optimizer's hyperparameters, given one by one (None: the optimizer's own value).
+    known = optimizer_settings()
+    hypers = {name: value for name, value in vars(kw).items() if name in known}
+    opt = _optimizer(kw.optimizer, func, **hypers)
+    num_epochs = check_count(func, "num_epochs", kw.num_epochs, 1)
+    rate, lr0 = _rate(func, kw.learning_rate, kw.decay_rate, kw.time_interval)
+    batch_size = None if kw.batch_size is None else check_count(func, "batch_size", kw.batch_size, 1)
+    lambd, keep_prob = check_lambd(func, kw.lambd), check_keep_prob(func, kw.keep_prob)
+    _check_validation(func, kw.validation_data, kw.validation_fraction)
     # Epoch e's mini-batches are shuffled with seed + e + 1, which NumPy needs below 2**32.
     why = (
         f" (epoch e shuffles with seed + e + 1 and NumPy's seeds stop at 2**32 - 1; num_epochs={num_epochs})"
     )
-    seed = check_seed(func, "seed", seed, num_epochs, why)
-    init_seed = seed if init_seed is None else check_seed(func, "init_seed", init_seed)
+    seed = check_seed(func, "seed", kw.seed, num_epochs, why)
+    init_seed = seed if kw.init_seed is None else check_seed(func, "init_seed", kw.init_seed)
+    replay, scale_dz_first = kw.replay, kw.scale_dz_first
     if not (isinstance(replay, bool) or (isinstance(replay, str) and replay == "auto")):
         raise ValueError(f"{func}: replay must be 'auto', True or False, got {replay!r}")
     if not isinstance(scale_dz_first, bool):
         raise TypeError(f"{func}: scale_dz_first must be True or False, got {scale_dz_first!r}")
-    be = pick_backend(func, X, backend)
+    be = pick_backend(func, X, kw.backend)
     if replay is True and not be.replays_epochs:
         raise ValueError(
             f"{func}: replay=True needs a backend that runs a whole epoch as one program (jax), "
             f"not {be.name}; use replay='auto' or False"
         )
-    be.check_dtype(dtype, func, like=X)
-    network = Network(hidden_activation, output, keep_prob, lambd, scale_dz_first)
-    data = _move_data(func, be, X, Y, sample_weight, dims, dtype, output, validation_data,
-                      validation_fraction, seed)  # fmt: skip
+    be.check_dtype(kw.dtype, func, like=X)
+    network = Network(kw.hidden_activation, kw.output, keep_prob, lambd, scale_dz_first)
+    data = _move_data(func, be, X, Y, kw.sample_weight, dims, kw.dtype, kw.output, kw.validation_data,
+                      kw.validation_fraction, seed)  # fmt: skip
     float_dtype = data["X"].dtype
     ops = be.ops(float_dtype)
-    if resume is None:
+    if kw.resume is None:
         parameters = initialize_parameters_deep(
-            dims, init=init, seed=init_seed, backend=be, dtype=float_dtype
+            dims, init=kw.init, seed=init_seed, backend=be, dtype=float_dtype
         )
         costs: list[float] = []
         state, start, t = new_state(ops, parameters, opt), 0, 0
     else:
-        state, start, t, costs = resume_state(func, be, resume, dims, opt, float_dtype, num_epochs)
+        state, start, t, costs = resume_state(func, be, kw.resume, dims, opt, float_dtype, num_epochs)
         state = [ops.pack(group) for group in state]
-    others = {"batch_size": batch_size, "init": init, "seed": seed, "decay_rate": float(decay_rate)}
+    others = {"batch_size": batch_size, "init": kw.init, "seed": seed, "decay_rate": float(kw.decay_rate)}
     same_step = (batch_size is None and isinstance(rate, Constant) and keep_prob == 1
                  and opt.name not in ("adam", "adamw"))  # fmt: skip
     return PreparedRun(
         func, be, float_dtype, dims, network, opt, **data, state=state, rate=rate, num_epochs=num_epochs,
         batch_size=batch_size, seed=seed, start=start, t=t, costs=costs,
-        settings=_settings(opt, network, lr0, others), same_step=same_step, replay=replay, signals=signals,
+        settings=_settings(opt, network, lr0, others), same_step=same_step, replay=replay, signals=kw.signals,
     )  # fmt: skip
 
 

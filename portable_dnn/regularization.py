@@ -45,10 +45,20 @@ def check_lambd(func: str, lambd: Any) -> float:
     >>> check_lambd("l2_cost", 0.7)
     0.7
     """
-    value = real_number(lambd)
-    if value is None or not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{func}: lambd must be a finite number >= 0, got {lambd!r}")
-    return value
+    return check_non_negative(func, "lambd", lambd)
+
+
+def check_non_negative(func: str, name: str, value: Any) -> float:
+    """``value`` as a float; raises ``ValueError`` naming ``func`` and ``name`` unless it is a finite
+    number >= 0 (a rate or a penalty's weight).
+
+    >>> check_non_negative("update_lr", "decay_rate", 1)
+    1.0
+    """
+    number = real_number(value)
+    if number is None or not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"{func}: {name} must be a finite number >= 0, got {value!r}")
+    return number
 
 
 def check_keep_prob(func: str, keep_prob: Any) -> float:

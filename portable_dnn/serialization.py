@@ -41,7 +41,7 @@ import numpy as np
 
 from . import _npz, _safetensors
 from ._atomic import TMP_NAME, atomic_write
-from ._checks import num_layers
+from ._checks import check_file, check_path, num_layers
 from ._schema import (
     DTYPES,
     FORMAT_VERSION,
@@ -54,6 +54,7 @@ from ._schema import (
     _slot_arrays,
 )
 from .backend import Backend, get_backend, to_numpy
+from .engine import parameter_keys
 
 __all__ = ["FORMAT_VERSION", "save_parameters", "load_parameters", "load_metadata", "load_checkpoint"]
 
@@ -103,11 +104,9 @@ def save_parameters(
     ValueError: save_parameters: parameters['W1'] holds NaN or infinite values, which a model file cannot hold
     """
     func = "save_parameters"
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
-    path = os.fspath(path)
+    path = check_path(func, path)
     L = num_layers(func, parameters)
-    unexpected = sorted(k for k in parameters if k not in {f"{c}{l}" for l in range(1, L + 1) for c in "Wb"})
+    unexpected = sorted(set(parameters) - set(parameter_keys(L)))
     if unexpected:
         raise ValueError(
             f"{func}: parameters has keys {', '.join(map(repr, unexpected))} beyond 'W1', 'b1', ..., "
@@ -158,13 +157,7 @@ def _fail(func: str, path: str, what: str) -> _Invalid:
 
 
 def _open(func: str, path: Any) -> Any:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{func}: path must be a str or os.PathLike, got {type(path).__name__}")
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"{func}: model file {path!r} does not exist")
-    if not os.path.isfile(path):
-        raise ValueError(f"{func}: model file {path!r} is not a file")
+    path = check_file(func, path, "model file")
     if TMP_NAME.match(os.path.basename(path)):
         raise ValueError(
             f"{func}: {path!r} is the temporary file of an unfinished save, not a model file "

@@ -149,23 +149,8 @@ class NumpyOps(Ops):
         P -= G
         return P, s
 
-    def adamw(
-        self,
-        P: Any,
-        G: Any,
-        v: Any,
-        s: Any,
-        t: Any,
-        lr: float,
-        beta1: float,
-        beta2: float,
-        eps: float,
-        weight_decay: float,
-    ) -> tuple[Any, Any, Any]:
-        decay = np.multiply(P, lr * weight_decay, out=self._scratch("decay", P))
-        self.adam(P, G, v, s, t, lr, beta1, beta2, eps)
-        P -= decay
-        return P, v, s
+    def _scaled(self, name: str, x: Any, factor: float) -> Any:
+        return np.multiply(x, factor, out=self._scratch(name, x))
 
     def adam(
         self, P: Any, G: Any, v: Any, s: Any, t: Any, lr: float, beta1: float, beta2: float, eps: float
@@ -234,7 +219,7 @@ def _sigmoid(ops: Ops, Z: Any) -> Any:
     low = ops.sigmoid_low
     # Rare (Z below about -709 in float64): keep those inputs before Z is overwritten. One
     # reduction (NaN-ignoring, empty-safe) decides, as the mask is needed only then.
-    far = None
+    far: Any = None
     if np.fmin.reduce(Z, axis=None, initial=np.inf) < low:
         far = Z < low
         kept = Z[far]

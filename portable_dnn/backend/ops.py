@@ -204,6 +204,10 @@ class Ops:
             return dst
         return value
 
+    def _scaled(self, name: str, x: Any, factor: float) -> Any:
+        """``factor x`` as a new array (a backend may reuse a buffer ``name`` from step to step)."""
+        return factor * x
+
     def sgd(self, P: Any, G: Any, lr: float) -> Any:
         """``P - lr G``; ``G`` is scratch."""
         if self.inplace:
@@ -245,7 +249,7 @@ class Ops:
     ) -> tuple[Any, Any, Any]:
         """:meth:`adam`'s step, then ``P = P - (lr weight_decay) P0`` with ``P0`` the parameter
         before the step (decoupled weight decay)."""
-        decay = (lr * weight_decay) * P
+        decay = self._scaled("decay", P, lr * weight_decay)
         P, v, s = self.adam(P, G, v, s, t, lr, beta1, beta2, eps)
         if self.inplace:
             P -= decay

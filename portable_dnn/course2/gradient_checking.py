@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from portable_dnn import activations, gradcheck
-from portable_dnn._checks import check_array, check_positive_float, num_layers, shape_of
+from portable_dnn._checks import check_array, check_positive_float, count_layers, num_layers, shape_of
 from portable_dnn.backend import namespace_of
 from portable_dnn.cost import binary_cost, check_labels, cross_entropy
 from portable_dnn.course2.regularization import backward_pass, forward_pass
+from portable_dnn.engine import parameter_keys
 from portable_dnn.model import L_model_forward
 
 __all__ = [
@@ -87,14 +88,8 @@ def relu(x: Any) -> Any:
 
 def _parameter_names(func: str, parameters: Any, prefix: str = "") -> list[str]:
     """``W1, b1, ..., WL, bL`` (with ``prefix``, ``dW1, db1, ...``): the notebook's order."""
-    if not isinstance(parameters, Mapping):
-        raise TypeError(f"{func}: expected a dict of arrays, got {type(parameters).__name__}")
-    L = 0
-    while f"{prefix}W{L + 1}" in parameters:
-        L += 1
-    if L == 0:
-        raise ValueError(f"{func}: no {prefix + 'W1'!r}; expected keys {prefix}W1, {prefix}b1, ...")
-    names = [f"{prefix}{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
+    L = count_layers(func, parameters, prefix=prefix)
+    names = parameter_keys(L, prefix)
     for name in names:
         if name not in parameters:
             raise ValueError(f"{func}: has {prefix}W{name[len(prefix) + 1 :]} but no {name!r}")
@@ -284,7 +279,7 @@ def gradient_check_n(
     func = "gradient_check_n"
     epsilon = check_positive_float(func, "epsilon", epsilon)
     L = num_layers(func, parameters)
-    names = [f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")]
+    names = parameter_keys(L)
     if not isinstance(gradients, Mapping):
         raise TypeError(f"{func}: gradients must be a dict of arrays, got {type(gradients).__name__}")
     for name in names:

@@ -19,6 +19,7 @@ import numpy as np
 
 from portable_dnn._checks import check_array, check_count, check_layer_dims, shape_of
 from portable_dnn.backend import Backend, backend_of
+from portable_dnn.course2._costs import print_costs
 from portable_dnn.course2._data import course_points
 from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
@@ -148,8 +149,7 @@ def model(
         backend=backend,
     )
     if print_cost:
-        for i in range(0, num_iterations, 1000):
-            print(f"Cost after iteration {i}: {history['cost'][i]}")
+        print_costs(history["cost"], 1000, "iteration")
     return parameters
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from portable_dnn._checks import check_count
+from portable_dnn.course2._costs import print_costs
 from portable_dnn.course2._data import course_points
 from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
@@ -114,10 +115,8 @@ def model(
         backend=backend,
     )
     if print_cost:
-        for i in range(0, num_epochs, 1000):
-            print(f"Cost after epoch {i}: {history['cost'][i]:f}")
-            if decay is not None:
-                print(f"learning rate after epoch {i}: {decay(learning_rate, i, decay_rate):f}")
+        rate = None if decay is None else lambda i: decay(learning_rate, i, decay_rate)
+        print_costs(history["cost"], 1000, "epoch", "f", rate)
     return parameters
 
 

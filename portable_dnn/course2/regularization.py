@@ -46,6 +46,7 @@ from portable_dnn._checks import (
 from portable_dnn.activations import relu_backward
 from portable_dnn.backend import Backend, host_random_state, namespace_of
 from portable_dnn.cost import check_labels, checked_cross_entropy
+from portable_dnn.course2._costs import print_costs
 from portable_dnn.course2._predict import predict
 from portable_dnn.fit import fit
 from portable_dnn.layer import linear_activation_forward
@@ -404,6 +405,5 @@ def model(
         backend=backend,
     )
     if print_cost:
-        for i in range(0, num_iterations, 10000):
-            print(f"Cost after iteration {i}: {history['cost'][i]}")
+        print_costs(history["cost"], 10000, "iteration")
     return parameters
