@@ -34,6 +34,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "library: a test of one array library's own features; runs wherever it is installed"
     )
+    config.addinivalue_line(
+        "markers", "default_backend: meets the backend under test as the default one (PORTABLE_DNN_BACKEND)"
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -46,17 +49,34 @@ REFERENCE = "numpy"
 BACKEND_FIXTURES = {"backend", "xp", "to_backend"}
 
 
+def _meets_the_backend(item: pytest.Item) -> bool:
+    if not item.path.is_relative_to(Path(__file__).parent):
+        return True  # a docstring's example, which its session runs on purpose
+    fixtures = BACKEND_FIXTURES & set(getattr(item, "fixturenames", ()))
+    return bool(fixtures or item.get_closest_marker("library") or item.get_closest_marker("default_backend"))
+
+
+@pytest.fixture(autouse=True)
+def _unmarked_tests_read_no_default_backend(request: pytest.FixtureRequest, monkeypatch) -> None:
+    """In the reference session, a test said not to meet the backend runs with the default backend
+    unset to a name no backend has: one that reads it fails there, naming the marker it lacks."""
+    if request.config.getoption("--backend") == REFERENCE and not _meets_the_backend(request.node):
+        monkeypatch.setenv(dnn.backend.ENV_VAR, "mark_the_test_default_backend")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Outside the reference backend's session, leave out the tests that do not meet the backend
     under test: they compute the same in every session (each picks its arrays' library itself,
-    NumPy unless it names another), so one session runs them. A library's own tests
-    (``@pytest.mark.library``) run wherever that library is installed."""
+    NumPy unless it names another), so one session runs them. Kept everywhere: the tests that
+    meet it through a fixture (``backend``, ``xp``, ``to_backend``) or as the default backend
+    (``@pytest.mark.default_backend``: files load onto it, the command line trains on it), and a
+    library's own tests (``@pytest.mark.library``), which run wherever that library is installed.
+    The reference session checks that an unmarked test never reads the default backend."""
     if config.getoption("--backend") == REFERENCE:
         return
     kept, left = [], []
     for item in items:
-        meets = BACKEND_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("library")
-        (kept if meets else left).append(item)
+        (kept if _meets_the_backend(item) else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept

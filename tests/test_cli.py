@@ -288,6 +288,7 @@ def test_error_when_the_output_folder_is_missing(tmp_path):
     _assert_one_line_error(result, 1, r"--out 'ro/m.npz': folder '.*ro' is not writable")
 
 
+@pytest.mark.default_backend
 def test_error_when_labels_do_not_fit_the_model(tmp_path, capsys):
     assert cli.main(["train", "--iterations", "2", "--quiet", "--out", str(tmp_path / "m.npz")]) == 0
     X = np.zeros((3, 4))
@@ -530,6 +531,7 @@ def test_a_run_on_the_gram_step_resumes_bit_identical(
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)  # bitwise, costs included
 
 
+@pytest.mark.default_backend
 def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
     out = str(tmp_path / "m.npz")
     X, Y, _, _ = default_dataset()
@@ -780,6 +782,7 @@ def test_every_optimizer_with_its_options_matches_fit(backend, tmp_path, capsys,
     assert meta["costs"] == pytest.approx(history["cost"], abs=1e-9)
 
 
+@pytest.mark.default_backend
 def test_resume_refuses_other_optimizer_options(tmp_path, capsys):
     out = str(tmp_path / "m.npz")
     common = ["train", "--quiet", "--iterations", "6", "--batch-size", "64", "--checkpoint-every", "2"]
@@ -831,6 +834,7 @@ def _options_of(argv: list[str]) -> dict:
     return {"optimizer": args.optimizer, **cli._optimizer(args).get_params()}
 
 
+@pytest.mark.default_backend
 def test_a_second_interrupt_during_the_checkpoint_write_waits_for_it(
     tmp_path, monkeypatch, capsys, python_sigint
 ):
@@ -849,6 +853,7 @@ def test_a_second_interrupt_during_the_checkpoint_write_waits_for_it(
     assert load_checkpoint(tmp_path / "m.ckpt.npz")[2]["metadata"]["iterations"] == 5
 
 
+@pytest.mark.default_backend
 def test_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
     def exhausted(*args, **kwargs):
         raise MemoryError
@@ -945,6 +950,7 @@ def _rmsprop_checkpoint(path: Path, metadata: dict | None = None, s: float | Non
     ],
     ids=["no-slot", "rho-text", "rho-huge", "t-wrong", "t-huge", "costs-huge", "costs-short", "s-negative"],
 )
+@pytest.mark.default_backend
 def test_resume_names_the_malformed_field_of_a_crafted_checkpoint(tmp_path, capsys, metadata, s, message):
     ckpt = tmp_path / "m.ckpt.npz"
     command = _rmsprop_checkpoint(ckpt, metadata, 0.0 if s == -1.0 else s)
@@ -962,6 +968,7 @@ def test_resume_names_the_malformed_field_of_a_crafted_checkpoint(tmp_path, caps
     assert capsys.readouterr().err == f"portable-dnn: error: {message}\n"
 
 
+@pytest.mark.default_backend
 def test_a_sound_crafted_checkpoint_resumes(tmp_path, capsys):
     """The crafted checkpoint of the test above, unchanged, is one the command resumes."""
     command = _rmsprop_checkpoint(tmp_path / "m.ckpt.npz")

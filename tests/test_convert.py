@@ -25,6 +25,9 @@ from portable_dnn.trained import as_trained
 # 1, far below this in float64.
 TOL = 1e-12
 
+# PyTorch's half runs in the torch session, where PyTorch is installed.
+pytestmark = pytest.mark.library
+
 
 def _torch():
     return pytest.importorskip("torch", reason="PyTorch is not installed")

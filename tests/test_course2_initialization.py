@@ -81,6 +81,7 @@ def test_initialize_parameters_he(backend):
     np.testing.assert_array_equal(dnn.to_numpy(q["b2"]), np.zeros((2, 1)))
 
 
+@pytest.mark.default_backend
 def test_the_global_random_state_is_left_alone():
     np.random.seed(7)
     state = np.random.get_state()[1].copy()

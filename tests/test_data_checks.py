@@ -390,6 +390,7 @@ def test_classifier_checks(backend):
 # -------------------------------------------------------------- command line
 
 
+@pytest.mark.default_backend
 def test_cli_predict_refuses_non_finite_examples(tmp_path, capsys):
     model = str(tmp_path / "m.npz")
     assert cli.main(["train", "--iterations", "2", "--quiet", "--out", model]) == 0
@@ -416,6 +417,7 @@ def _store(tmp_path, X, Y, name="d.zarr"):
     return path
 
 
+@pytest.mark.library
 @pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
 def test_out_of_core_store_checks(tmp_path, scheduler):
     pytest.importorskip("dask")

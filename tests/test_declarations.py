@@ -87,6 +87,7 @@ def test_nadam_equals_pytorch(backend, momentum_decay):
     assert _largest_difference(ours, theirs) < 1e-10
 
 
+@pytest.mark.library
 def test_nadam_defaults_are_pytorchs():
     torch = pytest.importorskip("torch")
     defaults = torch.optim.NAdam([torch.zeros(1)]).defaults

@@ -84,6 +84,7 @@ def test_fit_records_the_network_and_its_training(backend, tmp_path, hidden, out
         np.testing.assert_array_equal(net.parameters[key], dnn.to_numpy(value))
 
 
+@pytest.mark.default_backend
 def test_input_shape_and_classes_round_trip_and_are_checked(tmp_path):
     params = _host_params([12, 3])
     path = save_parameters(params, tmp_path / "m.npz", activations=["softmax"], input_shape=(2, 2, 3),

@@ -219,6 +219,7 @@ def test_resume_equals_uninterrupted(backend, optimizer, tmp_path):
     np.testing.assert_allclose(history2["cost"], history["cost"], rtol=0, atol=1e-12)
 
 
+@pytest.mark.default_backend
 def test_resume_names_the_missing_slot():
     X, Y = _data()
     params = dnn.initialize_parameters_deep(DIMS, init="he", seed=0, backend="numpy")

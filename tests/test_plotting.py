@@ -209,6 +209,7 @@ def _course_like_h5(path, split, images, labels):
         f["list_classes"] = np.array([b"non-cat", b"cat"])
 
 
+@pytest.mark.default_backend
 def test_cli_predict_scores_the_test_file_alone_and_shows_mislabeled(tmp_path, capsys):
     train, test = tmp_path / "train.h5", tmp_path / "test.h5"
     _course_like_h5(train, "train", _images(20, seed=1), np.arange(20) % 2)

@@ -17,6 +17,9 @@ from portable_dnn import _safetensors
 from portable_dnn.serialization import load_checkpoint, load_metadata, load_parameters, save_parameters
 from portable_dnn.trained import as_trained
 
+# Files load onto the default backend: the session's (PORTABLE_DNN_BACKEND).
+pytestmark = pytest.mark.default_backend
+
 MiB = 1 << 20
 
 

@@ -32,6 +32,9 @@ from portable_dnn.serialization import (
     save_parameters,
 )
 
+# Files load onto the default backend: the session's (PORTABLE_DNN_BACKEND).
+pytestmark = pytest.mark.default_backend
+
 FUZZ_EXAMPLES = 200
 
 

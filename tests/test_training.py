@@ -42,6 +42,19 @@ def _assert_cost(backend, value, printed):
 )
 def test_cat_results_as_published(backend, cat_paths, capsys, model, dims, published):
     X, Y, Xt, Yt = _load_cat(cat_paths)
+    if not backend.supports_gram:
+        # Without the Gram form every iteration multiplies the 12288 features again (100x the
+        # work): here the first 300 iterations, held to NumPy's, which holds all 2500 to the course.
+        short, reference = (
+            getattr(dnn, model)(X, Y, dims, learning_rate=0.0075, num_iterations=300, backend=be)
+            for be in (backend, "numpy")
+        )
+        _assert_cost(backend, short[1][0], published[0])
+        np.testing.assert_allclose(np.asarray(short[1], dtype=float), reference[1], rtol=0, atol=1e-9)
+        for key, value in short[0].items():
+            assert backend_of(value).name == backend.name
+            np.testing.assert_allclose(dnn.to_numpy(value), reference[0][key], rtol=0, atol=1e-9)
+        return
     params, costs = getattr(dnn, model)(
         X, Y, dims, learning_rate=0.0075, num_iterations=2500, backend=backend
     )
@@ -82,7 +95,9 @@ def test_training_loop_equals_course_loop(backend, seed):
     dims = [12, 9, 5, 1]
     X = backend.asarray(rng.randn(12, 40))
     Y = backend.asarray((rng.rand(1, 40) > 0.5).astype(np.float64))
-    # On Dask every iteration of the plain loop builds and computes a fresh task graph.
+    # On Dask every iteration of the plain loop builds and computes a fresh task graph: one seed.
+    if backend.name == "dask" and seed:
+        pytest.skip("one seed on Dask, whose plain loop computes a task graph per operation")
     n = 101 if backend.name == "dask" else 250
     fast, fast_costs = dnn.L_layer_model(X, Y, dims, learning_rate=0.05, num_iterations=n, backend=backend)
     plain, plain_costs = _plain_course_loop(backend, X, Y, dims, 0.05, n)
