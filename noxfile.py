@@ -37,6 +37,13 @@ except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI
 ROOT = Path(__file__).parent
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = False
+# uv, where nox finds it (``pip install nox uv``), makes each session's environment in seconds
+# from its cache; without it, virtualenv and pip (half a minute a session).
+nox.options.default_venv_backend = "uv|virtualenv"
+
+#: pip's settings from the environment that uv reads under its own names: wheel folders, and an
+#: extra index such as PyTorch's CPU-only one.
+UV_SETTINGS = {"PIP_FIND_LINKS": "UV_FIND_LINKS", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL"}
 
 #: The torch requirement of the sessions that install PyTorch.
 TORCH_SPEC = os.environ.get("PORTABLE_DNN_TORCH_SPEC", "torch==2.13.0")
@@ -55,6 +62,17 @@ def _backend_specs() -> list[dict]:
 def _requirement(req: str) -> str:
     """``req``, with the torch requirement replaced by ``TORCH_SPEC``."""
     return TORCH_SPEC if re.match(r"torch\b(?![-_.\w])", req) else req
+
+
+def _install(session: nox.Session, *args: str) -> None:
+    """``session.install``; under uv, with the wheel folders and extra index pip is given in the
+    environment, so that both install the same files (a local CPU build of PyTorch among them)."""
+    env: dict[str, str | None] = {}
+    if session.virtualenv.venv_backend == "uv":
+        for pip_name, uv_name in UV_SETTINGS.items():
+            if os.environ.get(pip_name) and not os.environ.get(uv_name):
+                env[uv_name] = ",".join(os.environ[pip_name].split())
+    session.install(*args, env=env)
 
 
 def _cuda_device_present() -> bool:
@@ -90,7 +108,7 @@ def _make_test_session(spec: dict) -> None:
     def tests(session: nox.Session) -> None:
         if spec.get("needs_cuda") and not _cuda_device_present():
             session.skip(f"backend {name!r} needs a CUDA device and this machine has none")
-        session.install("-e", ".[test]", *map(_requirement, spec.get("install", [])))
+        _install(session, "-e", ".[test]", *map(_requirement, spec.get("install", [])))
         # pytest-xdist: one test process per core ("auto"), or the backend file's ``workers``;
         # idle processes take queued tests from busy ones (worksteal), as test times vary 1000x.
         workers = str(spec.get("workers", "auto"))
@@ -142,7 +160,7 @@ for _spec in _backend_specs():
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not run by default): ``nox -s bench -- --device cpu|gpu`` or ``-- --quick``."""
-    session.install("-e", ".[cli,plot]", TORCH_SPEC)
+    _install(session, "-e", ".[cli,plot]", TORCH_SPEC)
     session.run(_python(session), "-m", "benchmarks", *session.posargs)
 
 
@@ -161,7 +179,7 @@ SMOKE_TESTS = [
 @nox.session(default=False)
 def smoke(session: nox.Session) -> None:
     """A quick part of the suite on NumPy, on the Python running nox: checks an install (CI: Python 3.10)."""
-    session.install("-e", ".[test]")
+    _install(session, "-e", ".[test]")
     session.run(
         _python(session),
         "-m",
@@ -177,7 +195,7 @@ def smoke(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
-    session.install("ruff>=0.6")
+    _install(session, "ruff>=0.6")
     paths = ["portable_dnn", "tests", "benchmarks", "docs", "noxfile.py"]
     _run_stages(session, (["ruff", "check", *paths], None), (["ruff", "format", "--check", *paths], None))
 
@@ -185,14 +203,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy over the package."""
-    session.install("-e", ".", "mypy>=1.10")
+    _install(session, "-e", ".", "mypy>=1.10")
     session.run("mypy", "portable_dnn")
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the HTML documentation into docs/_build/html, warnings as errors; the tutorials run here."""
-    session.install("-e", ".[docs]", TORCH_SPEC)
+    _install(session, "-e", ".[docs]", TORCH_SPEC)
     session.run(
         "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html", *session.posargs
     )
@@ -201,7 +219,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def coverage(session: nox.Session) -> None:
     """Combine the tests-* sessions' coverage data and report one figure (fails under 90%)."""
-    session.install("coverage[toml]>=7.4")
+    _install(session, "coverage[toml]>=7.4")
     data = sorted(ROOT.glob(".coverage.tests-*"))
     if not data:
         session.error("no coverage data: run the tests-* sessions first (plain `nox` runs them before this)")
