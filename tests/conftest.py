@@ -37,6 +37,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "default_backend: meets the backend under test as the default one (PORTABLE_DNN_BACKEND)"
     )
+    config.addinivalue_line(
+        "markers",
+        "thin_grid: a grid of cases, a third of which runs where each case compiles or builds a graph",
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -47,6 +51,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 REFERENCE = "numpy"
 #: The fixtures through which a test meets the backend under test.
 BACKEND_FIXTURES = {"backend", "xp", "to_backend"}
+#: Backends where each case of a grid costs far more than its arithmetic: on Dask every operation
+#: builds a task graph computed when read, on JAX every new shape or setting compiles a program.
+#: A ``thin_grid`` test runs every third of its cases there; the numpy session runs them all.
+THIN_BACKENDS = {"dask", "jax"}
 
 
 def _meets_the_backend(item: pytest.Item) -> bool:
@@ -72,11 +80,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     (``@pytest.mark.default_backend``: files load onto it, the command line trains on it), and a
     library's own tests (``@pytest.mark.library``), which run wherever that library is installed.
     The reference session checks that an unmarked test never reads the default backend."""
-    if config.getoption("--backend") == REFERENCE:
+    name = config.getoption("--backend")
+    if name == REFERENCE:
         return
     kept, left = [], []
+    position: dict[str, int] = {}
     for item in items:
-        (kept if _meets_the_backend(item) else left).append(item)
+        thin = name in THIN_BACKENDS and item.get_closest_marker("thin_grid") is not None
+        if thin:
+            key = f"{item.path}::{getattr(item, 'originalname', item.name)}"
+            position[key] = position.get(key, -1) + 1
+        (kept if _meets_the_backend(item) and not (thin and position[key] % 3) else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept

@@ -67,6 +67,7 @@ def _close(backend, got, expected, what):
     assert diff <= TOL, f"{what}: differs by {diff}"
 
 
+@pytest.mark.thin_grid
 @pytest.mark.parametrize("hidden", HIDDEN)
 @pytest.mark.parametrize("output", ["sigmoid", "softmax"])
 @pytest.mark.parametrize("keep_prob, lambd", [(1.0, 0.0), (0.7, 0.0), (1.0, 0.3), (0.8, 0.5)])

@@ -49,6 +49,7 @@ def _decided(proba, output, tol):
     return np.all(np.abs(proba - 0.5) > tol, axis=0)
 
 
+@pytest.mark.thin_grid
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("hidden", HIDDEN)

@@ -42,6 +42,7 @@ def test_layer_gradients(backend, xp, f64, activation):
     assert gradient_check(cost, grads, params) < TOL
 
 
+@pytest.mark.thin_grid
 @pytest.mark.parametrize("activation", list(dnn.activations.ACTIVATIONS))
 def test_activation_gradients(xp, f64, activation):
     from portable_dnn.activations import activation_backward, activation_forward
@@ -55,6 +56,7 @@ def test_activation_gradients(xp, f64, activation):
     assert diff < TOL
 
 
+@pytest.mark.thin_grid
 @pytest.mark.parametrize("hidden", ["tanh", "relu", "leaky_relu", "sigmoid"])
 @pytest.mark.parametrize("output", ["sigmoid", "softmax"])
 def test_engine_step_with_l2(backend, xp, f64, hidden, output):

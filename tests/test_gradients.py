@@ -44,6 +44,7 @@ def _relative_difference(backend, rng, dims, m, hidden, eps=1e-6):
     return 0.0 if scale == 0 else float(np.linalg.norm(analytic - numeric) / scale)
 
 
+@pytest.mark.thin_grid
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("hidden", ["relu", "tanh", "leaky_relu"])
 def test_backward_matches_finite_differences(backend, seed, hidden):

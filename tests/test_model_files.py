@@ -65,6 +65,7 @@ def test_a_version_1_file_with_a_hidden_activation_last_loads_but_is_no_engine_o
         dnn.as_trained(path)
 
 
+@pytest.mark.thin_grid
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("hidden", HIDDEN)
 def test_fit_records_the_network_and_its_training(backend, tmp_path, hidden, output):
