@@ -271,3 +271,33 @@ def test_classifier_passes_the_new_options():
     assert largest_difference(params, clf.parameters_) <= TOL
     with pytest.raises(ValueError, match="rho must be a number"):
         DNNClassifier(optimizer="rmsprop", rho=2.0, epochs=1).fit(X.T, Y.ravel())
+
+
+def test_course_updates_of_parameters_packed_in_one_buffer_return_new_arrays():
+    """Parameters and velocities that are views of one buffer each (as a trained network's can be):
+    the course's update returns the stepped values and leaves its arguments alone."""
+    from portable_dnn.optimizers import update_parameters_with_momentum
+
+    rng = np.random.RandomState(0)
+    shapes = {"W1": (3, 2), "b1": (3, 1), "W2": (1, 3), "b2": (1, 1)}
+
+    def packed(values):
+        flat = np.concatenate([values[k].ravel() for k in shapes])
+        out, k0 = {}, 0
+        for key, shape in shapes.items():
+            n = int(np.prod(shape))
+            out[key] = flat[k0 : k0 + n].reshape(shape)
+            k0 += n
+        return out
+
+    params = packed({k: rng.randn(*s) for k, s in shapes.items()})
+    v = {f"d{k}": a for k, a in packed({k: rng.randn(*s) for k, s in shapes.items()}).items()}
+    grads = {f"d{k}": rng.randn(*s) for k, s in shapes.items()}
+    before = {k: a.copy() for k, a in {**params, **v}.items()}
+    new_p, new_v = update_parameters_with_momentum(params, grads, v, 0.9, 0.1)
+    for k in shapes:
+        expected_v = 0.9 * before[f"d{k}"] + (1 - 0.9) * grads[f"d{k}"]
+        np.testing.assert_array_equal(new_v[f"d{k}"], expected_v)
+        np.testing.assert_array_equal(new_p[k], before[k] - 0.1 * expected_v)
+    for k, a in {**params, **v}.items():
+        np.testing.assert_array_equal(a, before[k])

@@ -63,7 +63,9 @@ class NumpyOps(Ops):
         return np.concatenate([g.reshape(-1) for g in Gs], out=self._scratch("grads", like))
 
     def step_all(self, kernel: str, Ps: Any, Gs: Any, slots: Any, *hyper: Any) -> list[list[Any]]:
-        P = self._buffer(Ps)
+        # Only kernels that write in place can step a whole buffer (the course's functions return
+        # new arrays and leave the caller's alone).
+        P = self._buffer(Ps) if self.inplace else None
         buffers = [self._buffer(group) for group in slots]
         # One pass over the whole buffer where every slot is laid out as the parameters are
         # (a scalar slot, one value per parameter, is not).
