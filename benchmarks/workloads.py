@@ -234,7 +234,9 @@ WORKLOADS: dict[str, Workload] = {
             (2, 10, 5, 1),
             "sigmoid",
             contenders=("portable_dnn[forward]", "onnxruntime", "onnx_hand"),
-            targets=(_ONNX_VS_FORWARD, ("onnxruntime", "onnx_hand", 2.0)),
+            # 10,000 predictions of this network take a fraction of a millisecond, mostly
+            # onnxruntime's own per-call work, so its yardstick is the hand-written graph.
+            targets=(("onnxruntime", "onnx_hand", 2.0),),
             quick={"m": 256},
         ),
     )

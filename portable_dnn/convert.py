@@ -24,24 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from .backend.activations import LEAKY_SLOPE
+from .backend.activations import ACTIVATIONS
 from .engine import HIDDEN
 from .trained import TrainedNetwork, as_trained
 
 __all__ = ["to_torch", "from_torch", "to_sklearn", "from_sklearn"]
 
-# Each hidden activation as PyTorch builds it (the one table both directions read): the
-# class name in torch.nn and its keyword arguments.
+# Both directions of each conversion read these views of the activations' declarations.
 TORCH_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "relu": ("ReLU", {}),
-    "tanh": ("Tanh", {}),
-    "sigmoid": ("Sigmoid", {}),
-    "leaky_relu": ("LeakyReLU", {"negative_slope": LEAKY_SLOPE}),
-    "gelu": ("GELU", {"approximate": "none"}),
-    "silu": ("SiLU", {}),
+    name: a.torch_layer for name, a in ACTIVATIONS.items()
 }
-# scikit-learn's names for the hidden activations its MLP has.
-SKLEARN_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic"}
+SKLEARN_ACTIVATIONS = {name: a.sklearn_name for name, a in ACTIVATIONS.items() if a.sklearn_name}
 # Layers that compute nothing at inference.
 _NO_OPS = ("Identity", "Dropout")
 

@@ -175,7 +175,13 @@ def test_targets_are_reported_met_or_missed() -> None:
         return {"dtype": "float64", "contender": contender, "tree": "new", "median_s": seconds}
 
     rows = [row("portable_dnn[forward]", 1.0), row("onnxruntime", 1.6), row("onnx_hand", 1.0)]
-    assert report.targets(INFERENCE, rows) == [
+    assert report.targets(WORKLOADS["infer_mnist"], rows) == [
         "- onnxruntime / portable_dnn[forward], float64: 1.600 (target <= 1.5): MISSED",
+    ]
+    assert report.targets(INFERENCE, rows) == [
         "- onnxruntime / onnx_hand, float64: 1.600 (target <= 2.0): met",
+    ]
+    rows[1]["median_s"] = 2.5
+    assert report.targets(INFERENCE, rows) == [
+        "- onnxruntime / onnx_hand, float64: 2.500 (target <= 2.0): MISSED",
     ]

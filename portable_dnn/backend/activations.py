@@ -38,6 +38,11 @@ class Activation:
     needs_input: bool = False
     #: One line for the docs' tables and error messages.
     summary: str = ""
+    #: The same function as a ``torch.nn`` layer: its class name and keyword arguments
+    #: (what :func:`~portable_dnn.to_torch` builds and :func:`~portable_dnn.from_torch` reads).
+    torch_layer: tuple[str, dict[str, Any]] = ("", {})
+    #: scikit-learn's MLP name for it, or ``None`` where its MLP has no such activation.
+    sklearn_name: str | None = None
 
     def forward(self, ops: Any, Z: Any) -> Any:
         raise NotImplementedError
@@ -51,6 +56,7 @@ class Activation:
 
 class ReLU(Activation):
     name, summary = "relu", "max(0, Z); NaN stays NaN"
+    torch_layer, sklearn_name = ("ReLU", {}), "relu"
 
     def forward(self, ops: Any, Z: Any) -> Any:
         # maximum() keeps a NaN; where(Z > 0, Z, 0) would turn it into 0.
@@ -62,6 +68,7 @@ class ReLU(Activation):
 
 class LeakyReLU(Activation):
     name, summary = "leaky_relu", f"Z where positive, {LEAKY_SLOPE} Z elsewhere"
+    torch_layer = ("LeakyReLU", {"negative_slope": LEAKY_SLOPE})
 
     def forward(self, ops: Any, Z: Any) -> Any:
         return ops.xp.where(Z > 0, Z, LEAKY_SLOPE * Z)
@@ -72,6 +79,7 @@ class LeakyReLU(Activation):
 
 class Tanh(Activation):
     name, summary = "tanh", "the hyperbolic tangent"
+    torch_layer, sklearn_name = ("Tanh", {}), "tanh"
 
     def forward(self, ops: Any, Z: Any) -> Any:
         return ops.xp.tanh(Z)
@@ -82,6 +90,7 @@ class Tanh(Activation):
 
 class Sigmoid(Activation):
     name, summary = "sigmoid", "1 / (1 + exp(-Z)), the course's formula wherever exp(-Z) is finite"
+    torch_layer, sklearn_name = ("Sigmoid", {}), "logistic"
 
     def forward(self, ops: Any, Z: Any) -> Any:
         xp = ops.xp
@@ -97,6 +106,7 @@ class Sigmoid(Activation):
 
 class GELU(Activation):
     name, summary = "gelu", "Z Phi(Z), Phi the normal CDF (the exact erf form, PyTorch's default)"
+    torch_layer = ("GELU", {"approximate": "none"})
     needs_input = True
 
     def forward(self, ops: Any, Z: Any) -> Any:
@@ -110,6 +120,7 @@ class GELU(Activation):
 
 class SiLU(Activation):
     name, summary = "silu", "Z sigmoid(Z) (also called swish)"
+    torch_layer = ("SiLU", {})
     needs_input = True
 
     def forward(self, ops: Any, Z: Any) -> Any:
