@@ -41,6 +41,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "thin_grid: a grid of cases, a third of which runs where each case compiles or builds a graph",
     )
+    # Hypothesis draws a third as many examples where each compiles or builds a graph, as a
+    # thin grid runs a third of its cases; a test's own settings leave max_examples to this.
+    from hypothesis import settings
+
+    thin = config.getoption("--backend") in THIN_BACKENDS
+    settings.register_profile("portable_dnn", max_examples=7 if thin else 20)
+    settings.load_profile("portable_dnn")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -77,7 +77,6 @@ def test_dA0_is_gradient_with_respect_to_X(backend):
 
 
 @settings(
-    max_examples=15,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],

@@ -344,18 +344,3 @@ def test_float64_is_refused_without_x64_mode():
         "asarray": f"portable_dnn: {how}",
         "initialize": f"portable_dnn: {how}",
     }
-
-
-def test_benchmark_rows_run():
-    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    env = dict(os.environ, PYTHONPATH=path)
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--workload", "course,mnist", "--contender",
-         "portable_dnn[jax],jax_jit", "--markdown"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    rows = [
-        line.split(" | ") for line in out.stdout.splitlines() if line.startswith(("| portable_dnn", "| jax"))
-    ]
-    assert len(rows) == 6 and all(float(row[2]) > 0 for row in rows), out.stdout

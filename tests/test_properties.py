@@ -8,9 +8,7 @@ from hypothesis import strategies as st
 import portable_dnn as dnn
 from portable_dnn.backend import backend_of
 
-SETTINGS = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 layer_dims = st.lists(st.integers(1, 7), min_size=2, max_size=5).map(lambda dims: [*dims, 1])
 batch = st.integers(1, 9)
