@@ -270,7 +270,7 @@ def _task_counts(client, **watch):
         counts.append(_tasks(client))
 
     with use_scheduler(client, **watch):
-        dnn.fit(Xd, Yd, [2, 6, 1], optimizer="adam", batch_size=100, num_epochs=6, callback=callback)
+        dnn.fit(Xd, Yd, [2, 6, 1], optimizer="adam", batch_size=100, num_epochs=8, callback=callback)
     return counts
 
 
