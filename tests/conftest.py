@@ -10,6 +10,7 @@ from pathlib import Path
 # runs on one, takes memory as it needs it, not three quarters of the device at its first array.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
+import hypothesis
 import numpy as np
 import pytest
 
@@ -43,11 +44,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # Hypothesis draws a third as many examples where each compiles or builds a graph, as a
     # thin grid runs a third of its cases; a test's own settings leave max_examples to this.
-    from hypothesis import settings
-
     thin = config.getoption("--backend") in THIN_BACKENDS
-    settings.register_profile("portable_dnn", max_examples=7 if thin else 20)
-    settings.load_profile("portable_dnn")
+    hypothesis.settings.register_profile("portable_dnn", max_examples=7 if thin else 20)
+    hypothesis.settings.load_profile("portable_dnn")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

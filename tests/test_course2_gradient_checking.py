@@ -35,7 +35,9 @@ def _notebook_net(X, Y, p):
     A2 = np.maximum(Z2, 0)
     Z3 = p["W3"] @ A2 + p["b3"]
     A3 = 1 / (1 + np.exp(-Z3))
-    cost = np.sum(-Y * np.log(A3) - (1 - Y) * np.log(1 - A3)) / m
+    # The notebook's expressions, to its rounding: a gradient check divides the cost's last bits by 2e-7.
+    logprobs = np.multiply(-np.log(A3), Y) + np.multiply(-np.log(1 - A3), 1 - Y)
+    cost = 1.0 / m * np.sum(logprobs)
     dZ3 = A3 - Y
     dA2 = p["W3"].T @ dZ3
     dZ2 = dA2 * (Z2 > 0)
@@ -134,16 +136,11 @@ def _notebook_gradient_check(X, Y, p, grads, epsilon=1e-7):
     theta = np.concatenate([p[k].reshape(-1, 1) for k in keys])
     grad = np.concatenate([dnn.to_numpy(grads["d" + k]).reshape(-1, 1) for k in keys])
 
+    sizes = np.cumsum([np.prod(SHAPES[k]) for k in keys])[:-1]
+
     def cost(th):
-        q, i = {}, 0
-        for k in keys:
-            n = int(np.prod(SHAPES[k]))
-            q[k], i = th[i : i + n].reshape(SHAPES[k]), i + n
-        A1 = np.maximum(0, np.dot(q["W1"], X) + q["b1"])
-        A2 = np.maximum(0, np.dot(q["W2"], A1) + q["b2"])
-        A3 = 1 / (1 + np.exp(-(np.dot(q["W3"], A2) + q["b3"])))
-        logprobs = np.multiply(-np.log(A3), Y) + np.multiply(-np.log(1 - A3), 1 - Y)
-        return 1.0 / X.shape[1] * np.sum(logprobs)
+        q = {k: v.reshape(SHAPES[k]) for k, v in zip(keys, np.split(th, sizes))}
+        return _notebook_net(X, Y, q)[0]
 
     gradapprox = np.zeros_like(theta)
     for i in range(len(theta)):
@@ -154,10 +151,10 @@ def _notebook_gradient_check(X, Y, p, grads, epsilon=1e-7):
     denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)
     difference = np.linalg.norm(grad - gradapprox) / denominator
     # Each cost is a sum of a few dozen rounded terms; another order of the same arithmetic
-    # (another BLAS kernel, processor or library) moves it by a few ulps, which the central
-    # difference divides by 2 epsilon, in every one of the len(theta) entries.
+    # (another BLAS kernel, processor or library) moves it by up to 8 ulps. Each entry's
+    # central difference takes two costs over 2 epsilon; len(theta) entries enter the norm.
     ulps = 8 * np.spacing(cost(theta))
-    bound = np.sqrt(len(theta)) * 2 * ulps / (2 * epsilon) / denominator
+    bound = np.sqrt(len(theta)) * ulps / epsilon / denominator
     return difference, bound
 
 
